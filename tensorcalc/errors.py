@@ -1,0 +1,42 @@
+"""One error type for everything a user can get wrong, carrying file:line:column."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Pos:
+    """A place in a derivation file (1-based line and column)."""
+
+    file: str = "<input>"
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+class TensorcalcError(Exception):
+    """A problem with the user's input; the CLI turns it into one line and exit code 2."""
+
+    def __init__(self, message: str, pos: Pos | None = None):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+    def at(self, pos: Pos | None) -> "TensorcalcError":
+        """Attach a position if none is known yet (context is added on the way out)."""
+        if self.pos is None and pos is not None:
+            self.pos = pos
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.pos}: {self.message}" if self.pos else self.message
+
+
+class ShapeError(TensorcalcError):
+    """Operands whose shapes do not fit the operation."""
+
+
+class CheckTimeout(Exception):
+    """A claim took longer than its time budget."""
