@@ -105,7 +105,9 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         pos = Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1)
-        raise TensorcalcError(f"invalid YAML: {err.problem or err.context}", pos) from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        hint = " (put quotes around an expression that starts with '[' or '{')" if re.search(r"(:|-)\s+[\[{]", line) else ""
+        raise TensorcalcError(f"invalid YAML: {err.problem or err.context}{hint}", pos) from None
     except yaml.YAMLError as err:
         raise TensorcalcError(f"invalid YAML: {err}", Pos(path, 1, 1)) from None
     except RecursionError:
@@ -113,7 +115,7 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
     if root is None:
         raise TensorcalcError("empty derivation file", Pos(path, 1, 1))
     top = _mapping(path, root, "the file")
-    return _build(path, top, root)
+    return _build(path, top, root, text)
 
 
 def _mapping(path: str, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -136,13 +138,20 @@ def _scalar(path: str, node: yaml.Node, what: str) -> Text:
     return Text(str(node.value), _pos(path, node))
 
 
-def _text_map(path: str, entry, what: str) -> dict[str, Text]:
+def _expression(path: str, node: yaml.Node, what: str, source: str) -> Text:
+    """An expression value; an unquoted ``[x; 1]`` or ``[W | b]`` is read as written, not as a YAML list."""
+    if isinstance(node, yaml.SequenceNode) and node.flow_style and node.start_mark.line == node.end_mark.line:
+        return Text(source[node.start_mark.index : node.end_mark.index], _pos(path, node))
+    return _scalar(path, node, what)
+
+
+def _text_map(path: str, entry, what: str, source: str = "") -> dict[str, Text]:
     if entry is None:
         return {}
     _key, node = entry
     if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
         return {}
-    return {k: _scalar(path, v, f"{what} {k!r}") for k, (_kn, v) in _mapping(path, node, what).items()}
+    return {k: _expression(path, v, f"{what} {k!r}", source) for k, (_kn, v) in _mapping(path, node, what).items()}
 
 
 _INT = re.compile(r"^\s*(-?\d+)\s*$")
@@ -187,7 +196,7 @@ def _dims(path: str, entry) -> dict[str, DimSpec]:
     return dims
 
 
-def _claims(path: str, entry) -> list[ClaimSpec]:
+def _claims(path: str, entry, source: str = "") -> list[ClaimSpec]:
     if entry is None:
         raise TensorcalcError("missing key 'claims'", Pos(path, 1, 1))
     node = entry[1]
@@ -195,8 +204,8 @@ def _claims(path: str, entry) -> list[ClaimSpec]:
         raise TensorcalcError("'claims' must be a list", _pos(path, node))
     claims = []
     for index, item in enumerate(node.value):
-        if isinstance(item, yaml.ScalarNode):
-            claims.append(ClaimSpec(index, _scalar(path, item, "a claim")))
+        if isinstance(item, yaml.ScalarNode) or isinstance(item, yaml.SequenceNode):
+            claims.append(ClaimSpec(index, _expression(path, item, "a claim", source)))
             continue
         fields = _mapping(path, item, "a claim")
         unknown = set(fields) - {"claim", "name", "expect", "line in notes", "line", "latex", "why"}
@@ -205,7 +214,7 @@ def _claims(path: str, entry) -> list[ClaimSpec]:
             raise TensorcalcError(f"unknown claim field {key!r}", _pos(path, fields[key][0]))
         if "claim" not in fields and "latex" not in fields:
             raise TensorcalcError("a claim entry needs a 'claim' field", _pos(path, item))
-        text = _scalar(path, fields["claim"][1], "claim") if "claim" in fields else None
+        text = _expression(path, fields["claim"][1], "claim", source) if "claim" in fields else None
         latex = _scalar(path, fields["latex"][1], "latex") if "latex" in fields else None
         expect = "holds"
         if "expect" in fields:
@@ -254,7 +263,7 @@ def _check(path: str, entry) -> CheckSettings:
 KNOWN_KEYS = {"tensorcalc", "title", "source", "layout", "dims", "functions", "tensors", "forward", "loss", "claims", "check", "symbols", "notes"}
 
 
-def _build(path: str, top: dict, root: yaml.Node) -> Spec:
+def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
     for key, (key_node, _v) in top.items():
         if key not in KNOWN_KEYS:
             raise TensorcalcError(f"unknown key {key!r}", _pos(path, key_node))
@@ -272,8 +281,8 @@ def _build(path: str, top: dict, root: yaml.Node) -> Spec:
     for required in ("tensors", "forward"):
         if required not in top:
             raise TensorcalcError(f"missing key {required!r}", Pos(path, 1, 1))
-    tensors = _text_map(path, top.get("tensors"), "tensors")
-    forward = _text_map(path, top.get("forward"), "forward")
+    tensors = _text_map(path, top.get("tensors"), "tensors", source)
+    forward = _text_map(path, top.get("forward"), "forward", source)
     if not forward:
         raise TensorcalcError("'forward' defines nothing", _pos(path, top["forward"][1]))
     optional = {k: _scalar(path, top[k][1], k).text for k in ("title", "source") if k in top}
@@ -287,7 +296,7 @@ def _build(path: str, top: dict, root: yaml.Node) -> Spec:
         tensors=tensors,
         forward=forward,
         loss=_scalar(path, top["loss"][1], "loss") if "loss" in top else None,
-        claims=_claims(path, top.get("claims")),
+        claims=_claims(path, top.get("claims"), source),
         check=_check(path, top.get("check")),
         extra={k: top[k] for k in ("symbols", "notes") if k in top},
     )

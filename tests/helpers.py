@@ -1,0 +1,42 @@
+"""Small builders shared by the tests: a model from YAML text, derivatives by program and by jax."""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
+from tensorcalc.expr import Expr
+from tensorcalc.model import Model, Prepared
+from tensorcalc.oracles import _Programs, program_derivative
+from tensorcalc.sizes import size_sets
+from tensorcalc.spec import load_spec
+
+
+def model_from(text: str, path: str = "test.yaml", which: int = 0) -> Model:
+    spec = load_spec(path, textwrap.dedent(text))
+    prepared = Prepared(spec)
+    return Model(prepared, size_sets(spec.dims, spec.check.seed)[which])
+
+
+def deriv_expr(model: Model, text: str) -> Expr:
+    from tensorcalc.errors import Pos
+    from tensorcalc.parse import parse
+
+    raw, _loop = parse(text, "def_line", Pos("test", 1, 1))
+    return model.resolve(raw, model.scope)
+
+
+def lowered_and_jax(model: Model, text: str, seed: int = 0):
+    """Value of a derivative term from the chain-rule program (numpy) and from jax."""
+    from tensorcalc import draws
+    from tensorcalc.jaxbackend import JaxDerivatives
+
+    expr = deriv_expr(model, text)
+    leaves = draws.float_leaves(model, np.random.default_rng(seed))
+    alg = numpy_algebra(model.functions)
+    env = forward_env(model, alg, leaves)
+    mine = Evaluator(model, alg, env, program_derivative(_Programs(model))).eval(expr)
+    oracle = JaxDerivatives(model, leaves)
+    truth = Evaluator(model, alg, env, oracle.derivative).eval(expr)
+    return np.asarray(mine, dtype=float), np.asarray(truth, dtype=float)
