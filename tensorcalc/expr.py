@@ -68,11 +68,14 @@ _INFIX = {"add": " + ", "sub": " - ", "hadamard": " ⊙ ", "mul": " * ", "div": 
 def to_text(e: Expr) -> str:
     """Plain-text rendering in the derivation-file syntax (re-parsable)."""
     op = e.op
-    if op == "var":
+    if op in ("var", "name"):  # "name": a raw (unresolved) name as written, e.g. W[l-1]
         return e.attr
     if op == "num":
         v = e.attr
-        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+        text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+        return f"({text})" if v < 0 else text
+    if op == "call":  # raw call as written: sigma'(z), diag(v), I(h)
+        return f"{e.attr}({', '.join(to_text(a) for a in e.args)})"
     if op in _INFIX:
         return "(" + _INFIX[op].join(to_text(a) for a in e.args) + ")"
     if op == "neg":
@@ -92,6 +95,10 @@ def to_text(e: Expr) -> str:
         return "[" + "; ".join(to_text(a) for a in e.args) + "]"
     if op == "hstack":
         return "[" + " | ".join(to_text(a) for a in e.args) + "]"
+    if op == "deriv" and e.attr is None:  # raw: args are (top, bottom) as written
+        top, bottom = e.args
+        top_text = to_text(top) if top.op == "name" else f"({to_text(top)})"
+        return f"(d {top_text} / d {to_text(bottom)})"
     if op == "deriv":
         wrt, idx, _layout = e.attr
         suffix = f"[{', '.join(map(str, idx))}]" if idx else ""
