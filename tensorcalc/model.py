@@ -99,11 +99,17 @@ class Prepared:
         self.tensors = [self._declare(k, t, "type_line") for k, t in spec.tensors.items()]
         self.forward = [self._declare(k, t, "def_line") for k, t in spec.forward.items()]
         self.claims: list[Claim] = []
+        symbols = None
         for c in spec.claims:
-            parsed = P.parse_claim(c.text.text, c.text.pos)
-            self.claims.append(
-                Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, c.text.text, c.text.pos, c.expect, c.name, c.note_line)
-            )
+            if c.latex is not None and c.text.text == c.latex:  # a LaTeX claim: its own grammar, same raw trees
+                from .latex_input import SymbolMap, parse_latex_claims
+
+                symbols = symbols or SymbolMap.from_yaml(spec.extra.get("symbols"), spec.path)
+                read = [(lc.parsed, lc.text, lc.pos) for lc in parse_latex_claims(c.text.text, c.text.pos, symbols)]
+            else:
+                read = [(P.parse_claim(c.text.text, c.text.pos), c.text.text, c.text.pos)]
+            for parsed, text, pos in read:
+                self.claims.append(Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, text, pos, c.expect, c.name, c.note_line))
         self.helpers = {}
         for claim in self.claims:
             if claim.kind == "helper":
@@ -318,10 +324,14 @@ class Model:
         raise TensorcalcError(f"{to_text(raw)!r} is not a size", raw.pos)
 
     def size(self, d: sympy.Expr) -> int:
+        memo = self.__dict__.setdefault("_size_memo", {})  # sympy substitution is slow; sizes are few
+        if d in memo:
+            return memo[d]
         value = d.subs({_dim_symbol(k): v for k, v in self.sizes.items()}) if not d.is_Integer else d
         if not value.is_Integer or int(value) < 1:
             raise TensorcalcError(f"size {d} is not a positive whole number at sizes {self.sizes}")
-        return int(value)
+        memo[d] = int(value)
+        return memo[d]
 
     def numeric_shape(self, shape: tuple) -> tuple[int, ...]:
         return tuple(self.size(d) for d in shape)
