@@ -15,41 +15,70 @@ from .errors import TensorcalcError
 
 EXIT_OK, EXIT_FAILS, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 SUFFIXES = (".yaml", ".yml")
+FORMATS = ("text", "json", "junit", "github")
 
 
 def _files(paths: list[str]) -> list[str]:
+    """Files named, and in folders every derivation file and every note with a tensorcalc block."""
+    from .notes import has_model_block, is_note
+
     out = []
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            out.extend(str(f) for f in sorted(path.rglob("*")) if f.suffix in SUFFIXES)
+            for f in sorted(path.rglob("*")):
+                if f.suffix in SUFFIXES or (is_note(f) and has_model_block(f)):
+                    out.append(str(f))
         else:
             out.append(p)
     return out
 
 
 def _check(args) -> int:
+    """Text streams to stdout; other formats (or -o FILE) keep stdout for the report, progress to stderr."""
     from . import report
-    from .check import check_file
+    from .check import check_paths
 
     files = _files(args.paths)
     if not files:
-        print(f"tensorcalc: no derivation files in {' '.join(args.paths)}", file=sys.stderr)
+        print(f"tensorcalc: no derivation files or notes in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_INVALID
+    stream = args.format == "text" and not args.output
+    human = sys.stdout if stream or args.output else sys.stderr
+    state = {"done": 0, "shown": None}
     start = time.perf_counter()
-    results = []
-    text = args.format == "text"
-    for path in files:
-        if text:
-            print(path if len(files) == 1 else f"[{len(results) + 1}/{len(files)}] {path}", flush=True)
-        result = check_file(path, args.time_limit, on_claim=(lambda c: print(report.claim_line(c), flush=True)) if text else None)
-        results.append(result)
-        if result.error:
-            print(f"{result.error}", file=sys.stderr if not text else sys.stdout, flush=True)
-    if text:
-        print(report.text_summary(results, time.perf_counter() - start))
-    else:
-        print(report.to_json(results))
+
+    def header(path: str) -> None:
+        if state["shown"] != path:
+            state["shown"] = path
+            print(path if len(files) == 1 else f"[{state['done'] + 1}/{len(files)}] {path}", flush=True)
+
+    def on_claim(claim) -> None:
+        header(claim.pos.file)
+        print(report.claim_line(claim), flush=True)
+
+    def on_file(result) -> None:
+        state["done"] += 1
+        if stream:
+            header(result.path)
+            if result.error:
+                print(result.error, flush=True)
+        elif not args.quiet:
+            counts = report.summary([result])
+            print(f"[{state['done']}/{len(files)}] {result.path}: {report.file_status(result)}, {counts['holds']} hold, "
+                  f"{counts['fails']} fail ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
+
+    results = check_paths(files, args.time_limit, on_claim=on_claim if stream else None, on_file=on_file)
+    if not stream:
+        views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations}
+        output = views[args.format](results)
+        if args.output:
+            Path(args.output).write_text(output if output.endswith("\n") else output + "\n", encoding="utf-8")
+        elif output:
+            print(output, flush=True)
+    if len(files) > 1 or not stream:
+        print(report.summary_table(results), file=human)
+    print(report.text_summary(results, time.perf_counter() - start), file=human)
     counts = report.summary(results)
     if counts["invalid_files"]:
         return EXIT_INVALID
@@ -61,9 +90,12 @@ def _check(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcalc", description="Verify matrix- and tensor-calculus derivations.")
     sub = parser.add_subparsers(dest="command", required=True)
-    check = sub.add_parser("check", help="check the claims of derivation files (files or folders)")
+    check = sub.add_parser("check", help="check the claims of derivation files and notes (.yaml, .md, .tex; files or folders)")
     check.add_argument("paths", nargs="+")
-    check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--format", choices=FORMATS, default="text",
+                       help="text (default), json, junit (JUnit XML) or github (::error annotations for GitHub Actions)")
+    check.add_argument("-o", "--output", default=None, help="write the report to this file; the summary table goes to stdout")
+    check.add_argument("-q", "--quiet", action="store_true", help="no per-file progress on stderr")
     check.add_argument("--time-limit", type=float, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
     check.set_defaults(run=_check)
     return parser

@@ -255,7 +255,7 @@ class _Reader(lark.Transformer):
         return Expr("call", (c[1],), "norm", self.pos(c[0]))
 
     def opcall(self, c):
-        tok, arg = c
+        tok, arg = c[0], c[-2] if len(c) == 4 else c[-1]
         word = "".join(ch for ch in str(tok).split("{")[-1] if ch.isalpha()) if "{" in str(tok) else str(tok)[1:]
         if word not in OPERATORS:
             raise TensorcalcError(f"unsupported operator {word!r} (known: {', '.join(sorted(OPERATORS))})", self.pos(tok))

@@ -100,6 +100,15 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
         except UnicodeDecodeError as err:
             line = raw[: err.start].count(b"\n") + 1
             raise TensorcalcError("file is not valid UTF-8", Pos(path, line, 1)) from None
+    if Path(path).suffix.lower() in (".md", ".markdown", ".tex"):  # a note: model block + tagged formulas
+        from .notes import load_note
+
+        return load_note(path, text)
+    return load_yaml_spec(path, text)
+
+
+def load_yaml_spec(path: str, text: str) -> Spec:
+    """A derivation file's YAML text -> Spec (positions relative to ``path``)."""
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
