@@ -289,6 +289,22 @@ def _deriv(ev, e):
     return ev.derivative(ev, e)
 
 
+def derivative_key(ev: Evaluator, of: Expr) -> tuple:
+    """The index values a derivative of ``of`` depends on: those of the free indices inside ``of``."""
+    if not ev.indices:
+        return ()
+    names = set()
+    stack = [of]
+    while stack:
+        node = stack.pop()
+        if node.op == "entry":
+            names.update(i for i in node.attr if isinstance(i, str))
+        elif node.op == "deriv":
+            names.update(i for i in node.attr[1] if isinstance(i, str))
+        stack.extend(node.args)
+    return tuple(sorted((k, v) for k, v in ev.indices.items() if k in names))
+
+
 def arrange(ev: Evaluator, e: Expr, full):
     """Full derivative (axes of ``of`` then ``wrt``) -> the layout's arrangement of ``e``."""
     wrt, indices, layout = e.attr

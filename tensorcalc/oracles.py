@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,8 +21,8 @@ import numpy as np
 from . import draws
 from .derive import COTANGENT, gradient_program
 from .errors import TensorcalcError
-from .evaluate import Algebra, Evaluator, arrange, exact_algebra, forward_env, numpy_algebra, unit_cotangents
-from .expr import Expr, to_text
+from .evaluate import Algebra, Evaluator, arrange, derivative_key, exact_algebra, forward_env, numpy_algebra, unit_cotangents
+from .expr import Expr
 from .model import Model
 
 KINK_MARGIN = 1e-3
@@ -36,38 +37,59 @@ class _Programs:
 
     def get(self, e: Expr):
         of, (wrt, _indices, _layout) = e.args[0], e.attr
-        key = (to_text(of), wrt)
+        key = (of, wrt)
         if key not in self.cache:
             self.cache[key] = gradient_program(self.model, of, wrt)
         return self.cache[key]
 
 
 def program_derivative(programs: _Programs):
-    """Derivative provider: run the chain-rule program in the evaluator's algebra."""
+    """Derivative provider: run the chain-rule program in the evaluator's algebra.
+
+    Values are memoised for the point (the evaluator's ``env``): the full derivative per
+    (of, indices of ``of``, wrt), and every adjoint step per (of, cotangent entry, step).
+    Programs of one ``of`` share their adjoint steps, so the ``d C / d W[l]`` for every
+    ``l`` together cost one backward pass, not one per layer.
+    """
+    state: dict = {"env": None, "memo": {}}
 
     def provide(ev: Evaluator, e: Expr):
-        prog = programs.get(e)
-        model = ev.model
-        wrt_shape = model.numeric_shape(prog.wrt_shape)
-
-        def run(cotangent):
-            env = dict(ev.env)
-            if cotangent is not None:
-                env[COTANGENT] = cotangent
-            sub = Evaluator(model, ev.alg, env, None, ev.indices)
-            for name, expr in prog.steps:
-                env[name] = sub.eval(expr)
-            return ev.xp.reshape(sub.eval(prog.result), wrt_shape)
-
-        if prog.cotangent is None:
-            full = run(None)
-        else:
-            of_shape = model.numeric_shape(prog.of_shape)
-            rows = [run(unit) for _i, unit in unit_cotangents(ev.alg, of_shape)]
-            full = ev.xp.stack(rows).reshape(of_shape + wrt_shape)
+        if state["env"] is not ev.env:
+            state["env"], state["memo"] = ev.env, {}
+        memo = state["memo"]
+        of, wrt = e.args[0], e.attr[0]
+        okey = (of, derivative_key(ev, of))
+        full = memo.get((okey, wrt))
+        if full is None:
+            full = memo[(okey, wrt)] = _run_program(ev, programs.get(e), okey, memo)
         return arrange(ev, e, full)
 
     return provide
+
+
+def _run_program(ev: Evaluator, prog, okey, memo: dict):
+    """Full derivative (axes of ``of`` then ``wrt``) from the program, reusing memoised steps."""
+    model = ev.model
+    wrt_shape = model.numeric_shape(prog.wrt_shape)
+
+    def run(cotangent, entry):
+        env = dict(ev.env)
+        if cotangent is not None:
+            env[COTANGENT] = cotangent
+        sub = Evaluator(model, ev.alg, env, None, ev.indices)
+        for name, expr in prog.steps:
+            key = (okey, entry, name, expr)
+            value = memo.get(key)
+            if value is None:
+                value = memo[key] = sub.eval(expr)
+            env[name] = value
+        return ev.xp.reshape(sub.eval(prog.result), wrt_shape)
+
+    if prog.cotangent is None:
+        return run(None, None)
+    of_shape = model.numeric_shape(prog.of_shape)
+    rows = [run(unit, index) for index, unit in unit_cotangents(ev.alg, of_shape)]
+    return ev.xp.stack(rows).reshape(of_shape + wrt_shape)
 
 
 @dataclass
@@ -100,10 +122,24 @@ def _both_sides(model, alg, env, derivative, lhs, rhs, ranges):
     return out_l, out_r
 
 
-def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, seed: int) -> list[PointValues]:
-    programs = _Programs(model)
-    out = []
-    for k in range(points):
+class _State:
+    """What every claim of one model shares: programs, random points and their forward
+    values, memoised derivatives. Built on first use, dropped with the model."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.programs = _Programs(model)
+        self.exact: dict = {}
+        self.numeric: dict = {}
+
+    def exact_points(self, points: int, seed: int) -> list[tuple]:
+        key = (points, seed)
+        if key not in self.exact:
+            self.exact[key] = [self._exact_point(k, seed) for k in range(points)]
+        return self.exact[key]
+
+    def _exact_point(self, k: int, seed: int) -> tuple:
+        model = self.model
         rng = random.Random(f"exact:{seed}:{k}")
         for _attempt in range(20):
             alg = exact_algebra(model.functions, seed * 1000 + k)
@@ -114,7 +150,64 @@ def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, 
                 continue  # a draw on a pole or outside a domain: draw again
             if not _on_kink(model, alg, env, exact=True):
                 break
-        values = _both_sides(model, alg, env, program_derivative(programs), lhs, rhs, ranges)
+        return alg, env, program_derivative(self.programs)
+
+    def trials(self, trials: int, seed: int) -> "_Trials":
+        key = (trials, seed)
+        if key not in self.numeric:
+            self.numeric[key] = _Trials(self, trials, seed)
+        return self.numeric[key]
+
+
+class _Trials:
+    """Random float64 networks of one model: leaves, numpy forward values, the lowered
+    chain-rule programs, and jax derivatives for all networks at once (computed lazily)."""
+
+    def __init__(self, state: _State, trials: int, seed: int):
+        model = state.model
+        self.model = model
+        self.alg = numpy_algebra(model.functions)
+        self.leaves, self.envs, self.near_kink, self.lowered = [], [], [], []
+        for k in range(trials):
+            rng = np.random.default_rng([seed, k])
+            near_kink = True
+            for _attempt in range(20):
+                leaves = draws.float_leaves(model, rng)
+                with np.errstate(all="ignore"):
+                    env = forward_env(model, self.alg, leaves)
+                    near_kink = _on_kink(model, self.alg, env, exact=False)
+                if not near_kink:
+                    break
+            self.leaves.append(leaves)
+            self.envs.append(env)
+            self.near_kink.append(near_kink)
+            self.lowered.append(program_derivative(state.programs))
+        self._jax = None
+
+    def truth(self, ev: Evaluator, e: Expr, k: int):
+        if self._jax is None:
+            from . import jaxbackend
+
+            self._jax = jaxbackend.JaxBatch(self.model, self.leaves)
+        of = e.args[0]
+        full = self._jax.full(of, e.attr[0], derivative_key(ev, of))[k]
+        return np.asarray(arrange(ev, e, full))
+
+
+_STATES: "weakref.WeakKeyDictionary[Model, _State]" = weakref.WeakKeyDictionary()
+
+
+def _state(model: Model) -> _State:
+    state = _STATES.get(model)
+    if state is None:
+        state = _STATES[model] = _State(model)
+    return state
+
+
+def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, seed: int) -> list[PointValues]:
+    out = []
+    for k, (alg, env, derivative) in enumerate(_state(model).exact_points(points, seed)):
+        values = _both_sides(model, alg, env, derivative, lhs, rhs, ranges)
         out.append(PointValues(*values, label=f"exact point {k + 1}"))
     return out
 
@@ -143,34 +236,21 @@ def _walk(e):
 
 
 def numeric_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, trials: int, seed: int) -> list[NumericValues]:
-    from . import jaxbackend
-
-    programs = _Programs(model)
-    alg = numpy_algebra(model.functions)
+    state = _state(model).trials(trials, seed)
     out = []
     for k in range(trials):
-        rng = np.random.default_rng([seed, k])
-        near_kink = True
-        for _attempt in range(20):
-            leaves = draws.float_leaves(model, rng)
-            with np.errstate(all="ignore"):
-                env = forward_env(model, alg, leaves)
-                near_kink = _on_kink(model, alg, env, exact=False)
-            if not near_kink:
-                break
-        oracle = jaxbackend.JaxDerivatives(model, leaves)
-        lowered = program_derivative(programs)
         errors = []
+        lowered = state.lowered[k]
 
-        def derivative(ev, e):
-            truth = np.asarray(oracle.derivative(ev, e))
+        def derivative(ev, e, k=k, lowered=lowered, errors=errors):
+            truth = state.truth(ev, e, k)
             mine = np.asarray(lowered(ev, e))
             errors.append(relative_error(mine, truth))
             return truth
 
         with np.errstate(all="ignore"):
-            values = _both_sides(model, alg, env, derivative, lhs, rhs, ranges)
-        out.append(NumericValues(*values, label=f"network {k + 1}", truth_error=max(errors, default=0.0), near_kink=near_kink))
+            values = _both_sides(model, state.alg, state.envs[k], derivative, lhs, rhs, ranges)
+        out.append(NumericValues(*values, label=f"network {k + 1}", truth_error=max(errors, default=0.0), near_kink=state.near_kink[k]))
     return out
 
 
