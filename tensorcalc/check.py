@@ -3,18 +3,28 @@
 A claim holds only when the exact oracle finds both sides equal at every point and
 the numeric oracle agrees within ``rtol``; when the oracles disagree the verdict is
 ``error`` (an internal error, reported loudly), never a silent pick.
+
+Caps: the exact oracle runs only when its estimated work (``exact_cost``) is below
+``EXACT_BUDGET`` scalar operations; above it the verdict rests on the numeric oracle
+and the report says so. Each claim has a wall-clock limit (``check.timeout`` or
+``--time-limit``): a timer interrupts the work wherever it is and the claim gets the
+verdict ``timeout`` ("gave up after N s", exit code 3).
 """
 from __future__ import annotations
 
+import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import shapes as S
-from .diagnose import diagnose
+from .diagnose import diagnose, diagnose_ill_formed
 from .errors import Pos, ShapeError, TensorcalcError
-from .expr import Expr
+from .expr import Expr, walk
 from .indices import bound_indices, index_ranges
 from .model import Claim, Model, Prepared
 from .oracles import exact_points, numeric_points, relative_error
@@ -22,6 +32,31 @@ from .sizes import size_sets
 from .spec import load_spec
 
 TRUTH_TOLERANCE = 1e-7  # chain-rule program vs jax: above this, the rules themselves are wrong
+EXACT_BUDGET = 2_000_000  # estimated scalar operations of the exact oracle per instance
+
+
+class OutOfTime(BaseException):
+    """Raised by the wall-clock timer inside any loop (a BaseException: nothing swallows it)."""
+
+
+@contextmanager
+def wall_clock(seconds: float):
+    """Interrupt the block after ``seconds`` (main thread, POSIX); elsewhere a no-op."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def ring(_signum, _frame):
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -32,6 +67,8 @@ class Instance:
     exact_points: int = 0
     numeric_trials: int = 0
     max_rel_error: float = 0.0
+    exact_skipped: int = 0  # estimated cost when the exact oracle was skipped (above EXACT_BUDGET)
+    overflowed: int = 0  # numeric networks with non-finite values, left out
 
 
 @dataclass
@@ -78,7 +115,14 @@ class ClaimResult:
         pts = sum(i.exact_points for i in self.instances)
         trials = sum(i.numeric_trials for i in self.instances)
         err = max((i.max_rel_error for i in self.instances), default=0.0)
-        return f"exact: {n_sets} case{'s' * (n_sets != 1)}, {pts} points; numeric: {trials} networks, max rel err {err:.1e}"
+        how = f"exact: {n_sets} case{'s' * (n_sets != 1)}, {pts} points; numeric: {trials} networks, max rel err {err:.1e}"
+        skipped = [i.exact_skipped for i in self.instances if i.exact_skipped]
+        if skipped:
+            how += f"; exact oracle skipped in {len(skipped)} case{'s' * (len(skipped) != 1)} (about {max(skipped):.1e} operations, budget {EXACT_BUDGET:.0e}): numeric verdict"
+        overflowed = sum(i.overflowed for i in self.instances)
+        if overflowed:
+            how += f"; {overflowed} network{'s' * (overflowed != 1)} overflowed (inf/nan) and were left out"
+        return how
 
 
 @dataclass
@@ -117,11 +161,23 @@ def check_file(path: str, time_limit: float | None = None, text: str | None = No
     return result
 
 
-def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: float) -> ClaimResult:
+def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: float, explain: bool = True) -> ClaimResult:
+    """Every instance of one claim, within ``limit`` seconds of wall-clock time."""
     out = ClaimResult(claim.index, claim.text, claim.pos, claim.expect, claim.kind, claim.name, claim.note_line)
     if claim.kind == "helper":
         return out
     start = time.perf_counter()
+    current: dict = {}
+    try:
+        with wall_clock(limit):
+            _check_instances(prepared, models, claim, limit, explain, out, start, current)
+    except OutOfTime:
+        out.instances.append(Instance(dict(current), "timeout", f"gave up after {limit:g} s"))
+    out.seconds = time.perf_counter() - start
+    return out
+
+
+def _check_instances(prepared, models, claim, limit, explain, out, start, current) -> None:
     for model in models:
         loop_values = [None]
         if claim.loop:
@@ -133,57 +189,90 @@ def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: fl
             if value is not None:
                 scope[claim.loop.index] = value
                 where = {claim.loop.index: value, **where}
+            current.clear()
+            current.update(where)
             if time.perf_counter() - start > limit:
-                out.instances.append(Instance(where, "timeout", f"gave up after {limit:g} s"))
-                out.seconds = time.perf_counter() - start
-                return out
-            out.instances.append(check_instance(prepared, model, claim, scope, where))
-    out.seconds = time.perf_counter() - start
-    return out
+                raise OutOfTime()
+            out.instances.append(check_instance(prepared, model, claim, scope, where, explain))
 
 
-def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict) -> Instance:
+def exact_cost(model: Model, lhs: Expr, rhs: Expr, ranges: dict) -> int:
+    """Estimated scalar operations of one exact point: one forward-sized pass per
+    chain-rule run (one run per entry of a non-scalar differentiated expression)."""
+    entries = sum(math.prod(model.numeric_shape(s)) for k, s in model.shapes.items() if not k.startswith("@"))
+    runs = 1
+    for side in (lhs, rhs):
+        for n in walk(side):
+            if n.op == "deriv":
+                of_shape = model.numeric_shape(model.shape(n.args[0]))
+                runs += math.prod(of_shape) * max(of_shape, default=1)
+    width = max((max(model.numeric_shape(s), default=1) for s in model.shapes.values()), default=1)
+    return runs * entries * width * max(1, math.prod(ranges.values()))
+
+
+def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True) -> Instance:
     settings = prepared.spec.check
     try:
         lhs = model.resolve(claim.lhs, scope)
         rhs = model.resolve(claim.rhs, scope)
-    except ShapeError as err:
-        return Instance(where, "fails", f"ill-formed: {err.message}")
-    try:
         left_shape, right_shape = model.shape(lhs), model.shape(rhs)
     except ShapeError as err:
-        return Instance(where, "fails", f"ill-formed: {err.message}")
+        return Instance(where, "fails", diagnose_ill_formed(model, claim, scope, err.message) if explain else f"ill-formed: {err.message}")
     if not S.same(left_shape, right_shape):
-        return Instance(where, "fails", diagnose(model, claim, lhs, rhs, scope, shapes=(left_shape, right_shape)))
-    ranges = {**index_ranges(model, lhs), **index_ranges(model, rhs)}
+        reason = diagnose(model, claim, lhs, rhs, scope, shapes=(left_shape, right_shape)) if explain else "shapes differ"
+        return Instance(where, "fails", reason)
+    try:
+        ranges = index_ranges(model, lhs, rhs)
+    except ShapeError as err:  # one index over two different sizes
+        return Instance(where, "fails", f"ill-formed: {err.message}")
     for bound in bound_indices(lhs) | bound_indices(rhs):
         ranges.pop(bound, None)
     seed = settings.seed
-    exact = exact_points(model, lhs, rhs, ranges, settings.exact_points, seed)
-    numeric = numeric_points(model, lhs, rhs, ranges, settings.trials, seed)
+    cost = exact_cost(model, lhs, rhs, ranges)
+    exact = exact_points(model, lhs, rhs, ranges, settings.exact_points, seed) if cost <= EXACT_BUDGET else []
+    all_numeric = numeric_points(model, lhs, rhs, ranges, settings.trials, seed)
+    numeric = [p for p in all_numeric if _finite(p)]
     proportional = claim.kind == "proportional"
     exact_holds = all(_exact_equal(l, r, proportional) for p in exact for l, r in zip(p.lhs, p.rhs))
     errors = [_numeric_error(l, r, proportional) for p in numeric for l, r in zip(p.lhs, p.rhs)]
     err = max(errors, default=0.0)
     numeric_holds = bool(err <= settings.rtol)
-    truth_error = max(p.truth_error for p in numeric)
-    inst = Instance(where, "holds", "", len(exact), len(numeric), err)
-    if not truth_error <= TRUTH_TOLERANCE:
+    truth_error = max((p.truth_error for p in numeric), default=0.0)
+    inst = Instance(where, "holds", "", len(exact), len(numeric), err, cost if not exact else 0, len(all_numeric) - len(numeric))
+    kink = any(getattr(p, "near_kink", False) for p in numeric)
+    if not numeric:
+        inst.verdict = "error"
+        inst.reason = (
+            f"inconclusive: every numeric network overflowed (inf/nan) in float64"
+            + (f"; the exact oracle says the sides are {'equal' if exact_holds else 'different'}" if exact else "")
+        )
+    elif not truth_error <= TRUTH_TOLERANCE:
         inst.verdict = "error"
         inst.reason = f"internal error: the chain rule and jax disagree on a derivative (relative difference {truth_error:.1e})"
     elif exact_holds and numeric_holds:
         pass
-    elif not exact_holds and not numeric_holds:
+    elif (not exact_holds or not exact) and not numeric_holds:
         inst.verdict = "fails"
-        inst.reason = diagnose(model, claim, lhs, rhs, scope, exact=exact, numeric=numeric, numeric_error=err)
+        inst.reason = diagnose(model, claim, lhs, rhs, scope, exact=exact, numeric=numeric, numeric_error=err) if explain else "values differ"
+    elif kink:
+        inst.verdict = "error"
+        inst.reason = (
+            f"inconclusive: numeric disagreement next to the kink of a piecewise function (numeric max rel err {err:.1e}); "
+            f"the exact oracle, which uses the exact sign, says the sides are {'equal' if exact_holds else 'different'}"
+        )
     else:
-        kink = any(getattr(p, "near_kink", False) for p in numeric)
         inst.verdict = "error"
         inst.reason = (
             f"internal error: the oracles disagree (exact says {'equal' if exact_holds else 'different'}, "
-            f"numeric max rel err {err:.1e} vs rtol {settings.rtol:g})" + (" near a kink of a piecewise function" if kink else "")
+            f"numeric max rel err {err:.1e} vs rtol {settings.rtol:g})"
         )
     return inst
+
+
+def _finite(p) -> bool:
+    """Every value of a numeric network is finite (no overflow to inf, no nan)."""
+    with np.errstate(all="ignore"):
+        return all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in list(p.lhs) + list(p.rhs)) and p.truth_error == p.truth_error
 
 
 def _exact_equal(left, right, proportional: bool) -> bool:

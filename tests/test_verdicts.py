@@ -74,9 +74,9 @@ def test_relu_claims(tmp_path):
 @pytest.mark.parametrize(
     "claim, reason",
     [
-        ("d loss / d W1 = 2 x r^T W2 diag(sigma'(z))", "constant factor: right side = 2"),
-        ("d loss / d W1 = 1/2 x r^T W2 diag(sigma'(z))", "constant factor: right side = 1/2"),
-        ("d loss / d r = -r^T", "constant factor: right side = -1"),
+        ("d loss / d W1 = 2 x r^T W2 diag(sigma'(z))", "constant factor: claimed = 2 × true"),
+        ("d loss / d W1 = 1/2 x r^T W2 diag(sigma'(z))", "constant factor: claimed = 1/2 × true"),
+        ("d loss / d r = -r^T", "constant factor: claimed = -1 × true"),
         ("d loss / d W1 = (x r^T W2 diag(sigma'(z)))^T", "shapes differ"),
         ("d loss / d W2 = r s^T", "holds in denominator layout"),
         ("d loss / d W1 = x r^T W2 diag(sigma(z))", "differ"),
