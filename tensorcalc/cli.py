@@ -87,6 +87,67 @@ def _check(args) -> int:
     return EXIT_FAILS if counts["unexpected"] else EXIT_OK
 
 
+def _derive(args) -> int:
+    from .views import derive_file, text_report
+
+    try:
+        derived = derive_file(args.path, args.wrt, args.layout, args.of)
+        if args.emit == "numpy":
+            from .emit import emit_numpy
+
+            print(emit_numpy(derived.prepared, args.layout), end="")
+        else:
+            print(text_report(derived, args.steps))
+    except TensorcalcError:
+        raise
+    except Exception as err:  # never a traceback: say what could not be done
+        print(f"tensorcalc: internal error while deriving: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    return EXIT_INCONCLUSIVE if derived.refused else EXIT_OK
+
+
+def _latex(args) -> int:
+    from .latex import document
+    from .views import derive_file
+
+    files = [f for f in _files(args.paths) if f.endswith(SUFFIXES)]
+    if not files:
+        print(f"tensorcalc: no derivation files in {' '.join(args.paths)}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        parts = [derive_file(path, None, args.layout) for path in files]
+        tex = document(parts, standalone=args.standalone, steps=args.steps)
+    except TensorcalcError:
+        raise
+    except Exception as err:
+        print(f"tensorcalc: internal error while writing LaTeX: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_INCONCLUSIVE
+    if args.output:
+        Path(args.output).write_text(tex, encoding="utf-8")
+    else:
+        print(tex, end="")
+    return EXIT_INCONCLUSIVE if any(p.refused for p in parts) else EXIT_OK
+
+
+def _add_derive_commands(sub) -> None:
+    layouts = ["numerator", "denominator", "mixed"]
+    derive = sub.add_parser("derive", help="derive gradients in matrix form (verified before printing)")
+    derive.add_argument("path")
+    derive.add_argument("--wrt", action="append", help="tensor to differentiate by (W1, or W[l] for a layer family); default: every parameter")
+    derive.add_argument("--of", default=None, help="scalar to differentiate (default: the loss)")
+    derive.add_argument("--layout", choices=layouts, default=None, help="print in this layout (default: the file's)")
+    derive.add_argument("--steps", action="store_true", help="show the reverse-mode chain step by step, with shapes")
+    derive.add_argument("--emit", choices=["numpy"], default=None, help="print a numpy function computing every gradient")
+    derive.set_defaults(run=_derive)
+    latex = sub.add_parser("latex", help="LaTeX of every claim and derived formula")
+    latex.add_argument("paths", nargs="+")
+    latex.add_argument("-o", "--output", default=None)
+    latex.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
+    latex.add_argument("--steps", action="store_true", help="derivation steps with shapes under each factor")
+    latex.add_argument("--layout", choices=layouts, default=None)
+    latex.set_defaults(run=_latex)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcalc", description="Verify matrix- and tensor-calculus derivations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-q", "--quiet", action="store_true", help="no per-file progress on stderr")
     check.add_argument("--time-limit", type=float, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
     check.set_defaults(run=_check)
+    _add_derive_commands(sub)
     return parser
 
 
