@@ -3,19 +3,20 @@ from __future__ import annotations
 
 import math
 
-from .errors import TensorcalcError
+from .errors import ShapeError
 from .expr import Expr
 from .model import Model
 from .resolve import shape_of
 
 
-def index_ranges(model: Model, expr: Expr) -> dict[str, int]:
-    """Each index name -> its range 1..size, from the axes it indexes; clashes are errors."""
+def index_ranges(model: Model, expr: Expr, *more: Expr) -> dict[str, int]:
+    """Each index name -> its range 1..size, from the axes it indexes in ``expr`` and ``more``
+    (both sides of a claim share their indices); an index over two sizes is a ShapeError."""
     ranges: dict[str, int] = {}
 
     def note(name, size, where):
         if name in ranges and ranges[name] != size:
-            raise TensorcalcError(f"index {name!r} runs over sizes {ranges[name]} and {size}", where.pos)
+            raise ShapeError(f"index {name!r} runs over sizes {ranges[name]} and {size}", where.pos)
         ranges[name] = size
 
     def visit(e: Expr):
@@ -36,7 +37,8 @@ def index_ranges(model: Model, expr: Expr) -> dict[str, int]:
         for a in e.args:
             visit(a)
 
-    visit(expr)
+    for e in (expr, *more):
+        visit(e)
     return ranges
 
 

@@ -38,6 +38,7 @@ class Key:
 
 def split_name(text: str, pos: Pos) -> tuple[str, list[tuple[Expr, ...]], int]:
     """``W[L][i,j]`` -> ("W", [(L,), (i, j)], primes=0)."""
+    pos = pos or Pos()  # names built by tensorcalc itself (repairs, rewrites) carry no position
     match = _NAME.match(text.strip())
     if not match:
         raise TensorcalcError(f"cannot read name {text!r}", pos)
@@ -129,6 +130,8 @@ class Prepared:
             value, loop = parsed, parsed.loop
         else:
             value, loop = parsed
+        if key.param and loop is None and key.param in self.spec.dims:  # A[L]: one member, at a size (the last layer)
+            key = Key(key.base, fixed=P.parse(key.param, "dim_line", text.pos)[0], pos=key.pos)
         if key.param and (loop is None or loop.index != key.param):
             raise TensorcalcError(f"{key_text!r} needs ' for {key.param} in ...' at the end of its value", text.pos)
         return Declared(key, value, loop, text.pos)

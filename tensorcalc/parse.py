@@ -81,6 +81,11 @@ class _ToExpr(lark.Transformer):
         tok, *args = items
         return Expr("call", tuple(args), str(tok), self._tok(tok))
 
+    def reduce(self, items):
+        """``prod(expr for i in 1..j)``: a product or sum unrolled over a layer index."""
+        tok, body, loop = items
+        return Expr("reduce", (body,), (str(tok), loop), self._tok(tok))
+
     def block(self, items):
         rows = tuple(node("hstack", *r.children) if len(r.children) > 1 else r.children[0] for r in items)
         pos = rows[0].pos

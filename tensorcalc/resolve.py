@@ -60,6 +60,10 @@ class Resolver:
         if primes:
             raise TensorcalcError(f"{raw.attr!r}: a prime marks the derivative of a function; {base!r} is not one (use ^T to transpose)", raw.pos)
         key = base
+        if base not in model.prepared.families and groups and len(groups) == 1 and len(groups[0]) == 1:
+            sized = f"{base}[{_int_or_none(model, groups[0][0], self.scope)}]"
+            if sized in model.sizes:  # a layer width used as a number: n[L]
+                return num(model.sizes[sized], pos=raw.pos)
         if base in model.prepared.families:
             if not groups or len(groups[0]) != 1:
                 raise TensorcalcError(f"{base!r} is a layer family: write {base}[l]", raw.pos)
@@ -82,6 +86,8 @@ class Resolver:
             if hkey.param:
                 scope[hkey.param] = int(key[len(base) + 1 : -1])
             return Resolver(model, scope).value(hraw)
+        if key == base and base in self.scope:  # a size or a layer index used as a number: 1/m, 1/N
+            return num(self.scope[base], pos=raw.pos)
         if base in model.sizes or f"{base}[0]" in model.sizes:
             raise TensorcalcError(f"{base!r} is a dimension, not a value (write I({base}) or ones({base}))", raw.pos)
         if base in model.prepared.families or key != base:
@@ -167,7 +173,30 @@ class Resolver:
             indices, wrt = wrt.attr, wrt.args[0]
         if wrt is None or wrt.op != "var":
             raise TensorcalcError(f"differentiate with respect to a tensor or a definition, not {to_text(bottom)!r}", bottom.pos)
+        if of.op == "entry" and top.op == "name":
+            # d a[k] / d x[i] (or a scalar x): the entry k of d a / d x[i], whose axes are a's own
+            if not indices and not S.is_scalar(self.model.shapes[wrt.attr]):
+                raise TensorcalcError(
+                    f"d {top.attr} / d {bottom.attr}: an entry differentiates by an entry or a scalar (write d {top.attr} / d {bottom.attr}[...])", raw.pos
+                )
+            inner = Expr("deriv", (of.args[0],), (wrt.attr, indices, "numerator"), raw.pos)
+            return Expr("entry", (inner,), of.attr, raw.pos)
         return Expr("deriv", (of,), (wrt.attr, indices, self.model.layout), raw.pos)
+
+    def _reduce(self, raw: Expr) -> Expr:
+        """``prod(f(i) for i in 1..j)`` / ``sum(...)``: unrolled (left to right) over the index."""
+        name, loop = raw.attr
+        if name not in _REDUCE:
+            raise TensorcalcError(f"{name}(... for {loop.index} in ...) needs sum or prod, not {name!r}", raw.pos)
+        op, empty = _REDUCE[name]
+        lo, hi = self.model.eval_int(loop.lo, self.scope), self.model.eval_int(loop.hi, self.scope)
+        terms = [Resolver(self.model, {**self.scope, loop.index: i}, self.free_indices).value(raw.args[0]) for i in range(lo, hi + 1)]
+        if not terms:
+            return num(empty, pos=raw.pos)
+        expr = terms[0]
+        for t in terms[1:]:
+            expr = Expr(op, (expr, t), None, raw.pos)
+        return expr
 
     def _pow(self, raw: Expr) -> Expr:
         base, exponent = self.value(raw.args[0]), self.value(raw.args[1])
@@ -180,6 +209,16 @@ class Resolver:
     def _neg(self, raw: Expr) -> Expr:
         arg = self.value(raw.args[0])
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
+
+
+def _int_or_none(model: Model, raw: Expr, scope: dict):
+    try:
+        return model.eval_int(raw, scope)
+    except TensorcalcError:
+        return None
+
+
+_REDUCE = {"prod": ("matmul", 1), "sum": ("add", 0)}  # bounded reductions: combining op, empty value
 
 
 def _flatten_product(raw: Expr) -> list[Expr]:
