@@ -18,9 +18,9 @@ SUFFIXES = (".yaml", ".yml")
 FORMATS = ("text", "json", "junit", "github")
 
 
-def _files(paths: list[str]) -> list[str]:
+def _files(paths: list[str], sources_only: bool = False) -> list[str]:
     """Files named, and in folders every derivation file and every note with a tensorcalc block."""
-    from .notes import has_model_block, is_note
+    from .notes import has_model_block, is_note, is_source
 
     out = []
     for p in paths:
@@ -29,7 +29,7 @@ def _files(paths: list[str]) -> list[str]:
             for f in sorted(path.rglob("*")):
                 if f.suffix in SUFFIXES or (is_note(f) and has_model_block(f)):
                     out.append(str(f))
-        else:
+        elif not sources_only or is_source(path):
             out.append(p)
     return out
 
@@ -39,8 +39,10 @@ def _check(args) -> int:
     from . import report
     from .check import check_paths
 
-    files = _files(args.paths)
+    files = _files(args.paths, args.sources_only)
     if not files:
+        if args.sources_only:
+            return EXIT_OK
         print(f"tensorcalc: no derivation files or notes in {' '.join(args.paths)}", file=sys.stderr)
         return EXIT_INVALID
     stream = args.format == "text" and not args.output
@@ -157,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="text (default), json, junit (JUnit XML) or github (::error annotations for GitHub Actions)")
     check.add_argument("-o", "--output", default=None, help="write the report to this file; the summary table goes to stdout")
     check.add_argument("-q", "--quiet", action="store_true", help="no per-file progress on stderr")
+    check.add_argument("--sources-only", action="store_true",
+                       help="skip named files that are neither derivation files nor notes with a tensorcalc block (pre-commit)")
     check.add_argument("--time-limit", type=float, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
     check.set_defaults(run=_check)
     _add_derive_commands(sub)

@@ -63,6 +63,20 @@ def has_model_block(path: str | Path) -> bool:
     return kind == "latex" and any(_TEX_START.match(line) for line in text.splitlines())
 
 
+_YAML_MARK = re.compile(r"(?m)^tensorcalc\s*:\s*1\s*(#.*)?$")
+
+
+def is_source(path: str | Path) -> bool:
+    """A derivation file (YAML with ``tensorcalc: 1``) or a note with a tensorcalc block."""
+    path = Path(path)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            return bool(_YAML_MARK.search(path.read_text(encoding="utf-8", errors="replace")[:200_000]))
+        except OSError:
+            return False
+    return is_note(path) and has_model_block(path)
+
+
 def load_note(path: str, text: str) -> Spec:
     """Read a note: the YAML block gives the model, the tagged math blocks the claims."""
     kind = NOTE_SUFFIXES[Path(path).suffix.lower()]
@@ -221,4 +235,4 @@ def _tag_options(block: MathBlock) -> dict:
     return options
 
 
-__all__ = ["load_note", "is_note", "has_model_block", "NOTE_SUFFIXES", "MathBlock", "replace"]
+__all__ = ["load_note", "is_note", "is_source", "has_model_block", "NOTE_SUFFIXES", "MathBlock", "replace"]
