@@ -16,6 +16,7 @@ import math
 import signal
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from .errors import Pos, ShapeError, TensorcalcError
 from .expr import Expr, walk
 from .indices import bound_indices, index_ranges
 from .model import Claim, Model, Prepared
-from .oracles import exact_points, numeric_points, relative_error
+from .oracles import exact_points, exact_points_at, network_leaves, numeric_points, relative_error
 from .sizes import size_sets
 from .spec import load_spec
 
@@ -199,15 +200,29 @@ def _check_instances(prepared, models, claim, limit, explain, out, start, curren
 def exact_cost(model: Model, lhs: Expr, rhs: Expr, ranges: dict) -> int:
     """Estimated scalar operations of one exact point: one forward-sized pass per
     chain-rule run (one run per entry of a non-scalar differentiated expression)."""
-    entries = sum(math.prod(model.numeric_shape(s)) for k, s in model.shapes.items() if not k.startswith("@"))
+    entries, width = _extent(model)
     runs = 1
     for side in (lhs, rhs):
         for n in walk(side):
             if n.op == "deriv":
                 of_shape = model.numeric_shape(model.shape(n.args[0]))
                 runs += math.prod(of_shape) * max(of_shape, default=1)
-    width = max((max(model.numeric_shape(s), default=1) for s in model.shapes.values()), default=1)
     return runs * entries * width * max(1, math.prod(ranges.values()))
+
+
+_EXTENTS: "weakref.WeakKeyDictionary[Model, tuple[int, int]]" = weakref.WeakKeyDictionary()
+
+
+def _extent(model: Model) -> tuple[int, int]:
+    """(entries of every tensor and definition, widest axis of any shape), the declared part
+    computed once per model. Adjoint names (``@adj[...]``) have their definition's shape, so
+    of the derivation's own names only the cotangent ``@G`` can widen the result."""
+    if model not in _EXTENTS:
+        own = [model.numeric_shape(s) for k, s in model.shapes.items() if not k.startswith("@")]
+        _EXTENTS[model] = (sum(math.prod(s) for s in own), max((max(s, default=1) for s in own), default=1))
+    entries, width = _EXTENTS[model]
+    extra = [model.numeric_shape(s) for k, s in model.shapes.items() if k.startswith("@") and not k.startswith("@adj[")]
+    return entries, max([width] + [max(s, default=1) for s in extra])
 
 
 def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True) -> Instance:
@@ -240,6 +255,15 @@ def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, 
     truth_error = max((p.truth_error for p in numeric), default=0.0)
     inst = Instance(where, "holds", "", len(exact), len(numeric), err, cost if not exact else 0, len(all_numeric) - len(numeric))
     kink = any(getattr(p, "near_kink", False) for p in numeric)
+    if exact and exact_holds and not numeric_holds and not kink:
+        # piecewise functions (relu) can make every exact point degenerate (all units
+        # off): confirm the numeric counterexamples exactly, at the same networks
+        bad = [i for i, p in enumerate(all_numeric) if p in numeric and max(_numeric_error(l, r, proportional) for l, r in zip(p.lhs, p.rhs)) > settings.rtol]
+        networks = network_leaves(model, settings.trials, seed)
+        confirmed = exact_points_at(model, lhs, rhs, ranges, [networks[i] for i in bad[:2]], seed)
+        if any(not _exact_equal(l, r, proportional) for p in confirmed for l, r in zip(p.lhs, p.rhs)):
+            exact_holds = False
+            exact = exact + confirmed
     if not numeric:
         inst.verdict = "error"
         inst.reason = (

@@ -50,10 +50,11 @@ class FunctionTable:
 
     def numeric(self, name: str, order: int, x, xp):
         """Apply the ``order``-th derivative elementwise to array ``x`` with module ``xp``."""
-        return _walk_array(self.formula(name, order), x, xp)
+        value = _array_program(self.formula(name, order))(x, xp)
+        return value + 0 * x if isinstance(value, float) else value  # a constant still has x's shape
 
     def exact(self, name: str, order: int, x: Fraction, memo: "Transcendentals") -> Fraction:
-        return _walk_exact(self.formula(name, order), x, memo)
+        return _exact_program(self.formula(name, order))(x, memo)
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,32 +62,43 @@ def _derivative(formula: sympy.Expr, order: int) -> sympy.Expr:
     return sympy.diff(formula, T, order) if order else formula
 
 
-def _walk_array(f: sympy.Expr, x, xp):
+@functools.lru_cache(maxsize=None)
+def _array_program(f: sympy.Expr):
+    """A formula -> a function (x, xp) -> value, built once (the formula tree is walked once,
+    not at every call). Constants stay Python floats and integer powers stay integer, so
+    the operations (and a traced jax program) are the formula's own and no more."""
     if f == T:
-        return x
+        return lambda x, xp: x
     if f.is_Number:
-        return float(f) + 0 * x
-    args = [_walk_array(a, x, xp) for a in f.args]
+        value = float(f)
+        return lambda x, xp: value
+    args = [_array_program(a) for a in f.args]
     if f.is_Add:
-        return functools.reduce(lambda a, b: a + b, args)
+        return lambda x, xp: functools.reduce(lambda a, b: a + b, [g(x, xp) for g in args])
     if f.is_Mul:
-        return functools.reduce(lambda a, b: a * b, args)
+        return lambda x, xp: functools.reduce(lambda a, b: a * b, [g(x, xp) for g in args])
     if f.is_Pow:
-        return args[0] ** args[1]
+        base, exponent = args[0], f.args[1]
+        if exponent.is_Integer:
+            k = int(exponent)
+            return lambda x, xp: base(x, xp) ** k
+        power = args[1]
+        return lambda x, xp: base(x, xp) ** power(x, xp)
     name = type(f).__name__
-    if name == "Max":
-        return functools.reduce(xp.maximum, args)
-    if name == "Min":
-        return functools.reduce(xp.minimum, args)
-    if name == "Heaviside":
-        return xp.where(args[0] > 0, 1.0, 0.0)
-    if name == "DiracDelta":
-        return 0 * args[0]
-    if name == "Abs":
-        return xp.abs(args[0])
-    if name in ("exp", "log", "tanh", "sinh", "cosh", "sin", "cos"):
-        return getattr(xp, name)(args[0])
+    if name in _ARRAY_RULES:
+        rule = _ARRAY_RULES[name]
+        return lambda x, xp: rule(xp, [g(x, xp) for g in args])
     raise ValueError(f"no numeric rule for {name}")
+
+
+_ARRAY_RULES = {
+    "Max": lambda xp, a: functools.reduce(xp.maximum, a),
+    "Min": lambda xp, a: functools.reduce(xp.minimum, a),
+    "Heaviside": lambda xp, a: xp.where(a[0] > 0, 1.0, 0.0),
+    "DiracDelta": lambda xp, a: 0 * a[0],
+    "Abs": lambda xp, a: xp.abs(a[0]),
+    **{name: (lambda fn: lambda xp, a: getattr(xp, fn)(a[0]))(name) for name in ("exp", "log", "tanh", "sinh", "cosh", "sin", "cos")},
+}
 
 
 class Transcendentals:
@@ -153,41 +165,49 @@ def _iroot(n: int, k: int) -> int | None:
     return None
 
 
-def _walk_exact(f: sympy.Expr, x: Fraction, memo: Transcendentals) -> Fraction:
+@functools.lru_cache(maxsize=None)
+def _exact_program(f: sympy.Expr):
+    """A formula -> a function (x: Fraction, memo) -> Fraction, built once."""
     if f == T:
-        return x
+        return lambda x, memo: x
     if f.is_Rational:
-        return Fraction(int(f.p), int(f.q))
+        value = Fraction(int(f.p), int(f.q))
+        return lambda x, memo: value
+    args = [_exact_program(a) for a in f.args]
     if f.is_Pow:
-        base = _walk_exact(f.args[0], x, memo)
-        power = _walk_exact(f.args[1], x, memo)
-        if power.denominator == 1:
-            return base ** int(power)
-        return memo.root(base, power)
-    args = [_walk_exact(a, x, memo) for a in f.args]
+        base, power = args
+
+        def pow_rule(x, memo):
+            b, p = base(x, memo), power(x, memo)
+            return b ** int(p) if p.denominator == 1 else memo.root(b, p)
+
+        return pow_rule
     if f.is_Add:
-        return sum(args, Fraction(0))
+        return lambda x, memo: sum((g(x, memo) for g in args), Fraction(0))
     if f.is_Mul:
-        return functools.reduce(lambda a, b: a * b, args, Fraction(1))
+        return lambda x, memo: functools.reduce(lambda a, b: a * b, (g(x, memo) for g in args), Fraction(1))
     name = type(f).__name__
-    if name == "exp":
-        return memo.exp(args[0])
-    if name == "log":
-        return memo.log(args[0])
-    if name == "tanh":
-        e2 = memo.exp(2 * args[0])
-        return (e2 - 1) / (e2 + 1)
-    if name == "Max":
-        return max(args)
-    if name == "Min":
-        return min(args)
-    if name == "Abs":
-        return abs(args[0])
-    if name == "Heaviside":
-        return Fraction(1) if args[0] > 0 else Fraction(0)
-    if name == "DiracDelta":
-        return Fraction(0)
-    raise ArithmeticError(f"no exact rule for {name}")
+    if name not in _EXACT_RULES:
+        raise ArithmeticError(f"no exact rule for {name}")
+    rule = _EXACT_RULES[name]
+    return lambda x, memo: rule(memo, [g(x, memo) for g in args])
+
+
+def _tanh(memo, a):
+    e2 = memo.exp(2 * a[0])
+    return (e2 - 1) / (e2 + 1)
+
+
+_EXACT_RULES = {
+    "exp": lambda memo, a: memo.exp(a[0]),
+    "log": lambda memo, a: memo.log(a[0]),
+    "tanh": _tanh,
+    "Max": lambda memo, a: max(a),
+    "Min": lambda memo, a: min(a),
+    "Abs": lambda memo, a: abs(a[0]),
+    "Heaviside": lambda memo, a: Fraction(1) if a[0] > 0 else Fraction(0),
+    "DiracDelta": lambda memo, a: Fraction(0),
+}
 
 
 SYMPY_FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "tanh": sympy.tanh, "sqrt": sympy.sqrt, "abs": sympy.Abs}

@@ -101,7 +101,7 @@ class JaxBatch:
                 env[name] = ev.eval(model.defs[name]) + offset_values[name]
             return Evaluator(model, alg, env, None, indices).eval(of)
 
-        jacobians = jax.jit(jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None)))
+        jacobians = jax.jit(jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count))
         by_leaf, by_def = jacobians(leaves, offsets)
         return {n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()}
 
