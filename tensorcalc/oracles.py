@@ -264,3 +264,30 @@ def relative_error(a, b) -> float:
     if scale == 0.0:
         return 0.0
     return float(np.max(np.abs(a - b), initial=0.0)) / scale
+
+
+def network_leaves(model: Model, trials: int, seed: int) -> list[dict]:
+    """The float leaves of the numeric oracle's random networks."""
+    return _state(model).trials(trials, seed).leaves
+
+
+def exact_points_at(model: Model, lhs: Expr, rhs: Expr, ranges: dict, networks: list[dict], seed: int) -> list[PointValues]:
+    """Both sides in exact arithmetic at given float networks (a float is a rational
+    exactly), so a numeric counterexample can be confirmed by the exact oracle."""
+    from fractions import Fraction
+
+    state = _state(model)
+    out = []
+    for k, leaves in enumerate(networks):
+        alg = exact_algebra(model.functions, seed * 1000 + 500 + k)
+        exact = {}
+        for name, value in leaves.items():
+            arr = np.asarray(value, dtype=float)
+            exact[name] = np.asarray(np.frompyfunc(Fraction, 1, 1)(arr), dtype=object).reshape(arr.shape)
+        try:
+            env = forward_env(model, alg, exact)
+        except (ZeroDivisionError, ArithmeticError):
+            continue
+        values = _both_sides(model, alg, env, program_derivative(state.programs), lhs, rhs, ranges)
+        out.append(PointValues(*values, label=f"network {k + 1}, exactly"))
+    return out
