@@ -241,7 +241,7 @@ class _Emitter:
 
     def dim(self, d) -> str:
         """A size expression, read from the shapes of the arguments."""
-        d = sympy.sympify(d) if not isinstance(d, sympy.Basic) else d
+        d = sympy.Integer(int(d)) if not isinstance(d, sympy.Basic) else d
         if d.is_Integer:
             return str(int(d))
         for sym in d.free_symbols:

@@ -181,18 +181,44 @@ class _Deriver:
         return steps, chain, result
 
     def _kept(self, program, adj_of: dict) -> set[str]:
-        """Adjoints shown as named steps: every definition on the path for a plain model,
-        the layer family the result reads (δ[l] = d of / d z[l]) for layer families."""
-        names = [adj_of[a] for a, _e in program.steps if adj_of[a] != self.of]
-        if not self.model.prepared.families:
-            return set(names)
+        """Layer-family adjoints shown as named steps (δ[l] = d of / d z[l]): the family the
+        result reads, or, when that family does not recur on itself (a[0]: x, B[l] = b[l] 1ᵀ),
+        the family its steps read, until one recurs."""
         steps = dict(program.steps)
-        reads = program.result
-        while reads.op == "var" and reads.attr in steps:  # an alias (x = a[0]): look through it
-            reads = steps[reads.attr]
-        read = {n.attr for n in walk(reads) if n.op == "var" and n.attr in adj_of}
-        bases = {m.group(1) for a in read if (m := _MEMBER.match(adj_of[a]))}
-        return {n for n in names if (m := _MEMBER.match(n)) and m.group(1) in bases}
+
+        def family(adj):
+            m = _MEMBER.match(adj_of.get(adj, ""))
+            return m.group(1) if m else None
+
+        def reads(expr, stop: set, seen=None) -> set[str]:
+            """Families read by ``expr`` once every adjoint outside ``stop`` is inlined."""
+            seen = set() if seen is None else seen
+            out = set()
+            for n in walk(expr):
+                if n.op != "var" or n.attr not in steps or n.attr in seen:
+                    continue
+                seen.add(n.attr)
+                if family(n.attr) is not None:
+                    out.add(family(n.attr))
+                if family(n.attr) not in stop:
+                    out |= reads(steps[n.attr], stop, seen)
+            return out
+
+        start = program.result
+        while start.op == "var" and start.attr in steps and self.model.defs[adj_of[start.attr]].op == "var":
+            start = steps[start.attr]  # a definition that only renames (a[0]: x): look through it
+        chosen = _direct_families(start, family, steps)
+        for _ in range(4):
+            if not chosen:
+                break
+            members = [a for a in steps if family(a) in chosen]
+            if any(chosen & reads(steps[a], chosen) for a in members):
+                break
+            after = set()
+            for a in members:
+                after |= {f for f in _direct_families(steps[a], family, steps) if f not in chosen}
+            chosen = after
+        return {adj_of[a] for a in steps if family(a) in chosen}
 
     def line(self, name: str, gradient: Expr, role: str, layout: str | None = None) -> Line:
         layout = layout or self.layout
@@ -211,6 +237,16 @@ class _Deriver:
             if n.op == "deriv" and n.attr[2] == "denominator":
                 rows[n] = node("T", Expr("deriv", n.args, (n.attr[0], n.attr[1], layout)))
         return self.simplify(node("T", _replace(gradient, rows)))
+
+
+def _direct_families(expr: Expr, family, steps: dict) -> set[str]:
+    """Families whose adjoints ``expr`` reads, looking through adjoints of plain names."""
+    out = set()
+    for n in walk(expr):
+        if n.op == "var" and n.attr in steps:
+            f = family(n.attr)
+            out |= {f} if f else _direct_families(steps[n.attr], family, steps)
+    return out
 
 
 def _replace(e: Expr, mapping: dict[Expr, Expr]) -> Expr:

@@ -42,7 +42,7 @@ def plain(e: Expr) -> str:
         a, b = e.args
         mine = LEVEL[op]
         right_ok = op in ASSOCIATIVE and (level(b) != mine or b.op == op or {op, b.op} <= {"hadamard", "mul"})
-        left_ok = level(a) != mine or a.op == op or {op, a.op} <= {"hadamard", "mul"} or op in ("add", "sub", "div")
+        left_ok = level(a) != mine or a.op == op or {op, a.op} <= {"hadamard", "mul"} or op in ("add", "sub", "div", "matmul")
         left = _wrap(a, mine, not left_ok)
         right = _wrap(b, mine, not right_ok)
         return f"{left}{INFIX[op]}{right}"
@@ -105,8 +105,10 @@ def derivation_text(d, names: dict, steps: bool = False) -> str:
     rows: list[tuple[str, str, str]] = []
 
     def add(line, lhs_text=None):
-        lhs = lhs_text if lhs_text is not None else _bare(plain(with_helper_names(line.lhs, names)))
-        rhs = plain(with_helper_names(line.rhs, names))
+        shown_lhs = with_helper_names(line.lhs, names)
+        lhs = lhs_text if lhs_text is not None else _bare(plain(shown_lhs)) if shown_lhs.op == "deriv" else plain(shown_lhs)
+        shown = with_helper_names(line.rhs, names)
+        rhs = _bare(plain(shown)) if shown.op == "deriv" else plain(shown)
         loop = f"   for l in {line.loop[0]}..{line.loop[1]}" if line.loop else ""
         rows.append((lhs, rhs + loop, shape_text(line.shape)))
 
