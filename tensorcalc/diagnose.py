@@ -62,12 +62,31 @@ class _Probe:
         return exact_points(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), points, self.seed)
 
     def equal(self, lhs: Expr, rhs: Expr, points: int = 1) -> bool:
+        """Equal at random exact points and, exactly, at the numeric oracle's networks
+        (piecewise functions such as relu can make random exact points degenerate)."""
+        from .oracles import exact_points_at, network_leaves
+
         try:
             if not S.same(self.model.shape(lhs), self.model.shape(rhs)):
                 return False
-            return all(_same_values(a, b) for p in self.values(lhs, rhs, points) for a, b in zip(p.lhs, p.rhs))
+            if not all(_same_values(a, b) for p in self.values(lhs, rhs, points) for a, b in zip(p.lhs, p.rhs)):
+                return False
+            if not self.kinked:
+                return True
+            networks = network_leaves(self.model, self.model.spec.check.trials, self.seed)
+            at = exact_points_at(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), networks, self.seed)
+            return all(_same_values(a, b) for p in at for a, b in zip(p.lhs, p.rhs))
         except (TensorcalcError, ArithmeticError):
             return False
+
+    @property
+    def kinked(self) -> bool:
+        functions = self.model.functions
+        return any(functions.is_kinked(n) for n in functions.formulas if n in _used_functions(self.model))
+
+
+def _used_functions(model) -> set[str]:
+    return {n.attr[0] for e in model.defs.values() for n in walk(e) if n.op == "apply"}
 
 
 def _ranges(model, lhs: Expr, rhs: Expr) -> dict:
