@@ -264,6 +264,8 @@ def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, 
         if any(not _exact_equal(l, r, proportional) for p in confirmed for l, r in zip(p.lhs, p.rhs)):
             exact_holds = False
             exact = exact + confirmed
+    if exact and not exact_holds and numeric_holds and not kink and _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional):
+        numeric_holds = False  # every random network was degenerate (relu units off); the exact points are not
     if not numeric:
         inst.verdict = "error"
         inst.reason = (
@@ -291,6 +293,18 @@ def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, 
             f"numeric max rel err {err:.1e} vs rtol {settings.rtol:g})"
         )
     return inst
+
+
+def _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional) -> bool:
+    """Do the sides differ in float64 (jax for derivative terms) at the exact oracle's points?"""
+    from .diagnose import float_sides
+    from .oracles import point_leaves
+
+    for leaves in point_leaves(model, settings.exact_points, settings.seed):
+        sides = float_sides(model, lhs, rhs, {k: np.asarray(v, dtype=float) for k, v in leaves.items()})
+        if sides and max((_numeric_error(l, r, proportional) for l, r in zip(*sides)), default=0.0) > settings.rtol:
+            return True
+    return False
 
 
 def _finite(p) -> bool:
@@ -328,13 +342,39 @@ def _numeric_error(left, right, proportional: bool) -> float:
     return err if err == err else float("inf")
 
 
-def check_paths(paths: list[str], time_limit: float | None = None, on_claim=None, on_file=None) -> list[FileResult]:
-    results = []
-    for path in paths:
-        result = check_file(path, time_limit, on_claim=on_claim)
-        results.append(result)
-        if on_file:
-            on_file(result)
+def check_paths(paths: list[str], time_limit: float | None = None, on_claim=None, on_file=None, jobs: int = 1) -> list[FileResult]:
+    """Check files in order; with ``jobs`` > 1, that many worker processes check files at
+    once. Results (and the ``on_claim``/``on_file`` calls) always come in the order of ``paths``;
+    in parallel a file's claims are reported when the whole file is done."""
+    if jobs <= 1 or len(paths) <= 1:
+        results = []
+        for path in paths:
+            result = check_file(path, time_limit, on_claim=on_claim)
+            results.append(result)
+            if on_file:
+                on_file(result)
+        return results
+    return _check_parallel(paths, time_limit, on_claim, on_file, min(jobs, len(paths)))
+
+
+def _check_parallel(paths, time_limit, on_claim, on_file, jobs: int) -> list[FileResult]:
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork is cheapest, but not once jax (and its threads) lives in this process
+    context = multiprocessing.get_context("spawn" if "jax" in sys.modules or sys.platform != "linux" else "fork")
+    results: list[FileResult | None] = [None] * len(paths)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = [pool.submit(check_file, path, time_limit) for path in paths]
+        for i, future in enumerate(futures):
+            result = future.result()
+            results[i] = result
+            if on_claim:
+                for claim in result.claims:
+                    on_claim(claim)
+            if on_file:
+                on_file(result)
     return results
 
 

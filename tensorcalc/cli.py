@@ -70,7 +70,8 @@ def _check(args) -> int:
             print(f"[{state['done']}/{len(files)}] {result.path}: {report.file_status(result)}, {counts['holds']} hold, "
                   f"{counts['fails']} fail ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
 
-    results = check_paths(files, args.time_limit, on_claim=on_claim if stream else None, on_file=on_file)
+    jobs = args.jobs if args.jobs is not None else min(2, len(files))
+    results = check_paths(files, args.time_limit, on_claim=on_claim if stream else None, on_file=on_file, jobs=jobs)
     if not stream:
         views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations}
         output = views[args.format](results)
@@ -161,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("-q", "--quiet", action="store_true", help="no per-file progress on stderr")
     check.add_argument("--sources-only", action="store_true",
                        help="skip named files that are neither derivation files nor notes with a tensorcalc block (pre-commit)")
+    check.add_argument("-j", "--jobs", type=int, default=None, help="files checked at once, in worker processes (default: min(2, number of files))")
     check.add_argument("--time-limit", type=float, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
     check.set_defaults(run=_check)
     _add_derive_commands(sub)

@@ -531,3 +531,4 @@ def diagnose_ill_formed(model, claim, scope, message: str) -> str:
     except TensorcalcError:
         pass
     return "; ".join(hints)
+float_sides = _float_sides  # both sides in float64 at given leaves (check.py re-checks exact counterexamples)

@@ -293,8 +293,14 @@ def derivative_key(ev: Evaluator, of: Expr) -> tuple:
     """The index values a derivative of ``of`` depends on: those of the free indices inside ``of``."""
     if not ev.indices:
         return ()
+    names = free_index_names(of)
+    return tuple(sorted((k, v) for k, v in ev.indices.items() if k in names))
+
+
+def free_index_names(expr: Expr) -> set[str]:
+    """Index names used by entries (``y[i]``) and indexed derivatives inside ``expr``."""
     names = set()
-    stack = [of]
+    stack = [expr]
     while stack:
         node = stack.pop()
         if node.op == "entry":
@@ -302,7 +308,7 @@ def derivative_key(ev: Evaluator, of: Expr) -> tuple:
         elif node.op == "deriv":
             names.update(i for i in node.attr[1] if isinstance(i, str))
         stack.extend(node.args)
-    return tuple(sorted((k, v) for k, v in ev.indices.items() if k in names))
+    return names
 
 
 def arrange(ev: Evaluator, e: Expr, full):

@@ -9,6 +9,7 @@ replaced by a free variable.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -27,11 +28,29 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_platforms", "cpu")
 
+
+def _persistent_cache() -> None:
+    """Keep compiled programs on disk (``TENSORCALC_CACHE``, default ~/.cache/tensorcalc;
+    set it to an empty string to turn this off): checking the same files again skips compiling."""
+    where = os.environ.get("TENSORCALC_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "tensorcalc"))
+    if not where or jax.config.jax_compilation_cache_dir:
+        return
+    try:
+        os.makedirs(os.path.join(where, "jax"), exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.join(where, "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+_persistent_cache()
+
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env  # noqa: E402
-from .expr import Expr  # noqa: E402
+from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names  # noqa: E402
+from .expr import Expr, var  # noqa: E402
 from .model import Model  # noqa: E402
 
 
@@ -52,6 +71,9 @@ def _var_names(expr: Expr) -> set[str]:
             out.add(e.attr)
         stack.extend(e.args)
     return out
+
+
+GROUP_ENTRIES = 256  # models with at most this many definition entries: every derivative in one program
 
 
 class JaxBatch:
@@ -76,19 +98,56 @@ class JaxBatch:
         return self._def_shapes
 
     def full(self, of: Expr, wrt: str, index_key: tuple = ()):
+        if of.op == "entry":
+            entry = self._entry(of, wrt, index_key)
+            if entry is not None:
+                return entry
         key = (of, index_key)
+        if key not in self.cache and of.op == "var" and of.attr in self.model.defs and not index_key:
+            self._every_definition()
         if key not in self.cache:
-            self.cache[key] = self._all(of, dict(index_key))
+            self.cache[key] = self._jacobians((of,), dict(index_key))[0]
         found = self.cache[key].get(wrt)
         if found is None:  # ``of`` does not depend on ``wrt``
-            model = self.model
-            of_shape = model.numeric_shape(Evaluator(model, self.alg, {}).static(of))
-            return np.zeros((self.count,) + of_shape + model.numeric_shape(model.shapes[wrt]))
+            return np.zeros((self.count,) + self._numeric(of) + self.model.numeric_shape(self.model.shapes[wrt]))
         return found
 
-    def _all(self, of: Expr, indices: dict) -> dict:
+    def _numeric(self, e: Expr) -> tuple[int, ...]:
+        return self.model.numeric_shape(Evaluator(self.model, self.alg, {}).static(e))
+
+    def _entry(self, of: Expr, wrt: str, index_key: tuple):
+        """d X[i, j] / d wrt as a slice of d X / d wrt (one program for every index value);
+        None when the indices do not fit (the evaluator then reports it)."""
+        inner = of.args[0]
+        values = dict(index_key)
+        index = [values.get(i) if isinstance(i, str) else i for i in of.attr]
+        if any(not isinstance(i, int) for i in index):
+            return None
+        names = free_index_names(inner)
+        full = self.full(inner, wrt, tuple(kv for kv in index_key if kv[0] in names))
+        inner_shape = self._numeric(inner)
+        wrt_shape = self.model.numeric_shape(self.model.shapes[wrt])
+        axes = (math.prod(inner_shape),) if len(index) == 1 and inner_shape else inner_shape
+        if len(index) != len(axes) or not all(1 <= i <= n for i, n in zip(index, axes)):
+            return None
+        full = np.asarray(full).reshape((self.count,) + axes + wrt_shape)
+        return full[(slice(None),) + tuple(i - 1 for i in index)]
+
+    def _every_definition(self) -> None:
+        """Small models: the derivatives of every definition in one compiled program."""
+        names = list(self.model.defs)
+        if sum(math.prod(s) for s in self.def_shapes().values()) > GROUP_ENTRIES:
+            return
+        for name, found in zip(names, self._jacobians(tuple(var(n) for n in names), {})):
+            # a zero cotangent times an infinite local derivative of another definition is nan:
+            # a non-finite result is recomputed from its own program
+            if all(np.all(np.isfinite(v)) for v in found.values()):
+                self.cache[(var(name), ())] = found
+
+    def _jacobians(self, ofs: tuple[Expr, ...], indices: dict) -> list[dict]:
+        """For each expression in ``ofs``: name -> d of / d name at every network."""
         model, alg = self.model, self.alg
-        needed = _ancestors(model, of)
+        needed = set().union(*(_ancestors(model, of) for of in ofs))
         defs = [n for n in model.defs if n in needed]
         leaves = {n: v for n, v in self.leaves.items() if n in needed}
         shapes = self.def_shapes()
@@ -99,11 +158,14 @@ class JaxBatch:
             ev = Evaluator(model, alg, env)
             for name in defs:
                 env[name] = ev.eval(model.defs[name]) + offset_values[name]
-            return Evaluator(model, alg, env, None, indices).eval(of)
+            ev = Evaluator(model, alg, env, None, indices)
+            return tuple(ev.eval(of) for of in ofs)
 
         jacobians = jax.jit(jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count))
-        by_leaf, by_def = jacobians(leaves, offsets)
-        return {n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()}
+        out = []
+        for by_leaf, by_def in jacobians(leaves, offsets):
+            out.append({n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()})
+        return out
 
 
 class JaxDerivatives:

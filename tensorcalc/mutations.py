@@ -285,6 +285,8 @@ def _normal(model, e: Expr) -> Expr:
         rest = [f for f in factors if not _is_scalar(model, f)]
         if scalars and rest:
             return product(scalars + rest, e.pos)
+        if scalars and not rest:  # scalars commute
+            return product(scalars, e.pos)
     return e
 
 

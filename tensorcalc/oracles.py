@@ -291,3 +291,8 @@ def exact_points_at(model: Model, lhs: Expr, rhs: Expr, ranges: dict, networks: 
         values = _both_sides(model, alg, env, program_derivative(state.programs), lhs, rhs, ranges)
         out.append(PointValues(*values, label=f"network {k + 1}, exactly"))
     return out
+
+
+def point_leaves(model: Model, points: int, seed: int) -> list[dict]:
+    """The leaves (exact rationals) of the exact oracle's random points."""
+    return [{n: env[n] for n in model.leaves} for _alg, env, _d in _state(model).exact_points(points, seed)]
