@@ -137,7 +137,7 @@ def test_non_utf8_bytes(tmp_path, capsys):
 # --- random and mutated input ------------------------------------------------------------------
 
 ALPHABET = st.sampled_from(list("abdxWzsL1230 ()[]{}^T'/+-*=:,;|.⊙⊗ᵀ∂\n\t#&*!?\"") + ["d ", " = ", "sigma(", "norm(", "I(h)", "diag("])
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True)
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True)
 
 
 @FUZZ
