@@ -144,6 +144,8 @@ def _matmul(ev, e):
     sa, sb = ev.static(e.args[0]), ev.static(e.args[1])
     out = ev.numeric(e)
     if sa and sb and S.same((sa[-1],), (sb[0],)):
+        if a.ndim == 2 and b.ndim == 2:  # matmul reads transposed operands in place (tensordot may not)
+            return ev.alg.wrap(ev.xp.matmul(a, b)).reshape(out)
         return ev.alg.wrap(ev.xp.tensordot(a, b, axes=1)).reshape(out)
     return ev.alg.wrap(_scalar_view(ev, a, sa, sb) * _scalar_view(ev, b, sb, sa)).reshape(out)
 
