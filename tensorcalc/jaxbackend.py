@@ -73,7 +73,11 @@ def _var_names(expr: Expr) -> set[str]:
     return out
 
 
-GROUP_ENTRIES = 256  # models with at most this many definition entries: every derivative in one program
+# Small models (at most this many definition entries, and definitions × (leaves + definitions)
+# Jacobian blocks): every derivative in one program. Compiling grows with the number of blocks,
+# so larger models get one program per differentiated expression.
+GROUP_ENTRIES = 256
+GROUP_BLOCKS = 256
 
 
 class JaxBatch:
@@ -137,6 +141,8 @@ class JaxBatch:
         """Small models: the derivatives of every definition in one compiled program."""
         names = list(self.model.defs)
         if sum(math.prod(s) for s in self.def_shapes().values()) > GROUP_ENTRIES:
+            return
+        if len(names) * (len(names) + len(self.leaves)) > GROUP_BLOCKS:
             return
         for name, found in zip(names, self._jacobians(tuple(var(n) for n in names), {})):
             # a zero cotangent times an infinite local derivative of another definition is nan:
