@@ -181,8 +181,8 @@ def tensorcalc_gradient(model):
             ev = Evaluator(model, alg, env)
             for name, expr in prog.steps:
                 if name not in env:
-                    env[name] = ev.eval(expr)
-            out[p] = ev.eval(prog.result)
+                    env[name] = ev.evaluate(expr)
+            out[p] = ev.evaluate(prog.result)
         return out
 
     return grad, programs
@@ -308,18 +308,18 @@ def _largest_ndim(grad, leaves) -> int:
     from tensorcalc import evaluate
 
     seen = [0]
-    original = evaluate.Evaluator.eval
+    original = evaluate.Evaluator.evaluate
 
     def spy(self, e):
         value = original(self, e)
         seen[0] = max(seen[0], np.ndim(value))
         return value
 
-    evaluate.Evaluator.eval = spy
+    evaluate.Evaluator.evaluate = spy
     try:
         grad(leaves)
     finally:
-        evaluate.Evaluator.eval = original
+        evaluate.Evaluator.evaluate = original
     return seen[0]
 
 

@@ -28,7 +28,8 @@ from .errors import Pos, ShapeError, TensorcalcError
 from .expr import Expr, walk
 from .indices import bound_indices, index_ranges
 from .model import Claim, Model, Prepared
-from .oracles import exact_points, exact_points_at, network_leaves, numeric_points, relative_error
+from .oracles import chain_rule_derivative, exact_points, exact_points_at, network_leaves, numeric_points, relative_error
+from .symbolic import prove
 from .sizes import size_sets
 from .spec import load_spec
 
@@ -70,6 +71,7 @@ class Instance:
     max_rel_error: float = 0.0
     exact_skipped: int = 0  # estimated cost when the exact oracle was skipped (above EXACT_BUDGET)
     overflowed: int = 0  # numeric networks with non-finite values, left out
+    proved: bool = False  # also proved with symbolic entries (symbolic.py)
 
 
 @dataclass
@@ -116,7 +118,13 @@ class ClaimResult:
         pts = sum(i.exact_points for i in self.instances)
         trials = sum(i.numeric_trials for i in self.instances)
         err = max((i.max_rel_error for i in self.instances), default=0.0)
+        if not pts and not trials:
+            return f"decided by the shape and type check: {n_sets} case{'s' * (n_sets != 1)}"
         how = f"exact: {n_sets} case{'s' * (n_sets != 1)}, {pts} points; numeric: {trials} networks, max rel err {err:.1e}"
+        proved = sum(i.proved for i in self.instances)
+        if proved:
+            first = next(i for i in self.instances if i.proved)
+            how = f"proved with symbolic entries at {_where(first.where)}; " + how
         skipped = [i.exact_skipped for i in self.instances if i.exact_skipped]
         if skipped:
             how += f"; exact oracle skipped in {len(skipped)} case{'s' * (len(skipped) != 1)} (about {max(skipped):.1e} operations, budget {EXACT_BUDGET:.0e}): numeric verdict"
@@ -194,7 +202,8 @@ def _check_instances(prepared, models, claim, limit, explain, out, start, curren
             current.update(where)
             if time.perf_counter() - start > limit:
                 raise OutOfTime()
-            out.instances.append(check_instance(prepared, model, claim, scope, where, explain))
+            proved_once = any(i.proved for i in out.instances)  # one symbolic proof per claim is enough
+            out.instances.append(check_instance(prepared, model, claim, scope, where, explain, symbolic=not proved_once))
 
 
 def exact_cost(model: Model, lhs: Expr, rhs: Expr, ranges: dict) -> int:
@@ -225,7 +234,9 @@ def _extent(model: Model) -> tuple[int, int]:
     return entries, max([width] + [max(s, default=1) for s in extra])
 
 
-def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True) -> Instance:
+def check_instance(
+    prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True, symbolic: bool = True
+) -> Instance:
     settings = prepared.spec.check
     try:
         lhs = model.resolve(claim.lhs, scope)
@@ -276,7 +287,12 @@ def check_instance(prepared: Prepared, model: Model, claim: Claim, scope: dict, 
         inst.verdict = "error"
         inst.reason = f"internal error: the chain rule and jax disagree on a derivative (relative difference {truth_error:.1e})"
     elif exact_holds and numeric_holds:
-        pass
+        attempt = symbolic and exact and not proportional
+        proof = prove(model, lhs, rhs, ranges, lambda: chain_rule_derivative(model)) if attempt else None
+        if proof is False:  # the random points said equal: the two exact methods contradict each other
+            inst.verdict = "error"
+            inst.reason = "internal error: the symbolic proof finds the sides different where the exact points found them equal"
+        inst.proved = bool(proof)
     elif (not exact_holds or not exact) and not numeric_holds:
         inst.verdict = "fails"
         inst.reason = diagnose(model, claim, lhs, rhs, scope, exact=exact, numeric=numeric, numeric_error=err) if explain else "values differ"

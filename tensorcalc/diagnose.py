@@ -338,8 +338,8 @@ def _float_sides(model, lhs: Expr, rhs: Expr, leaves: dict):
             left, right = [], []
             for assignment in _assignments(_ranges(model, lhs, rhs)):
                 ev = Evaluator(model, alg, env, lambda e_, d: np.asarray(oracle.derivative(e_, d)), assignment)
-                left.append(np.asarray(ev.eval(lhs), dtype=float))
-                right.append(np.asarray(ev.eval(rhs), dtype=float))
+                left.append(np.asarray(ev.evaluate(lhs), dtype=float))
+                right.append(np.asarray(ev.evaluate(rhs), dtype=float))
         return left, right
     except (TensorcalcError, ArithmeticError, ValueError):
         return None

@@ -1,7 +1,9 @@
 """Random values for the leaves of a model: exact rationals or float64 arrays.
 
 Constrained inputs follow their declaration: ``onehot`` (one 1 per column),
-``probability`` (positive, columns sum to 1), ``positive``.
+``probability`` (positive, columns sum to 1), ``positive``. With ``all_positive`` every
+entry is drawn positive: for networks with a kinked function (relu) such a point has
+every unit active, so a claim cannot pass only because random points switched units off.
 """
 from __future__ import annotations
 
@@ -13,25 +15,25 @@ import numpy as np
 from .model import Model
 
 
-def exact_leaves(model: Model, rng: random.Random) -> dict[str, np.ndarray]:
+def exact_leaves(model: Model, rng: random.Random, all_positive: bool = False) -> dict[str, np.ndarray]:
     values = {}
     for name, (kind, shape, flags) in model.leaves.items():
         dims = model.numeric_shape(shape)
         out = np.empty(dims, dtype=object)
         for index in np.ndindex(*dims) if dims else [()]:
             out[index] = Fraction(rng.randint(-10**6, 10**6), rng.randint(1, 10**3))
-            if "positive" in flags or kind == "probability":
+            if all_positive or "positive" in flags or kind == "probability":
                 out[index] = abs(out[index]) + Fraction(1, 7)
         values[name] = _constrain(kind, out, lambda n: rng.randrange(n), exact=True)
     return values
 
 
-def float_leaves(model: Model, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def float_leaves(model: Model, rng: np.random.Generator, all_positive: bool = False) -> dict[str, np.ndarray]:
     values = {}
     for name, (kind, shape, flags) in model.leaves.items():
         dims = model.numeric_shape(shape)
         out = rng.standard_normal(dims)
-        if "positive" in flags or kind == "probability":
+        if all_positive or "positive" in flags or kind == "probability":
             out = np.abs(out) + 0.1
         values[name] = _constrain(kind, np.asarray(out, dtype=float), lambda n: int(rng.integers(n)), exact=False)
     return values

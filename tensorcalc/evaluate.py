@@ -93,7 +93,7 @@ class Evaluator:
     def numeric(self, e: Expr) -> tuple[int, ...]:
         return self.model.numeric_shape(self.static(e))
 
-    def eval(self, e: Expr):
+    def evaluate(self, e: Expr):
         hit = self.memo.get(id(e))
         if hit is not None:
             return hit[1]
@@ -111,7 +111,7 @@ def forward_env(model: Model, algebra: Algebra, leaves: dict, override: dict | N
     override = override or {}
     ev = Evaluator(model, algebra, env)
     for name, expr in model.defs.items():
-        env[name] = override[name] if name in override else ev.eval(expr)
+        env[name] = override[name] if name in override else ev.evaluate(expr)
     return env
 
 
@@ -119,7 +119,7 @@ def forward_env(model: Model, algebra: Algebra, leaves: dict, override: dict | N
 
 
 def _args(ev, e):
-    return [ev.eval(a) for a in e.args]
+    return [ev.evaluate(a) for a in e.args]
 
 
 def _binary(fn):
@@ -193,9 +193,9 @@ def _fill(value):
 def _pow(ev, e):
     base_expr, k = e.args[0], e.args[1].attr
     if base_expr.op == "norm" and k.denominator == 1 and k.numerator % 2 == 0:
-        x = ev.eval(base_expr.args[0])
+        x = ev.evaluate(base_expr.args[0])
         return ev.xp.sum(x * x) ** (k.numerator // 2)  # norm(X)^2k without a square root
-    base = ev.eval(base_expr)
+    base = ev.evaluate(base_expr)
     if k.denominator == 1:
         return base ** int(k) if ev.alg.name != "exact" else _exact_int_pow(base, int(k))
     return ev.alg.root(base, k)
@@ -207,12 +207,12 @@ def _exact_int_pow(base, k):
 
 
 def _norm(ev, e):
-    x = ev.eval(e.args[0])
+    x = ev.evaluate(e.args[0])
     return ev.alg.root(ev.xp.sum(x * x), Fraction(1, 2)) if ev.alg.name == "exact" else ev.xp.sqrt(ev.xp.sum(x * x))
 
 
 def _diag(ev, e):
-    x = ev.eval(e.args[0])
+    x = ev.evaluate(e.args[0])
     s = ev.static(e.args[0])
     if S.is_vector(s):
         v = x.reshape(-1)
@@ -227,7 +227,7 @@ def _diag(ev, e):
 
 
 def _softmax(ev, e):
-    z = ev.eval(e.args[0])
+    z = ev.evaluate(e.args[0])
     if ev.alg.name == "exact":
         ex = ev.alg.apply("exp", 0, z)
     else:
@@ -237,14 +237,14 @@ def _softmax(ev, e):
 
 def _apply(ev, e):
     name, order = e.attr
-    return ev.alg.apply(name, order, ev.eval(e.args[0]))
+    return ev.alg.apply(name, order, ev.evaluate(e.args[0]))
 
 
 def _stack(axis):
     def rule(ev, e):
         parts = []
         for a in e.args:
-            value = ev.eval(a)
+            value = ev.evaluate(a)
             parts.append(value.reshape(1, 1) if value.ndim == 0 else value)
         return ev.xp.concatenate(parts, axis=axis)
 
@@ -252,14 +252,14 @@ def _stack(axis):
 
 
 def _slice(ev, e):
-    x = ev.eval(e.args[0])
+    x = ev.evaluate(e.args[0])
     axis, start, stop = e.attr
     lo, hi = ev.model.size(start) if start != 0 else 0, ev.model.size(stop)
     return x[lo:hi] if axis == 0 else x[:, lo:hi]
 
 
 def _entry(ev, e):
-    x = ev.eval(e.args[0])
+    x = ev.evaluate(e.args[0])
     idx = [ev.indices[i] if isinstance(i, str) else i for i in e.attr]
     if len(idx) == 1 and x.ndim >= 1:
         x = x.reshape(-1)
@@ -280,7 +280,7 @@ def _isum(ev, e):
     for i in range(1, size + 1):
         sub = Evaluator(ev.model, ev.alg, ev.env, ev.derivative, {**ev.indices, name: i})
         sub.shape_cache = ev.shape_cache
-        value = sub.eval(e.args[0])
+        value = sub.evaluate(e.args[0])
         total = value if total is None else total + value
     return total
 
@@ -344,14 +344,14 @@ EVAL: dict[str, Callable] = {
     "hadamard": _binary(lambda xp, a, b: a * b),
     "mul": _binary(lambda xp, a, b: a * b),
     "div": _binary(lambda xp, a, b: a / b),
-    "neg": lambda ev, e: -ev.eval(e.args[0]),
+    "neg": lambda ev, e: -ev.evaluate(e.args[0]),
     "matmul": _matmul,
     "otimes": _otimes,
-    "T": lambda ev, e: ev.xp.transpose(ev.eval(e.args[0])),
+    "T": lambda ev, e: ev.xp.transpose(ev.evaluate(e.args[0])),
     "diag": _diag,
-    "sum": lambda ev, e: ev.xp.sum(ev.eval(e.args[0])),
+    "sum": lambda ev, e: ev.xp.sum(ev.evaluate(e.args[0])),
     "norm": _norm,
-    "trace": lambda ev, e: ev.xp.trace(ev.eval(e.args[0])),
+    "trace": lambda ev, e: ev.xp.trace(ev.evaluate(e.args[0])),
     "softmax": _softmax,
     "apply": _apply,
     "pow": _pow,

@@ -163,9 +163,9 @@ class JaxBatch:
             env = dict(leaf_values)
             ev = Evaluator(model, alg, env)
             for name in defs:
-                env[name] = ev.eval(model.defs[name]) + offset_values[name]
+                env[name] = ev.evaluate(model.defs[name]) + offset_values[name]
             ev = Evaluator(model, alg, env, None, indices)
-            return tuple(ev.eval(of) for of in ofs)
+            return tuple(ev.evaluate(of) for of in ofs)
 
         jacobians = jax.jit(jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count))
         out = []

@@ -67,6 +67,11 @@ def program_derivative(programs: _Programs):
     return provide
 
 
+def chain_rule_derivative(model: Model):
+    """A derivative provider running the model's (shared) chain-rule programs."""
+    return program_derivative(_state(model).programs)
+
+
 def _run_program(ev: Evaluator, prog, okey, memo: dict):
     """Full derivative (axes of ``of`` then ``wrt``) from the program, reusing memoised steps."""
     model = ev.model
@@ -81,9 +86,9 @@ def _run_program(ev: Evaluator, prog, okey, memo: dict):
             key = (okey, entry, name, expr)
             value = memo.get(key)
             if value is None:
-                value = memo[key] = sub.eval(expr)
+                value = memo[key] = sub.evaluate(expr)
             env[name] = value
-        return ev.xp.reshape(sub.eval(prog.result), wrt_shape)
+        return ev.xp.reshape(sub.evaluate(prog.result), wrt_shape)
 
     if prog.cotangent is None:
         return run(None, None)
@@ -117,8 +122,8 @@ def _both_sides(model, alg, env, derivative, lhs, rhs, ranges):
     out_l, out_r = [], []
     for assignment in _assignments(ranges):
         ev = Evaluator(model, alg, env, derivative, assignment)
-        out_l.append(ev.eval(lhs))
-        out_r.append(ev.eval(rhs))
+        out_l.append(ev.evaluate(lhs))
+        out_r.append(ev.evaluate(rhs))
     return out_l, out_r
 
 
@@ -141,9 +146,10 @@ class _State:
     def _exact_point(self, k: int, seed: int) -> tuple:
         model = self.model
         rng = random.Random(f"exact:{seed}:{k}")
+        positive = _kinked(model) and k % 2 == 1  # every other point: all units active
         for _attempt in range(20):
             alg = exact_algebra(model.functions, seed * 1000 + k)
-            leaves = draws.exact_leaves(model, rng)
+            leaves = draws.exact_leaves(model, rng, all_positive=positive)
             try:
                 env = forward_env(model, alg, leaves)
             except (ZeroDivisionError, ArithmeticError):
@@ -171,8 +177,9 @@ class _Trials:
         for k in range(trials):
             rng = np.random.default_rng([seed, k])
             near_kink = True
+            positive = _kinked(model) and k % 2 == 1  # every other network: all units active
             for _attempt in range(20):
-                leaves = draws.float_leaves(model, rng)
+                leaves = draws.float_leaves(model, rng, all_positive=positive)
                 with np.errstate(all="ignore"):
                     env = forward_env(model, self.alg, leaves)
                     near_kink = _on_kink(model, self.alg, env, exact=False)
@@ -212,6 +219,12 @@ def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, 
     return out
 
 
+def _kinked(model: Model) -> bool:
+    """Does the forward pass apply a piecewise function (relu)?"""
+    applied = {n.attr[0] for e in model.defs.values() for n in _walk(e) if n.op == "apply"}
+    return any(model.functions.is_kinked(name) for name in applied)
+
+
 def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
     """Is an argument of a kinked function (relu) at, or numerically near, its kink?"""
     kinked = [n for n in model.functions.formulas if model.functions.is_kinked(n)]
@@ -221,7 +234,7 @@ def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
     for expr in model.defs.values():
         for node in _walk(expr):
             if node.op == "apply" and node.attr[0] in kinked:
-                arg = np.asarray(ev.eval(node.args[0]), dtype=object if exact else float)
+                arg = np.asarray(ev.evaluate(node.args[0]), dtype=object if exact else float)
                 if exact and any(v == 0 for v in arg.reshape(-1)):
                     return True
                 if not exact and np.min(np.abs(arg)) < KINK_MARGIN:

@@ -123,7 +123,7 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
     try:
         env = forward_env(model, alg, symbolic_leaves(model, 0))
         ev = Evaluator(model, alg, env, derivative_factory())
-        left, right = np.asarray(ev.eval(lhs), dtype=object), np.asarray(ev.eval(rhs), dtype=object)
+        left, right = np.asarray(ev.evaluate(lhs), dtype=object), np.asarray(ev.evaluate(rhs), dtype=object)
     except (NotSymbolic, ZeroDivisionError, TypeError):
         return None
     if left.shape != right.shape and not (left.size == right.size == 1):

@@ -86,7 +86,7 @@ def _values(text, expr, seed=0):
     leaves = draws.float_leaves(model, np.random.default_rng(seed))
     alg = numpy_algebra(model.functions)
     env = forward_env(model, alg, leaves)
-    return Evaluator(model, alg, env).eval(deriv_expr(model, expr)), leaves
+    return Evaluator(model, alg, env).evaluate(deriv_expr(model, expr)), leaves
 
 
 OTIMES = """

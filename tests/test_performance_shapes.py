@@ -69,17 +69,17 @@ def test_adjoint_steps_are_shared_by_every_parameter(monkeypatch):
         for name, expr in programs.get(t).steps:
             steps.setdefault(expr, name)
     calls = []
-    original = Evaluator.eval
+    original = Evaluator.evaluate
 
     def counting(self, e):
         if e.op != "var" and e in steps:
             calls.append(steps[e])
         return original(self, e)
 
-    monkeypatch.setattr(Evaluator, "eval", counting)
+    monkeypatch.setattr(Evaluator, "evaluate", counting)
     ev = Evaluator(model, alg, env, provide)
     for t in terms:
-        ev.eval(t)
+        ev.evaluate(t)
     assert len(calls) == len(set(calls)) == 2 * L + 1  # each adjoint once
 
 
@@ -140,20 +140,20 @@ def test_lowered_gradient_has_no_three_tensor(monkeypatch):
     leaves = {k: np.ones(model.numeric_shape(s)) for k, (_kind, s, _f) in model.leaves.items()}
     env = forward_env(model, alg, leaves)
     largest = [0]
-    original = Evaluator.eval
+    original = Evaluator.evaluate
 
     def spy(self, e):
         value = original(self, e)
         largest[0] = max(largest[0], np.ndim(value))
         return value
 
-    monkeypatch.setattr(Evaluator, "eval", spy)
+    monkeypatch.setattr(Evaluator, "evaluate", spy)
     for wrt in ("W1", "W2"):
         prog = gradient_program(model, var("loss"), wrt)
         sub = Evaluator(model, alg, dict(env))
         for name, expr in prog.steps:
-            sub.env[name] = sub.eval(expr)
-        sub.eval(prog.result)
+            sub.env[name] = sub.evaluate(expr)
+        sub.evaluate(prog.result)
     assert largest[0] == 2
 
 

@@ -76,7 +76,7 @@ def _values(model, *exprs):
     leaves = draws.float_leaves(model, np.random.default_rng(7))
     alg = numpy_algebra(model.functions)
     env = forward_env(model, alg, leaves)
-    return [np.asarray(Evaluator(model, alg, env).eval(e), dtype=float) for e in exprs]
+    return [np.asarray(Evaluator(model, alg, env).evaluate(e), dtype=float) for e in exprs]
 
 
 @pytest.mark.parametrize("rule, text, expected", FIRES)

@@ -150,3 +150,38 @@ def test_forward_shape_error_names_both_operands(tmp_path):
     assert result.error is not None
     assert "W1 is h×d" in result.error.message and "b1 is h×1" in result.error.message
     assert result.error.pos.line == 13
+
+
+def relu_chain(depth: int) -> str:
+    """A chain of `depth` scalar relu units, a true claim and two wrong ones."""
+    weights = ", ".join(f"w{i}: scalar" for i in range(1, depth + 1))
+    forward = ["  z1: w1 x", "  a1: relu(z1)"]
+    for i in range(2, depth + 1):
+        forward += [f"  z{i}: w{i} a{i - 1}", f"  a{i}: relu(z{i})"]
+    chain = " ".join(f"relu'(z{i}) w{i}" for i in range(depth, 1, -1))
+    return f"""
+tensorcalc: 1
+dims: {{one: 1}}
+tensors: {{x: scalar, y: scalar, {weights}}}
+forward:
+{chr(10).join(forward)}
+  C: (a{depth} - y)^2
+claims:
+  - d C / d w1 = 2 (a{depth} - y) {chain} relu'(z1) x
+  - {{claim: d C / d w1 = 0, expect: fails}}
+  - {{claim: d C / d w1 = 2 (a{depth} - y) x, expect: fails}}
+"""
+
+
+def test_relu_chains_are_not_decided_by_dead_units(tmp_path):
+    # a chain of eight relu units is dead somewhere at almost every random point; a wrong
+    # claim that is 0 there must still fail (every other point has every unit active)
+    f = tmp_path / "relu.yaml"
+    f.write_text(relu_chain(8))
+    result = check_file(str(f))
+    assert [c.verdict for c in result.claims] == ["holds", "fails", "fails"], [c.reason for c in result.claims]
+
+
+def test_symbolic_proof_is_reported(root):
+    result = check_file(str(root / "derivations" / "shallow.yaml"))
+    assert all("proved with symbolic entries" in c.how for c in result.claims)
