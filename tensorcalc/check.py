@@ -127,7 +127,8 @@ class ClaimResult:
             how = f"proved with symbolic entries at {_where(first.where)}; " + how
         skipped = [i.exact_skipped for i in self.instances if i.exact_skipped]
         if skipped:
-            how += f"; exact oracle skipped in {len(skipped)} case{'s' * (len(skipped) != 1)} (about {max(skipped):.1e} operations, budget {EXACT_BUDGET:.0e}): numeric verdict"
+            cases = f"{len(skipped)} case{'s' * (len(skipped) != 1)}"
+            how += f"; exact oracle skipped in {cases} (about {max(skipped):.1e} operations, budget {EXACT_BUDGET:.0e}): numeric verdict"
         overflowed = sum(i.overflowed for i in self.instances)
         if overflowed:
             how += f"; {overflowed} network{'s' * (overflowed != 1)} overflowed (inf/nan) and were left out"
@@ -280,7 +281,7 @@ def check_instance(
     if not numeric:
         inst.verdict = "error"
         inst.reason = (
-            f"inconclusive: every numeric network overflowed (inf/nan) in float64"
+            "inconclusive: every numeric network overflowed (inf/nan) in float64"
             + (f"; the exact oracle says the sides are {'equal' if exact_holds else 'different'}" if exact else "")
         )
     elif not truth_error <= TRUTH_TOLERANCE:

@@ -23,7 +23,7 @@ from .errors import TensorcalcError
 from .expr import Expr, node, walk
 from .indices import bound_indices, index_ranges
 from .layouts import arranged_shape, effective
-from .mutations import chain, context_of, product, replace_at, side_edits
+from .mutations import chain, context_of, product, side_edits
 from .spec import LAYOUTS
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance

@@ -203,19 +203,13 @@ class _Reader(lark.Transformer):
     def group(self, c):
         return c[1]
 
-    def _binary(op):
-        def build(self, c):
-            return node(op, c[0], c[-1], pos=c[0].pos)
-
-        return build
-
-    add = _binary("add")
-    sub = _binary("sub")
-    hadamard = _binary("hadamard")
-    otimes = _binary("otimes")
-    mul = _binary("mul")
-    matmul = _binary("matmul")
-    div = _binary("div")
+    add = P.binary("add")
+    sub = P.binary("sub")
+    hadamard = P.binary("hadamard")
+    otimes = P.binary("otimes")
+    mul = P.binary("mul")
+    matmul = P.binary("matmul")
+    div = P.binary("div")
 
     def neg(self, c):
         return node("neg", c[1], pos=self.pos(c[0]))

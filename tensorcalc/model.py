@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 import sympy
 
 from . import parse as P
 from . import shapes as S
-from .errors import Pos, ShapeError, TensorcalcError
-from .expr import Expr, node, num, to_text
+from .errors import Pos, TensorcalcError
+from .expr import Expr, to_text
 from .functions import BUILTINS, SYMPY_FUNCTIONS, T, FunctionTable
 from .spec import Spec, Text
 

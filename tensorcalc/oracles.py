@@ -14,13 +14,12 @@ from __future__ import annotations
 import itertools
 import random
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import draws
 from .derive import COTANGENT, gradient_program
-from .errors import TensorcalcError
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, exact_algebra, forward_env, numpy_algebra, unit_cotangents
 from .expr import Expr
 from .model import Model

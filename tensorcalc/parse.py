@@ -51,6 +51,16 @@ class ParsedType:
     loop: ForClause | None
 
 
+def binary(op: str):
+    """A transformer method building ``op(first, last)`` from a rule's children (operators in between)."""
+
+    def build(self, items):
+        left, right = items[0], items[-1]
+        return node(op, left, right, pos=left.pos)
+
+    return build
+
+
 class _ToExpr(lark.Transformer):
     """Lark tree -> raw Expr, every node carrying its file position."""
 
@@ -100,21 +110,14 @@ class _ToExpr(lark.Transformer):
         return Expr("call", (inner,), "norm", self._tok(opener))
 
     # --- operators
-    def _binary(op):
-        def build(self, items):
-            left, right = items[0], items[-1]
-            return node(op, left, right, pos=left.pos)
-
-        return build
-
-    add = _binary("add")
-    sub = _binary("sub")
-    hadamard = _binary("hadamard")
-    mul = _binary("mul")
-    otimes = _binary("otimes")
-    matmul = _binary("matmul")
-    div = _binary("div")
-    pow = _binary("pow")
+    add = binary("add")
+    sub = binary("sub")
+    hadamard = binary("hadamard")
+    mul = binary("mul")
+    otimes = binary("otimes")
+    matmul = binary("matmul")
+    div = binary("div")
+    pow = binary("pow")
 
     def neg(self, items):
         (arg,) = items
@@ -131,9 +134,9 @@ class _ToExpr(lark.Transformer):
     def dim_name(self, items):
         return Expr("name", (), str(items[0]), self._tok(items[0]))
 
-    dim_add = _binary("add")
-    dim_sub = _binary("sub")
-    dim_mul = _binary("matmul")
+    dim_add = binary("add")
+    dim_sub = binary("sub")
+    dim_mul = binary("matmul")
 
     # --- lines
     def for_clause(self, items):

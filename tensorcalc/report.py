@@ -90,7 +90,8 @@ def to_json(results: list[FileResult]) -> str:
             )
         files.append(entry)
     c = summary(results)
-    return json.dumps({"files": files, "summary": {"holds": c["holds"], "fails": c["fails"], "error": c["error"] + c["timeout"], "unexpected": c["unexpected"], "invalid_files": c["invalid_files"]}}, indent=2)
+    totals = {"holds": c["holds"], "fails": c["fails"], "error": c["error"] + c["timeout"], "unexpected": c["unexpected"], "invalid_files": c["invalid_files"]}
+    return json.dumps({"files": files, "summary": totals}, indent=2)
 
 
 # ---------------------------------------------------------------- summary table, JUnit, GitHub

@@ -6,11 +6,10 @@ Resolution binds names: ``W[l]`` -> ``var W[2]``, ``sigma'(z)`` -> ``apply (sigm
 """
 from __future__ import annotations
 
-from fractions import Fraction
 
 from . import shapes as S
 from .errors import TensorcalcError
-from .expr import Expr, node, num, to_text
+from .expr import Expr, num, to_text
 from .layouts import arranged_shape
 from .model import STRUCTURAL, Model, split_name
 

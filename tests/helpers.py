@@ -13,6 +13,21 @@ from tensorcalc.sizes import size_sets
 from tensorcalc.spec import load_spec
 
 
+# The shallow network of seed 001 Prop. 2: tensors and forward pass, shared by the tests.
+SHALLOW_MODEL = """tensors:
+  x: vector(d)
+  W1: matrix(h, d)
+  b1: vector(h)
+  W2: matrix(n, h)
+  b2: vector(n)
+forward:
+  z: W1 x + b1
+  s: sigma(z)
+  r: W2 s + b2
+  loss: 1/2 norm(r)^2
+"""
+
+
 def model_from(text: str, path: str = "test.yaml", which: int = 0) -> Model:
     spec = load_spec(path, textwrap.dedent(text))
     prepared = Prepared(spec)

@@ -5,23 +5,13 @@ import pytest
 
 from tensorcalc import check as C
 from tensorcalc.check import check_file
+from tests.helpers import SHALLOW_MODEL
 
 BASE = """tensorcalc: 1
 layout: {layout}
 dims: {{d: 3, h: 4, n: 2}}
 functions: {{sigma: {sigma}}}
-tensors:
-  x: vector(d)
-  W1: matrix(h, d)
-  b1: vector(h)
-  W2: matrix(n, h)
-  b2: vector(n)
-forward:
-  z: W1 x + b1
-  s: sigma(z)
-  r: W2 s + b2
-  loss: 1/2 norm(r)^2
-claims:
+""" + SHALLOW_MODEL + """claims:
 {claims}
 check: {{trials: 2}}
 """

@@ -1,5 +1,4 @@
 """LaTeX claims read into the same raw trees as the plain syntax, with exact positions on errors."""
-import textwrap
 
 import pytest
 
@@ -7,6 +6,7 @@ from tensorcalc.check import check_file
 from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.latex_input import SymbolMap, parse_latex_claims
 from tensorcalc.parse import parse, parse_claim
+from tests.helpers import SHALLOW_MODEL
 
 MAP = SymbolMap({k: parse(v, "def_line", Pos())[0] for k, v in {"W^{(1)}": "W1", "W^{(2)}": "W2", "\\ell": "loss", "\\tilde{x}": "xt"}.items()})
 
@@ -91,18 +91,7 @@ symbols:
   W^{(1)}: W1
   W^{(2)}: W2
   '\\ell': loss
-tensors:
-  x: vector(d)
-  W1: matrix(h, d)
-  b1: vector(h)
-  W2: matrix(n, h)
-  b2: vector(n)
-forward:
-  z: W1 x + b1
-  s: sigma(z)
-  r: W2 s + b2
-  loss: 1/2 norm(r)^2
-claims:
+""" + SHALLOW_MODEL + """claims:
   - latex: '\\frac{\\partial \\ell}{\\partial \\mathbf{W}^{(1)}} = \\mathbf{x}\\mathbf{r}^\\top \\mathbf{W}^{(2)} \\operatorname{diag}(\\sigma''(\\mathbf{z}))'
   - latex: '\\frac{\\partial \\ell}{\\partial \\mathbf{W}^{(1)}} = \\mathbf{x}\\mathbf{r}^\\top \\mathbf{W}^{(2)}'
     expect: fails

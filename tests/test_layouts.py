@@ -4,7 +4,7 @@ import pytest
 
 from tensorcalc.layouts import arranged_shape
 from tensorcalc.shapes import ONE
-from tests.helpers import lowered_and_jax, model_from
+from tests.helpers import SHALLOW_MODEL, lowered_and_jax, model_from
 
 import sympy
 
@@ -37,18 +37,7 @@ tensorcalc: 1
 layout: {layout}
 dims: {{d: 3, h: 4, n: 2}}
 functions: {{sigma: sigmoid}}
-tensors:
-  x: vector(d)
-  W1: matrix(h, d)
-  b1: vector(h)
-  W2: matrix(n, h)
-  b2: vector(n)
-forward:
-  z: W1 x + b1
-  s: sigma(z)
-  r: W2 s + b2
-  loss: 1/2 norm(r)^2
-claims: []
+""" + SHALLOW_MODEL + """claims: []
 """
 
 

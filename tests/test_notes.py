@@ -1,11 +1,11 @@
 """Notes as input: model block, tagged math blocks, positions in the note; the shipped notes."""
-import textwrap
 
 import pytest
 
 from tensorcalc.check import check_file
 from tensorcalc.errors import TensorcalcError
 from tensorcalc.spec import load_spec
+from tests.helpers import SHALLOW_MODEL
 
 pytest_plugins = ["pytester"]
 
@@ -18,18 +18,7 @@ symbols:
   W^{(1)}: W1
   W^{(2)}: W2
   \\ell: loss
-tensors:
-  x: vector(d)
-  W1: matrix(h, d)
-  b1: vector(h)
-  W2: matrix(n, h)
-  b2: vector(n)
-forward:
-  z: W1 x + b1
-  s: sigma(z)
-  r: W2 s + b2
-  loss: 1/2 norm(r)^2
-"""
+""" + SHALLOW_MODEL + """"""
 TRUE = r"\frac{\partial \ell}{\partial \mathbf{W}^{(2)}} = \mathbf{s}\mathbf{r}^\top"
 FALSE = r"\frac{\partial \ell}{\partial \mathbf{W}^{(1)}} = \mathbf{x}\mathbf{r}^\top \mathbf{W}^{(2)}"
 

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tensorcalc.cli import main
-from test_notes import FALSE, TRUE, lines_of, markdown_note
+from test_notes import TRUE, lines_of, markdown_note
 
 pytest_plugins = ["pytester"]
 
