@@ -2,8 +2,8 @@
 
 Each leaf entry is a symbol (``W1_2_3``); ``exp(a)`` becomes a symbol ``E_k`` standing for
 that value (with ``exp(-a) = 1/E_k``, ``log(E_k) = a``, ``tanh(a) = (E² - 1)/(E² + 1)``).
-Both sides are then rational functions, and the claim is proved when the numerator of
-their difference expands to 0 — a proof for all values, not a test at points.
+Both sides are then rational functions, and the claim is proved when their difference
+cancels to 0 — a proof for all values, not a test at points.
 Piecewise functions (relu) and inputs too large for the budget are not attempted
 (the exact random-point test and the numeric oracle still run).
 """
@@ -134,8 +134,8 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
 
 
 def _zero(difference: sympy.Expr) -> bool:
-    numerator, _denominator = sympy.fraction(sympy.together(difference))
-    return sympy.expand(numerator) == 0
+    """Is this rational function identically 0? (``cancel`` brings it to p/q with p, q coprime.)"""
+    return sympy.cancel(difference) == 0
 
 
 def _applied(model: Model, *exprs) -> set[str]:
