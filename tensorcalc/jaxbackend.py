@@ -25,21 +25,18 @@ if "jax" not in sys.modules:
 
 import jax  # noqa: E402
 
+from .cache import cache_dir  # noqa: E402
+
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_platforms", "cpu")
 
 
 def _persistent_cache() -> None:
-    """Keep compiled programs on disk (``TENSORCALC_CACHE``, default ~/.cache/tensorcalc;
-    set it to an empty string to turn this off): checking the same files again skips compiling."""
-    where = os.environ.get("TENSORCALC_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "tensorcalc"))
-    if not where or jax.config.jax_compilation_cache_dir:
+    """Keep compiled programs on disk (see ``cache.py``): checking the same files again skips compiling."""
+    where = cache_dir("jax")
+    if where is None or jax.config.jax_compilation_cache_dir:
         return
-    try:
-        os.makedirs(os.path.join(where, "jax"), exist_ok=True)
-    except OSError:
-        return
-    jax.config.update("jax_compilation_cache_dir", os.path.join(where, "jax"))
+    jax.config.update("jax_compilation_cache_dir", where)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import lark
 
+from .cache import parser_cache
+
 from .errors import Pos, TensorcalcError
 from .expr import Expr, node, num
 
@@ -23,7 +25,8 @@ MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not p
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+                     cache=parser_cache("grammar"))
 
 
 @dataclass(frozen=True)
