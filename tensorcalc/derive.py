@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import shapes as S
 from .errors import TensorcalcError
-from .expr import Expr, node, num, var
+from .expr import Expr, node, num, var, walk
 from .model import Model
 from .resolve import shape_of
 from .rules import VJP
@@ -37,17 +37,9 @@ def _dependents(model: Model, wrt: str) -> set[str]:
     """Definitions whose value changes when ``wrt`` does."""
     moved = {wrt}
     for name, expr in model.defs.items():
-        if name != wrt and any(n.op == "var" and n.attr in moved for n in _walk(expr)):
+        if name != wrt and any(n.op == "var" and n.attr in moved for n in walk(expr)):
             moved.add(name)
     return moved
-
-
-def _walk(expr):
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        yield e
-        stack.extend(e.args)
 
 
 def gradient_program(model: Model, of: Expr, wrt: str) -> Program:

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import shapes as S
 from .errors import TensorcalcError
-from .expr import Expr, node, walk
+from .expr import Expr, applied_functions, node, walk
 from .indices import bound_indices, index_ranges
 from .layouts import arranged_shape, effective
 from .mutations import chain, context_of, product, side_edits
@@ -86,7 +86,7 @@ class _Probe:
 
 
 def _used_functions(model) -> set[str]:
-    return {n.attr[0] for e in model.defs.values() for n in walk(e) if n.op == "apply"}
+    return applied_functions(*model.defs.values())
 
 
 def _ranges(model, lhs: Expr, rhs: Expr) -> dict:

@@ -43,14 +43,21 @@ def node(op: str, *args: Expr, attr: Any = None, pos: Pos | None = None) -> Expr
 
 
 def walk(expr: Expr):
-    """Every node of the tree, parents before children."""
-    yield expr
-    for arg in expr.args:
-        yield from walk(arg)
+    """Every node of the tree, parents before children, left to right (no recursion limit)."""
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        yield e
+        stack.extend(reversed(e.args))
 
 
 def free_vars(expr: Expr) -> set[str]:
     return {n.attr for n in walk(expr) if n.op == "var"}
+
+
+def applied_functions(*exprs: Expr) -> set[str]:
+    """Names of the elementwise functions applied anywhere in ``exprs``."""
+    return {n.attr[0] for e in exprs for n in walk(e) if n.op == "apply"}
 
 
 def substitute(expr: Expr, mapping: dict[str, Expr]) -> Expr:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from .errors import ShapeError
-from .expr import Expr
+from .expr import Expr, walk
 from .model import Model
 from .resolve import shape_of
 
@@ -43,12 +43,5 @@ def index_ranges(model: Model, expr: Expr, *more: Expr) -> dict[str, int]:
 
 
 def bound_indices(expr: Expr) -> set[str]:
-    out = set()
-    stack = [expr]
-    while stack:
-        e = stack.pop()
-        if e.op == "isum":
-            out.add(e.attr)
-        stack.extend(e.args)
-    return out
+    return {n.attr for n in walk(expr) if n.op == "isum"}
 

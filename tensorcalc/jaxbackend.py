@@ -47,27 +47,17 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names  # noqa: E402
-from .expr import Expr, var  # noqa: E402
+from .expr import Expr, free_vars, var  # noqa: E402
 from .model import Model  # noqa: E402
 
 
 def _ancestors(model: Model, of: Expr) -> set[str]:
     """Names (leaves and definitions) whose value ``of`` depends on."""
-    needed = _var_names(of)
+    needed = free_vars(of)
     for name in reversed(list(model.defs)):
         if name in needed:
-            needed |= _var_names(model.defs[name])
+            needed |= free_vars(model.defs[name])
     return needed
-
-
-def _var_names(expr: Expr) -> set[str]:
-    out, stack = set(), [expr]
-    while stack:
-        e = stack.pop()
-        if e.op == "var":
-            out.add(e.attr)
-        stack.extend(e.args)
-    return out
 
 
 # Small models (at most this many definition entries, and definitions × (leaves + definitions)

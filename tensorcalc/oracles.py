@@ -21,7 +21,7 @@ import numpy as np
 from . import draws
 from .derive import COTANGENT, gradient_program
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, exact_algebra, forward_env, numpy_algebra, unit_cotangents
-from .expr import Expr
+from .expr import Expr, applied_functions, walk
 from .model import Model
 
 KINK_MARGIN = 1e-3
@@ -220,8 +220,7 @@ def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, 
 
 def _kinked(model: Model) -> bool:
     """Does the forward pass apply a piecewise function (relu)?"""
-    applied = {n.attr[0] for e in model.defs.values() for n in _walk(e) if n.op == "apply"}
-    return any(model.functions.is_kinked(name) for name in applied)
+    return any(model.functions.is_kinked(name) for name in applied_functions(*model.defs.values()))
 
 
 def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
@@ -231,7 +230,7 @@ def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
         return False
     ev = Evaluator(model, alg, env)
     for expr in model.defs.values():
-        for node in _walk(expr):
+        for node in walk(expr):
             if node.op == "apply" and node.attr[0] in kinked:
                 arg = np.asarray(ev.evaluate(node.args[0]), dtype=object if exact else float)
                 if exact and any(v == 0 for v in arg.reshape(-1)):
@@ -239,12 +238,6 @@ def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
                 if not exact and np.min(np.abs(arg)) < KINK_MARGIN:
                     return True
     return False
-
-
-def _walk(e):
-    yield e
-    for a in e.args:
-        yield from _walk(a)
 
 
 def numeric_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, trials: int, seed: int) -> list[NumericValues]:

@@ -16,6 +16,7 @@ import numpy as np
 import sympy
 
 from .evaluate import Algebra, Evaluator, forward_env
+from .expr import applied_functions
 from .functions import T, FunctionTable
 from .model import Model
 
@@ -117,7 +118,7 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
     leaf_entries = sum(math.prod(model.numeric_shape(s)) for _k, s, _f in model.leaves.values())
     if leaf_entries > MAX_LEAF_ENTRIES or ranges:
         return None
-    if any(model.functions.is_kinked(n) for n in _applied(model, lhs, rhs)):
+    if any(model.functions.is_kinked(n) for n in applied_functions(lhs, rhs, *model.defs.values())):
         return None
     alg = SymbolicAlgebra(model.functions)
     try:
@@ -136,15 +137,4 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
 def _zero(difference: sympy.Expr) -> bool:
     """Is this rational function identically 0? (``cancel`` brings it to p/q with p, q coprime.)"""
     return sympy.cancel(difference) == 0
-
-
-def _applied(model: Model, *exprs) -> set[str]:
-    names = set()
-    stack = list(exprs) + list(model.defs.values())
-    while stack:
-        e = stack.pop()
-        if e.op == "apply":
-            names.add(e.attr[0])
-        stack.extend(e.args)
-    return names
 
