@@ -188,24 +188,26 @@ def tensorcalc_gradient(model):
     return grad, programs
 
 
+def _backprop(leaves, layers: int, weight_gradient):
+    """Backprop for the benchmark network (sigmoid, 1/2 squared loss); ``weight_gradient(delta,
+    a_prev)`` computes d loss / d W[l] from the layer's delta and input activations."""
+    a = [leaves["x"]]
+    for l in range(1, layers + 1):
+        z = leaves[f"W[{l}]"] @ a[-1] + leaves[f"b[{l}]"]
+        a.append(1.0 / (1.0 + np.exp(-z)))
+    out = {}
+    delta = (a[-1] - leaves["y"]) * a[-1] * (1 - a[-1])
+    for l in range(layers, 0, -1):
+        out[f"W[{l}]"] = weight_gradient(delta, a[l - 1])
+        out[f"b[{l}]"] = delta.sum(axis=1, keepdims=True)
+        if l > 1:
+            delta = (leaves[f"W[{l}]"].T @ delta) * a[l - 1] * (1 - a[l - 1])
+    return out
+
+
 def numpy_backprop(layers: int):
-    """Hand-written backprop for the same network (sigmoid, 1/2 squared loss)."""
-
-    def grad(leaves):
-        a = [leaves["x"]]
-        for l in range(1, layers + 1):
-            z = leaves[f"W[{l}]"] @ a[-1] + leaves[f"b[{l}]"]
-            a.append(1.0 / (1.0 + np.exp(-z)))
-        out = {}
-        delta = (a[-1] - leaves["y"]) * a[-1] * (1 - a[-1])
-        for l in range(layers, 0, -1):
-            out[f"W[{l}]"] = delta @ a[l - 1].T
-            out[f"b[{l}]"] = delta.sum(axis=1, keepdims=True)
-            if l > 1:
-                delta = (leaves[f"W[{l}]"].T @ delta) * a[l - 1] * (1 - a[l - 1])
-        return out
-
-    return grad
+    """Hand-written backprop for the same network: d loss / d W = delta aᵀ."""
+    return lambda leaves: _backprop(leaves, layers, lambda delta, a_prev: delta @ a_prev.T)
 
 
 def jax_gradient(layers: int):
@@ -233,27 +235,16 @@ def naive_gradient(layers: int):
     """Backprop that materialises d z / d W = I ⊗ a (n × n × n_prev per sample) and contracts
     it with delta, as the matrix-calculus formula reads literally."""
 
-    def grad(leaves):
-        a = [leaves["x"]]
-        for l in range(1, layers + 1):
-            z = leaves[f"W[{l}]"] @ a[-1] + leaves[f"b[{l}]"]
-            a.append(1.0 / (1.0 + np.exp(-z)))
-        out = {}
-        delta = (a[-1] - leaves["y"]) * a[-1] * (1 - a[-1])
-        for l in range(layers, 0, -1):
-            n, m = leaves[f"W[{l}]"].shape
-            eye = np.eye(n)
-            g = np.zeros((n, m))
-            for s in range(delta.shape[1]):
-                three = eye[:, :, None] * a[l - 1][None, None, :, s]  # [k, i, j] = I[k, i] a[j]
-                g += np.tensordot(delta[:, s], three, axes=1)
-            out[f"W[{l}]"] = g
-            out[f"b[{l}]"] = delta.sum(axis=1, keepdims=True)
-            if l > 1:
-                delta = (leaves[f"W[{l}]"].T @ delta) * a[l - 1] * (1 - a[l - 1])
-        return out
+    def weight_gradient(delta, a_prev):
+        n, m = delta.shape[0], a_prev.shape[0]
+        eye = np.eye(n)
+        g = np.zeros((n, m))
+        for s in range(delta.shape[1]):
+            three = eye[:, :, None] * a_prev[None, None, :, s]  # [k, i, j] = I[k, i] a[j]
+            g += np.tensordot(delta[:, s], three, axes=1)
+        return g
 
-    return grad
+    return lambda leaves: _backprop(leaves, layers, weight_gradient)
 
 
 def timed(fn, leaves, runs: int, memory: bool = True) -> tuple[Series, int]:
