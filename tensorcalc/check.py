@@ -224,15 +224,11 @@ _EXTENTS: "weakref.WeakKeyDictionary[Model, tuple[int, int]]" = weakref.WeakKeyD
 
 
 def _extent(model: Model) -> tuple[int, int]:
-    """(entries of every tensor and definition, widest axis of any shape), the declared part
-    computed once per model. Adjoint names (``@adj[...]``) have their definition's shape, so
-    of the derivation's own names only the cotangent ``@G`` can widen the result."""
+    """(entries of every tensor and definition, widest axis of any shape), computed once per model."""
     if model not in _EXTENTS:
-        own = [model.numeric_shape(s) for k, s in model.shapes.items() if not k.startswith("@")]
+        own = [model.numeric_shape(s) for s in model.shapes.values()]
         _EXTENTS[model] = (sum(math.prod(s) for s in own), max((max(s, default=1) for s in own), default=1))
-    entries, width = _EXTENTS[model]
-    extra = [model.numeric_shape(s) for k, s in model.shapes.items() if k.startswith("@") and not k.startswith("@adj[")]
-    return entries, max([width] + [max(s, default=1) for s in extra])
+    return _EXTENTS[model]
 
 
 def check_instance(

@@ -5,10 +5,15 @@ per definition on a path from ``wrt`` to ``of`` (so its size grows linearly with
 depth), and a result expression, the cotangent of ``wrt`` (shape of ``wrt``). When
 ``of`` is not a scalar the program is linear in a cotangent variable ``@G`` (shape
 of ``of``); feeding unit cotangents gives the Jacobian / 3-tensor row by row.
+
+The program's own names (``@G``, ``@adj[...]``) have their shapes in ``Program.shapes``,
+never in the model: programs of one model share nothing but the model, which they only read.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
 
 from . import shapes as S
 from .errors import TensorcalcError
@@ -31,6 +36,7 @@ class Program:
     cotangent: str | None
     of_shape: tuple
     wrt_shape: tuple
+    shapes: Mapping[str, tuple] = field(default_factory=dict, compare=False)  # of the program's own names, read-only
 
 
 def _dependents(model: Model, wrt: str) -> set[str]:
@@ -46,27 +52,27 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
     if wrt not in model.shapes:
         raise TensorcalcError(f"unknown name {wrt!r}")
     cache: dict = {}
+    own: dict[str, tuple] = {}
 
     def shape(e):
-        return shape_of(model, e, cache)
+        return shape_of(model, e, cache, own)
 
     of_shape = shape(of)
     if S.is_scalar(of_shape):
         seed, cotangent = num(1), None
     else:
-        model.shapes[COTANGENT] = of_shape
+        own[COTANGENT] = of_shape
         seed, cotangent = var(COTANGENT), COTANGENT
     moved = _dependents(model, wrt)
-    depends_cache: dict[int, bool] = {}
+    depends_cache: dict[Expr, bool] = {}
 
     def depends(e: Expr) -> bool:
-        key = id(e)
-        if key not in depends_cache:
+        if e not in depends_cache:
             if e.op == "var":
-                depends_cache[key] = e.attr in moved
+                depends_cache[e] = e.attr in moved
             else:
-                depends_cache[key] = any(depends(a) for a in e.args)
-        return depends_cache[key]
+                depends_cache[e] = any(depends(a) for a in e.args)
+        return depends_cache[e]
 
     contributions: dict[str, list[Expr]] = {}
 
@@ -93,11 +99,11 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
             continue
         adj = adjoint_name(str(of_key), name)
         steps.append((adj, _total(contributions.pop(name))))
-        model.shapes[adj] = model.shapes[name]
+        own[adj] = model.shapes[name]
         backprop(model.defs[name], var(adj))
     parts = contributions.get(wrt)
     result = _total(parts) if parts else Expr("zeros", (), tuple(model.shapes[wrt]) or ())
-    return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt])
+    return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt], MappingProxyType(own))
 
 
 def _total(parts: list[Expr]) -> Expr:

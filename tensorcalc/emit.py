@@ -51,12 +51,13 @@ class _Emitter:
         self.model = model
         self.layout = layout
         self.cache: dict = {}
+        self.names: dict[str, tuple] = {}  # adjoints of the loss: one shape each, whatever the program
         self.functions: dict[tuple[str, int], str] = {}
         self.helpers: set[str] = set()
         self.dims: dict[sympy.Symbol, str] = {}
 
     def shape(self, e: Expr) -> tuple:
-        return shape_of(self.model, e, self.cache)
+        return shape_of(self.model, e, self.cache, self.names)
 
     # --- the module
     def module(self, prepared: Prepared, function: str) -> str:
@@ -105,6 +106,7 @@ class _Emitter:
         order = {name: i for i, name in enumerate(reversed(list(model.defs)))}
         steps: dict[str, Expr] = {}
         for prog in programs.values():
+            self.names.update(prog.shapes)
             for adj, expr in prog.steps:
                 steps.setdefault(adj, expr)
         inline: dict[str, Expr] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -77,31 +77,34 @@ Derivative = Callable[["Evaluator", Expr], object]
 class Evaluator:
     """Evaluates expressions of one model in one algebra, with values of names in ``env``."""
 
-    def __init__(self, model: Model, algebra: Algebra, env: dict, derivative: Derivative | None = None, indices: dict | None = None):
+    def __init__(
+        self, model: Model, algebra: Algebra, env: dict, derivative: Derivative | None = None, indices: dict | None = None,
+        names: Mapping[str, tuple] | None = None,
+    ):
         self.model = model
         self.alg = algebra
         self.xp = algebra.xp
         self.env = env
         self.derivative = derivative
         self.indices = indices or {}
-        self.memo: dict[int, tuple] = {}
+        self.names = names  # shapes of names beyond the model's (a chain-rule program's own)
+        self.memo: dict[Expr, object] = {}
         self.shape_cache: dict = {}
 
     def static(self, e: Expr) -> tuple:
-        return shape_of(self.model, e, self.shape_cache)
+        return shape_of(self.model, e, self.shape_cache, self.names)
 
     def numeric(self, e: Expr) -> tuple[int, ...]:
         return self.model.numeric_shape(self.static(e))
 
     def evaluate(self, e: Expr):
-        hit = self.memo.get(id(e))
+        hit = self.memo.get(e)
         if hit is not None:
-            return hit[1]
+            return hit
         rule = EVAL.get(e.op)
         if rule is None:
             raise TensorcalcError(f"cannot evaluate {e.op!r}", e.pos)
-        value = self.alg.wrap(rule(self, e))
-        self.memo[id(e)] = (e, value)
+        value = self.memo[e] = self.alg.wrap(rule(self, e))
         return value
 
 
@@ -278,7 +281,7 @@ def _isum(ev, e):
         raise TensorcalcError(f"sum_{name}: index {name!r} is not used inside", e.pos)
     total = None
     for i in range(1, size + 1):
-        sub = Evaluator(ev.model, ev.alg, ev.env, ev.derivative, {**ev.indices, name: i})
+        sub = Evaluator(ev.model, ev.alg, ev.env, ev.derivative, {**ev.indices, name: i}, ev.names)
         sub.shape_cache = ev.shape_cache
         value = sub.evaluate(e.args[0])
         total = value if total is None else total + value

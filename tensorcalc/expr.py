@@ -21,13 +21,60 @@ from .errors import Pos
 
 @dataclass(frozen=True)
 class Expr:
+    """Equal (and hashed alike) when operator, arguments and attribute are; the position
+    is not compared. The hash is computed once, from the children's, so an expression
+    is a cheap dictionary key however large it is."""
+
     op: str
     args: tuple["Expr", ...] = ()
     attr: Any = None
     pos: Pos | None = field(default=None, compare=False, hash=False, repr=False)
+    _hash: int = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.op, self.args, self.attr)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self):
+        # rebuilt, not copied: string hashes differ between processes
+        return (Expr, (self.op, self.args, self.attr, self.pos))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Expr):
+            return NotImplemented
+        pairs = [(self, other)]  # iterative: deep trees compare without recursion
+        while pairs:
+            a, b = pairs.pop()
+            if a is b:
+                continue
+            if a._hash != b._hash or a.op != b.op or len(a.args) != len(b.args) or a.attr != b.attr:
+                return False
+            pairs.extend(zip(a.args, b.args))
+        return True
 
     def __str__(self) -> str:
         return to_text(self)
+
+
+class IdentityMap:
+    """A mapping keyed by the object itself, not its value (equal trees from different
+    places stay apart); it holds each key, so an id is never that of a freed object."""
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[Any, Any]] = {}
+
+    def __setitem__(self, key, value) -> None:
+        self._items[id(key)] = (key, value)
+
+    def get(self, key, default=None):
+        item = self._items.get(id(key))
+        return item[1] if item is not None and item[0] is key else default
+
+    def __contains__(self, key) -> bool:
+        item = self._items.get(id(key))
+        return item is not None and item[0] is key
 
 
 def var(name: str, pos: Pos | None = None) -> Expr:

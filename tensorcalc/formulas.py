@@ -136,9 +136,10 @@ class _Deriver:
         self.of = of
         self.layout = layout
         self.cache: dict = {}
+        self.names: dict[str, tuple] = {}  # adjoints of ``of``: one shape each, whatever the program
 
     def shape(self, e: Expr) -> tuple:
-        return shape_of(self.model, e, self.cache)
+        return shape_of(self.model, e, self.cache, self.names)
 
     def simplify(self, e: Expr) -> Expr:
         return simplify(e, self.shape)
@@ -154,6 +155,7 @@ class _Deriver:
         families: only the family the result reads stays named (its recursion and base case).
         """
         program = gradient_program(self.model, var(self.of), wrt)
+        self.names.update(program.shapes)
         adj_of = {adj: adj[adj.index("]") + 1 :] for adj, _e in program.steps}
         family = bool(self.model.prepared.families)
         kept = self._kept(program, adj_of) if family else set()

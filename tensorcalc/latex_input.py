@@ -32,7 +32,7 @@ import yaml
 
 from . import parse as P
 from .errors import Pos, TensorcalcError
-from .expr import Expr, node, num
+from .expr import Expr, IdentityMap, node, num
 
 MAX_TEXT = P.MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
@@ -152,14 +152,14 @@ class _Reader(lark.Transformer):
         super().__init__()
         self.text = text
         self.base = base
-        self.grouped: set[int] = set()  # ids of () / [] groups: in a superscript they are layer indices
-        self.spans: dict[int, tuple[int, int]] = {}  # id(expression) -> (start, end) offsets in the text
+        self.grouped = IdentityMap()  # () / [] groups (this node, not an equal one): in a superscript they are layer indices
+        self.spans = IdentityMap()  # expression -> (start, end) offsets in the text
 
     def _call_userfunc(self, tree, new_children=None):
         result = super()._call_userfunc(tree, new_children)
         meta = tree.meta
         if isinstance(result, Expr) and not meta.empty:
-            self.spans[id(result)] = (meta.start_pos, meta.end_pos)
+            self.spans[result] = (meta.start_pos, meta.end_pos)
         return result
 
     def pos(self, token) -> Pos:
@@ -198,7 +198,7 @@ class _Reader(lark.Transformer):
 
     # --- groups and operators
     def paren(self, c):
-        self.grouped.add(id(c[1]))
+        self.grouped[c[1]] = True
         return c[1]
 
     bracket = paren
@@ -297,7 +297,7 @@ class _Reader(lark.Transformer):
     def _sup_expr(self, x: Expr) -> list:
         """``{(l)}`` layer, ``{T}`` transpose, ``{[l+1]T}`` both; anything else is a power."""
         factors = _factors(x)
-        marks = [("layer", f) if id(f) in self.grouped else ("T", None) if f.op == "sym" and f.attr == Sym("T") else None for f in factors]
+        marks = [("layer", f) if f in self.grouped else ("T", None) if f.op == "sym" and f.attr == Sym("T") else None for f in factors]
         if all(marks) and (len(marks) == 1 or marks[0][0] == "layer"):
             return marks
         return [("pow", x)]
@@ -463,7 +463,7 @@ def _claim(binder, lhs_raw: Expr, rel, rhs_raw: Expr, first: bool, text: str, re
 
 def _source(text: str, e: Expr, reader) -> str:
     """The LaTeX an expression was read from (approximate: from its first to its last position)."""
-    start, end = reader.spans.get(id(e), (0, len(text)))
+    start, end = reader.spans.get(e, (0, len(text)))
     return " ".join(text[start:end].replace("&", " ").split())
 
 

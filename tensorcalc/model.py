@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import sympy
 
@@ -180,21 +181,26 @@ def _dim_symbol(name: str) -> sympy.Symbol:
 
 
 class Model:
-    """The file at one size set: leaves, ordered definitions, shapes, layout."""
+    """The file at one size set: leaves, ordered definitions, shapes, layout.
+
+    Read-only once built (its mappings are views, setting an attribute raises): claims,
+    oracles and chain-rule programs share one model, so none of them may change it."""
+
+    _frozen = False
 
     def __init__(self, prepared: Prepared, sizes: dict[str, int]):
         self.prepared = prepared
         self.spec = prepared.spec
         self.layout = self.spec.layout
         self.functions = prepared.functions
-        self.sizes = sizes
+        self.sizes = MappingProxyType(dict(sizes))
         self.depth = sizes.get("L")
-        self.scope = {k: v for k, v in sizes.items() if "[" not in k}
+        self.scope = MappingProxyType({k: v for k, v in sizes.items() if "[" not in k})
         self.leaves: dict[str, tuple[str, tuple, tuple[str, ...]]] = {}
         self.defs: dict[str, Expr] = {}
         self.shapes: dict[str, tuple] = {}
         self.def_pos: dict[str, Pos] = {}
-        self._deriv_shape = None  # set by derive.attach(model)
+        self._size_memo: dict = {}  # sympy substitution is slow; sizes are few
         for decl in prepared.tensors:
             for key, scope in self._expand(decl):
                 kind, shape, flags = self._type(decl.value, scope, decl.pos)
@@ -212,6 +218,14 @@ class Model:
             self.def_pos[key] = pos
             self.shapes[key] = self.shape(self.defs[key])
         self.loss = self._loss()
+        self.leaves, self.defs = MappingProxyType(self.leaves), MappingProxyType(self.defs)
+        self.shapes, self.def_pos = MappingProxyType(self.shapes), MappingProxyType(self.def_pos)
+        self._frozen = True
+
+    def __setattr__(self, name: str, value) -> None:
+        if self._frozen:
+            raise AttributeError(f"a Model is read-only once built (setting {name!r})")
+        super().__setattr__(name, value)
 
     # --- declarations
     def _range(self, loop: P.ForClause, scope: dict) -> range:
@@ -326,12 +340,12 @@ class Model:
         raise TensorcalcError(f"{to_text(raw)!r} is not a size", raw.pos)
 
     def size(self, d: sympy.Expr) -> int:
-        memo = self.__dict__.setdefault("_size_memo", {})  # sympy substitution is slow; sizes are few
+        memo = self._size_memo
         if d in memo:
             return memo[d]
         value = d.subs({_dim_symbol(k): v for k, v in self.sizes.items()}) if not d.is_Integer else d
         if not value.is_Integer or int(value) < 1:
-            raise TensorcalcError(f"size {d} is not a positive whole number at sizes {self.sizes}")
+            raise TensorcalcError(f"size {d} is not a positive whole number at sizes {dict(self.sizes)}")
         memo[d] = int(value)
         return memo[d]
 

@@ -80,7 +80,7 @@ def _run_program(ev: Evaluator, prog, okey, memo: dict):
         env = dict(ev.env)
         if cotangent is not None:
             env[COTANGENT] = cotangent
-        sub = Evaluator(model, ev.alg, env, None, ev.indices)
+        sub = Evaluator(model, ev.alg, env, None, ev.indices, prog.shapes)
         for name, expr in prog.steps:
             key = (okey, entry, name, expr)
             value = memo.get(key)

@@ -6,6 +6,7 @@ Resolution binds names: ``W[l]`` -> ``var W[2]``, ``sigma'(z)`` -> ``apply (sigm
 """
 from __future__ import annotations
 
+from typing import Mapping
 
 from . import shapes as S
 from .errors import TensorcalcError
@@ -226,15 +227,18 @@ def _flatten_product(raw: Expr) -> list[Expr]:
     return [raw]
 
 
-def shape_of(model: Model, expr: Expr, cache: dict | None = None) -> tuple:
-    """Static shape of a resolved expression; raises ShapeError with the position."""
+def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping[str, tuple] | None = None) -> tuple:
+    """Static shape of a resolved expression; raises ShapeError with the position.
+
+    ``names``: shapes of names the model does not declare (a chain-rule program's
+    cotangent and adjoints). One ``cache`` serves one model and one ``names``."""
     cache = {} if cache is None else cache
-    hit = cache.get(id(expr))
+    hit = cache.get(expr)
     if hit is not None:
-        return hit[1]
+        return hit
     op = expr.op
     if op == "var":
-        shape = model.shapes[expr.attr]
+        shape = names[expr.attr] if names and expr.attr in names else model.shapes[expr.attr]
     elif op == "num":
         shape = ()
     elif op == "eye":
@@ -243,29 +247,29 @@ def shape_of(model: Model, expr: Expr, cache: dict | None = None) -> tuple:
         shape = tuple(expr.attr)
     elif op == "deriv":
         wrt, indices, layout = expr.attr
-        of_shape = shape_of(model, expr.args[0], cache)
+        of_shape = shape_of(model, expr.args[0], cache, names)
         in_shape = () if indices else model.shapes[wrt]
         if indices and len(indices) not in (1, len(model.shapes[wrt])):
             raise S.ShapeError(f"{wrt} has {len(model.shapes[wrt])} axes, got {len(indices)} indices", expr.pos)
         shape = arranged_shape(layout, of_shape, in_shape)
     elif op == "entry":
-        inner = shape_of(model, expr.args[0], cache)
+        inner = shape_of(model, expr.args[0], cache, names)
         axes = [d for d in inner if d != 1] if len(expr.attr) == 1 else inner
         if len(expr.attr) != len(axes) and not (len(expr.attr) == 1 and not axes):
             raise S.ShapeError(f"{to_text(expr.args[0])} is {S.fmt(inner)}: {len(expr.attr)} indices do not fit", expr.pos)
         shape = ()
     elif op in ("vstack", "hstack"):
-        parts = [shape_of(model, a, cache) for a in expr.args]
+        parts = [shape_of(model, a, cache, names) for a in expr.args]
         shape = S.stack(expr, parts, 0 if op == "vstack" else 1)
     elif op == "slice":
-        inner = shape_of(model, expr.args[0], cache)
+        inner = shape_of(model, expr.args[0], cache, names)
         axis, start, stop = expr.attr
         shape = tuple(stop - start if i == axis else d for i, d in enumerate(inner))
     elif op == "fn":
         raise TensorcalcError(f"function {expr.attr[0]!r} needs an argument", expr.pos)
     elif op in S.RULES:
-        shape = S.RULES[op](expr, *(shape_of(model, a, cache) for a in expr.args))
+        shape = S.RULES[op](expr, *(shape_of(model, a, cache, names) for a in expr.args))
     else:
         raise TensorcalcError(f"no shape rule for {op!r}", expr.pos)
-    cache[id(expr)] = (expr, shape)
+    cache[expr] = shape
     return shape

@@ -150,7 +150,7 @@ def test_lowered_gradient_has_no_three_tensor(monkeypatch):
     monkeypatch.setattr(Evaluator, "evaluate", spy)
     for wrt in ("W1", "W2"):
         prog = gradient_program(model, var("loss"), wrt)
-        sub = Evaluator(model, alg, dict(env))
+        sub = Evaluator(model, alg, dict(env), names=prog.shapes)
         for name, expr in prog.steps:
             sub.env[name] = sub.evaluate(expr)
         sub.evaluate(prog.result)

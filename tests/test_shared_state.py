@@ -1,0 +1,107 @@
+"""Nothing shared changes under a check: the model is read-only, each chain-rule program
+owns its shapes, caches are keyed by value, and importing tensorcalc leaves a host
+process's jax settings alone."""
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tensorcalc.check import check_file
+from tensorcalc.derive import COTANGENT, gradient_program
+from tensorcalc.expr import Expr, IdentityMap, node, num, var
+from tests.helpers import deriv_expr, model_from
+
+TWO_JACOBIANS = """\
+tensorcalc: 1
+layout: numerator
+dims: {d: 3, h: 4, n: 2}
+tensors:
+  x: vector(d)
+  W1: matrix(h, d)
+  W2: matrix(n, h)
+  s: vector(h)
+forward:
+  z: W1 x
+  r: W2 s
+claims:
+  - d (W1 x) / d x = W1
+  - d (W2 s) / d s = W2
+  - d (W1 x) / d x = W1
+"""
+
+
+def test_a_cached_program_keeps_its_own_cotangent_shape(tmp_path):
+    """The third claim reuses the first claim's program after a program with another
+    cotangent shape was built: it used to read that one's shape (invalid input, exit 2)."""
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_JACOBIANS)
+    result = check_file(str(path))
+    assert result.error is None, result.error
+    assert [c.verdict for c in result.claims] == ["holds", "holds", "holds"]
+
+
+def test_a_wrong_claim_after_another_jacobian_still_fails(tmp_path):
+    path = tmp_path / "wrong.yaml"
+    claims = "  - d (W2 s) / d s = W2\n  - claim: d (W1 x) / d x = 2 W1\n    expect: fails\n"
+    path.write_text(TWO_JACOBIANS.split("claims:")[0] + "claims:\n" + claims)
+    result = check_file(str(path))
+    assert result.error is None, result.error
+    assert [c.verdict for c in result.claims] == ["holds", "fails"]
+
+
+def test_programs_own_their_shapes_and_leave_the_model_alone():
+    model = model_from(TWO_JACOBIANS)
+    before = dict(model.shapes)
+    first = gradient_program(model, deriv_expr(model, "W1 x"), "x")
+    second = gradient_program(model, deriv_expr(model, "W2 s"), "s")
+    assert dict(model.shapes) == before
+    assert first.shapes[COTANGENT] != second.shapes[COTANGENT]
+    assert model.numeric_shape(first.shapes[COTANGENT]) == (4, 1)
+    assert model.numeric_shape(second.shapes[COTANGENT]) == (2, 1)
+
+
+def test_the_model_is_read_only_once_built():
+    model = model_from(TWO_JACOBIANS)
+    with pytest.raises(TypeError):
+        model.shapes["@G"] = ()
+    with pytest.raises(TypeError):
+        model.defs["y"] = var("x")
+    with pytest.raises(AttributeError):
+        model.shapes = {}
+    assert "@G" not in model.shapes and "y" not in model.defs
+
+
+def test_equal_expressions_are_one_key_and_hash_once():
+    a = node("add", var("x"), num(1))
+    b = node("add", var("x"), num(1))
+    assert a is not b and a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+    assert a != node("add", var("y"), num(1)) and a != node("sub", var("x"), num(1))
+    deep = var("x")
+    for _ in range(20_000):  # deeper than the recursion limit: built, hashed and compared without recursion
+        deep = node("neg", deep)
+    same = var("x")
+    for _ in range(20_000):
+        same = node("neg", same)
+    assert deep == same and hash(deep) == hash(same)
+
+
+def test_an_expression_from_another_process_is_equal_to_ours():
+    """String hashes differ between processes: an unpickled expression must hash as built here."""
+    code = "import pickle, sys; from tensorcalc.expr import node, var, num; sys.stdout.buffer.write(pickle.dumps(node('add', var('x'), num(1))))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True, cwd=os.getcwd()).stdout
+    theirs = pickle.loads(out)
+    assert theirs == node("add", var("x"), num(1)) and hash(theirs) == hash(node("add", var("x"), num(1)))
+
+
+def test_identity_map_keeps_equal_objects_apart():
+    a, b = var("x"), var("x")
+    marks = IdentityMap()
+    marks[a] = "grouped"
+    assert a in marks and b not in marks
+    assert marks.get(a) == "grouped" and marks.get(b) is None
+    assert isinstance(a, Expr)
