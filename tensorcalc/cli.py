@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # a command-line run, not a call from Python code: this process is tensorcalc's own
+        from .jaxsetup import configure_own_process
+
+        configure_own_process()
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -6,49 +6,66 @@ to every leaf and every definition it depends on, at every random network at onc
 (``vmap`` over networks). A definition's derivative is taken through a zero offset
 added to its value, which is the same as differentiating with that definition
 replaced by a free variable.
+
+Importing this module changes no jax setting: float64 and the CPU device are asked for
+around each computation (``float64_on_cpu``). Fast compiling and the persistent
+compilation cache are set up only by the command line (``jaxsetup.py``).
 """
 from __future__ import annotations
 
 import math
-import os
-import sys
+import warnings
+from contextlib import contextmanager
 
-# The programs compiled here are tiny and run a handful of times: compile them fast
-# rather than well (several times faster to build). Only when jax is not loaded yet,
-# and never over flags the user set.
-if "jax" not in sys.modules:
-    _flags = os.environ.get("XLA_FLAGS", "")
-    for _flag in ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimization_level=0"):
-        if _flag.split("=")[0] not in _flags:
-            _flags += " " + _flag
-    os.environ["XLA_FLAGS"] = _flags.strip()
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import jax  # noqa: E402
-
-from .cache import cache_dir  # noqa: E402
-
-jax.config.update("jax_enable_x64", True)
-jax.config.update("jax_platforms", "cpu")
+from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names
+from .expr import Expr, free_vars, var
+from .jaxsetup import discard_all_entries, own_cache_folder
+from .model import Model
 
 
-def _persistent_cache() -> None:
-    """Keep compiled programs on disk (see ``cache.py``): checking the same files again skips compiling."""
-    where = cache_dir("jax")
-    if where is None or jax.config.jax_compilation_cache_dir:
-        return
-    jax.config.update("jax_compilation_cache_dir", where)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+@contextmanager
+def float64_on_cpu():
+    """float64 and the CPU for the work inside only: a host process's own jax defaults
+    (float32, its platform) stay as they are outside."""
+    with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
+        yield
 
 
-_persistent_cache()
+def _float64(arrays: list[dict]) -> list[dict]:
+    for found in arrays:
+        for name, value in found.items():
+            if value.dtype != np.float64:
+                raise RuntimeError(f"jax computed d/d {name} in {value.dtype}, not float64")
+    return arrays
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
-from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names  # noqa: E402
-from .expr import Expr, free_vars, var  # noqa: E402
-from .model import Model  # noqa: E402
+def run_compiled(function, *args):
+    """``jax.jit(function)(*args)``, tracing errors untouched. With tensorcalc's own
+    compilation cache (the command line), a cache entry that does not load (truncated) or
+    does not run (another program's) is dropped from the folder, and the program compiled
+    anew once."""
+    lowered = jax.jit(function).lower(*args)
+    folder = own_cache_folder(jax.config.jax_compilation_cache_dir)
+    if folder is None:
+        return lowered.compile()(*args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = jax.block_until_ready(lowered.compile()(*args))
+        except Exception:  # noqa: BLE001 - whatever a wrong executable raises; the retry compiles afresh
+            discard_all_entries(folder)
+            jax.clear_caches()
+            out = jax.block_until_ready(jax.jit(function).lower(*args).compile()(*args))
+    for w in caught:
+        if "persistent compilation cache" in str(w.message):
+            discard_all_entries(folder)  # jax compiled anew already, but would not replace the entry
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 def _ancestors(model: Model, of: Expr) -> set[str]:
@@ -76,7 +93,7 @@ class JaxBatch:
         self.model = model
         self.alg = Algebra("jax", jnp, model.functions)
         self.count = len(leaves)
-        self.leaves = {name: np.stack([np.asarray(t[name], dtype=float) for t in leaves]) for name in leaves[0]}
+        self.leaves = {name: np.stack([np.asarray(t[name], dtype=np.float64) for t in leaves]) for name in leaves[0]}
         self.cache: dict = {}
         self._def_shapes = None
 
@@ -84,7 +101,8 @@ class JaxBatch:
         """Shapes of every definition's value (one network), by abstract evaluation."""
         if self._def_shapes is None:
             one = {n: jax.ShapeDtypeStruct(v.shape[1:], v.dtype) for n, v in self.leaves.items()}
-            env = jax.eval_shape(lambda lv: {n: v for n, v in forward_env(self.model, self.alg, lv).items() if n in self.model.defs}, one)
+            with float64_on_cpu():
+                env = jax.eval_shape(lambda lv: {n: v for n, v in forward_env(self.model, self.alg, lv).items() if n in self.model.defs}, one)
             self._def_shapes = {n: s.shape for n, s in env.items()}
         return self._def_shapes
 
@@ -144,7 +162,7 @@ class JaxBatch:
         defs = [n for n in model.defs if n in needed]
         leaves = {n: v for n, v in self.leaves.items() if n in needed}
         shapes = self.def_shapes()
-        offsets = {n: np.zeros(shapes[n]) for n in defs}
+        offsets = {n: np.zeros(shapes[n], dtype=np.float64) for n in defs}
 
         def value(leaf_values, offset_values):
             env = dict(leaf_values)
@@ -154,11 +172,11 @@ class JaxBatch:
             ev = Evaluator(model, alg, env, None, indices)
             return tuple(ev.evaluate(of) for of in ofs)
 
-        jacobians = jax.jit(jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count))
-        out = []
-        for by_leaf, by_def in jacobians(leaves, offsets):
-            out.append({n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()})
-        return out
+        jacobians = jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count)
+        with float64_on_cpu():
+            found = run_compiled(jacobians, leaves, offsets)
+            out = [{n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()} for by_leaf, by_def in found]
+        return _float64(out)
 
 
 class JaxDerivatives:

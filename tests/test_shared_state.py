@@ -105,3 +105,78 @@ def test_identity_map_keeps_equal_objects_apart():
     assert a in marks and b not in marks
     assert marks.get(a) == "grouped" and marks.get(b) is None
     assert isinstance(a, Expr)
+
+
+# --- jax: a host process keeps its settings; tensorcalc's own compile cache heals itself
+
+HOST = """
+import json, os, sys
+import jax, jax.numpy as jnp
+
+def settings():
+    return {"x64": jax.config.jax_enable_x64, "platforms": jax.config.jax_platforms, "xla_flags": os.environ.get("XLA_FLAGS"),
+            "dtype": str(jnp.ones(1).dtype), "cache": jax.config.jax_compilation_cache_dir,
+            "cache_min_secs": jax.config.jax_persistent_cache_min_compile_time_secs}
+
+before = settings()
+import tensorcalc, tensorcalc.pytest_plugin, tensorcalc.jaxbackend
+from tensorcalc.check import check_file
+result = check_file(sys.argv[1])
+claims = [(c.verdict, c.as_expected, max(i.max_rel_error for i in c.instances)) for c in result.claims]
+print(json.dumps({"before": before, "after": settings(), "error": str(result.error) if result.error else None, "claims": claims}))
+"""
+
+
+def _clean_env(cache) -> dict:
+    """The environment of a process that never set any jax option."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "XLA_"))}
+    return {**env, "TENSORCALC_CACHE": str(cache)}
+
+
+def test_a_host_process_keeps_its_jax_settings_and_the_oracle_still_uses_float64(root, tmp_path):
+    import json
+
+    run = subprocess.run([sys.executable, "-c", HOST, str(root / "derivations/shallow.yaml")], capture_output=True, text=True,
+                         env=_clean_env(tmp_path / "cache"), cwd=root, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["before"]["dtype"] == "float32" and out["before"]["xla_flags"] is None
+    assert out["after"] == out["before"]
+    assert out["error"] is None and out["claims"]
+    assert all(verdict == "holds" and expected for verdict, expected, _err in out["claims"])
+    assert max(err for _v, _e, err in out["claims"]) < 1e-12  # float64; float32 would give about 1e-7
+
+
+THREE_PROGRAMS = TWO_JACOBIANS.replace("  s: vector(h)\n", "  s: vector(h)\n  u: vector(n)\n").split("claims:")[0] + """claims:
+  - d (W1 x) / d x = W1
+  - d (W2 s) / d s = W2
+  - d (W2^T u) / d u = W2^T
+"""
+
+
+def _check_command(path, cache):
+    return subprocess.run([sys.executable, "-m", "tensorcalc", "check", "-q", str(path)], capture_output=True, text=True,
+                          env=_clean_env(cache), cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300)
+
+
+def test_a_broken_compile_cache_is_discarded_and_rewritten(tmp_path):
+    """A zero-byte entry, another program's entry under a key, and a truncated one: the
+    verdicts stay right, nothing crashes, and the run after that is quiet."""
+    path = tmp_path / "three.yaml"
+    path.write_text(THREE_PROGRAMS)
+    cache = tmp_path / "cache"
+    first = _check_command(path, cache)
+    assert first.returncode == 0, first.stdout + first.stderr
+    entries = sorted((cache / "jax").iterdir())
+    assert len(entries) == 3
+    zeroed, swapped, truncated = entries
+    content = truncated.read_bytes()
+    zeroed.write_bytes(b"")
+    swapped.write_bytes(content)  # another program's executable under this key
+    truncated.write_bytes(content[: len(content) // 2])
+    for run in (_check_command(path, cache), _check_command(path, cache)):
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "3 hold" in run.stdout
+        assert "Traceback" not in run.stderr and "Error" not in run.stderr
+    assert "warn" not in run.stderr.lower(), run.stderr  # the second run after the damage
+    assert all(e.stat().st_size > 0 for e in (cache / "jax").iterdir())
