@@ -8,13 +8,22 @@ Caps: the exact oracle runs only when its estimated work (``exact_cost``) is bel
 ``EXACT_BUDGET`` scalar operations; above it the verdict rests on the numeric oracle
 and the report says so. Each claim has a wall-clock limit (``check.timeout`` or
 ``--time-limit``): a timer interrupts the work wherever it is and the claim gets the
-verdict ``timeout`` ("gave up after N s", exit code 3).
+verdict ``timeout`` ("gave up after N s", exit code 3). The timer rings again every
+``RING_AGAIN`` seconds until the claim stops, since Python drops an exception raised inside
+a garbage-collector or weakref callback; ``workers.py`` also ends a worker whose claim
+runs on regardless.
+
+Nothing but a verdict leaves a claim: an unexpected exception becomes the verdict
+``error`` naming the exception and the line of tensorcalc that raised it.
 """
 from __future__ import annotations
 
 import math
+import os
 import signal
+import sys
 import threading
+import traceback
 import time
 import weakref
 from contextlib import contextmanager
@@ -24,7 +33,7 @@ import numpy as np
 
 from . import shapes as S
 from .diagnose import diagnose, diagnose_ill_formed
-from .errors import Pos, ShapeError, TensorcalcError
+from .errors import Inconclusive, InternalError, Pos, ShapeError, TensorcalcError, arithmetic_reason
 from .expr import Expr, walk
 from .indices import bound_indices, index_ranges
 from .model import Claim, Model, Prepared
@@ -35,6 +44,7 @@ from .spec import load_spec
 
 TRUTH_TOLERANCE = 1e-7  # chain-rule program vs jax: above this, the rules themselves are wrong
 EXACT_BUDGET = 2_000_000  # estimated scalar operations of the exact oracle per instance
+RING_AGAIN = 0.25  # seconds between alarms once the time limit is reached
 
 
 class OutOfTime(BaseException):
@@ -43,22 +53,51 @@ class OutOfTime(BaseException):
 
 @contextmanager
 def wall_clock(seconds: float):
-    """Interrupt the block after ``seconds`` (main thread, POSIX); elsewhere a no-op."""
+    """Interrupt the block after ``seconds`` (main thread, POSIX); elsewhere a no-op.
+
+    The alarm repeats until the block is left: an ``OutOfTime`` raised where Python
+    ignores exceptions (a gc or weakref callback) is followed by another one."""
     usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
     if not usable or seconds <= 0:
         yield
         return
+    armed = [True]
 
     def ring(_signum, _frame):
-        raise OutOfTime()
+        if armed[0]:
+            raise OutOfTime()
 
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous_handler = signal.signal(signal.SIGALRM, ring)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_about_out_of_time(previous_hook)
+    signal.setitimer(signal.ITIMER_REAL, seconds, RING_AGAIN)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _disarm(armed)
+        signal.signal(signal.SIGALRM, previous_handler)
+        sys.unraisablehook = previous_hook
+
+
+def _disarm(armed: list) -> None:
+    """Stop the alarm; an alarm ringing while this runs is caught and the stop retried."""
+    while armed[0]:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            armed[0] = False
+        except OutOfTime:
+            continue
+
+
+def _quiet_about_out_of_time(previous):
+    """An unraisable-exception hook that drops a swallowed ``OutOfTime`` (the next alarm
+    interrupts the claim) and passes everything else on."""
+
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, OutOfTime):
+            previous(unraisable)
+
+    return hook
 
 
 @dataclass
@@ -119,7 +158,8 @@ class ClaimResult:
         trials = sum(i.numeric_trials for i in self.instances)
         err = max((i.max_rel_error for i in self.instances), default=0.0)
         if not pts and not trials:
-            return f"decided by the shape and type check: {n_sets} case{'s' * (n_sets != 1)}"
+            decided = "no value computed" if self.verdict in ("error", "timeout") else "decided by the shape and type check"
+            return f"{decided}: {n_sets} case{'s' * (n_sets != 1)}"
         how = f"exact: {n_sets} case{'s' * (n_sets != 1)}, {pts} points; numeric: {trials} networks, max rel err {err:.1e}"
         proved = sum(i.proved for i in self.instances)
         if proved:
@@ -149,7 +189,12 @@ def _where(where: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in where.items())
 
 
-def check_file(path: str, time_limit: float | None = None, text: str | None = None, on_claim=None) -> FileResult:
+def check_file(
+    path: str, time_limit: float | None = None, text: str | None = None, on_claim=None, on_start=None, skip: int = 0
+) -> FileResult:
+    """Every claim of one file from the ``skip``-th on. ``on_start(position, claim, limit)``
+    is called before a claim is checked (with the claim's result, still empty) and
+    ``on_claim(result)`` after. A failure while reading the file is the file's ``error``."""
     start = time.perf_counter()
     result = FileResult(path)
     try:
@@ -158,7 +203,9 @@ def check_file(path: str, time_limit: float | None = None, text: str | None = No
         prepared = Prepared(spec)
         limit = time_limit or spec.check.timeout
         models = [Model(prepared, sizes) for sizes in size_sets(spec.dims, spec.check.seed)]
-        for claim in prepared.claims:
+        for position, claim in enumerate(prepared.claims[skip:], skip):
+            if on_start:
+                on_start(position, unchecked(claim), limit)
             claim_result = check_claim(prepared, models, claim, limit)
             result.claims.append(claim_result)
             if on_claim:
@@ -167,13 +214,30 @@ def check_file(path: str, time_limit: float | None = None, text: str | None = No
         result.error = err.at(Pos(path, 1, 1))
     except RecursionError:
         result.error = TensorcalcError("input nested too deeply", Pos(path, 1, 1))
+    except Exception as err:  # a bug, not the input: say where, check the other files
+        result.error = InternalError(internal_error(err), Pos(path, 1, 1))
     result.seconds = time.perf_counter() - start
     return result
 
 
+def unchecked(claim: Claim) -> ClaimResult:
+    """The result of a claim before any instance is checked."""
+    return ClaimResult(claim.index, claim.text, claim.pos, claim.expect, claim.kind, claim.name, claim.note_line)
+
+
+def internal_error(err: BaseException) -> str:
+    """``internal error: Type: message (at tensorcalc/file.py:line)``: the innermost frame of
+    tensorcalc in the traceback, read from the traceback object, never printed."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if os.path.abspath(f.filename).startswith(package + os.sep)]
+    where = f" (at tensorcalc/{os.path.relpath(frames[-1].filename, package)}:{frames[-1].lineno})" if frames else ""
+    message = str(err).splitlines()[0][:200] if str(err) else ""
+    return f"internal error: {type(err).__name__}{': ' + message if message else ''}{where}"
+
+
 def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: float, explain: bool = True) -> ClaimResult:
     """Every instance of one claim, within ``limit`` seconds of wall-clock time."""
-    out = ClaimResult(claim.index, claim.text, claim.pos, claim.expect, claim.kind, claim.name, claim.note_line)
+    out = unchecked(claim)
     if claim.kind == "helper":
         return out
     start = time.perf_counter()
@@ -183,6 +247,14 @@ def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: fl
             _check_instances(prepared, models, claim, limit, explain, out, start, current)
     except OutOfTime:
         out.instances.append(Instance(dict(current), "timeout", f"gave up after {limit:g} s"))
+    except Inconclusive as err:
+        out.instances.append(Instance(dict(current), "error", f"inconclusive: {err}"))
+    except RecursionError:
+        out.instances.append(Instance(dict(current), "error", "inconclusive: expression nested too deeply to evaluate"))
+    except TensorcalcError:
+        raise  # the input is wrong: the file's error
+    except Exception as err:
+        out.instances.append(Instance(dict(current), "error", internal_error(err)))
     out.seconds = time.perf_counter() - start
     return out
 
@@ -252,7 +324,12 @@ def check_instance(
         ranges.pop(bound, None)
     seed = settings.seed
     cost = exact_cost(model, lhs, rhs, ranges)
-    exact = exact_points(model, lhs, rhs, ranges, settings.exact_points, seed) if cost <= EXACT_BUDGET else []
+    try:
+        exact = exact_points(model, lhs, rhs, ranges, settings.exact_points, seed) if cost <= EXACT_BUDGET else []
+    except ArithmeticError as err:
+        if isinstance(err, OverflowError):
+            raise  # exact values do not overflow: a bug, reported as an internal error
+        return Instance(where, "error", f"inconclusive: the claim is undefined at a random exact point ({arithmetic_reason(err)})")
     all_numeric = numeric_points(model, lhs, rhs, ranges, settings.trials, seed)
     numeric = [p for p in all_numeric if _finite(p)]
     proportional = claim.kind == "proportional"
@@ -356,39 +433,11 @@ def _numeric_error(left, right, proportional: bool) -> float:
 
 
 def check_paths(paths: list[str], time_limit: float | None = None, on_claim=None, on_file=None, jobs: int = 1) -> list[FileResult]:
-    """Check files in order; with ``jobs`` > 1, that many worker processes check files at
-    once. Results (and the ``on_claim``/``on_file`` calls) always come in the order of ``paths``;
-    in parallel a file's claims are reported when the whole file is done."""
-    if jobs <= 1 or len(paths) <= 1:
-        results = []
-        for path in paths:
-            result = check_file(path, time_limit, on_claim=on_claim)
-            results.append(result)
-            if on_file:
-                on_file(result)
-        return results
-    return _check_parallel(paths, time_limit, on_claim, on_file, min(jobs, len(paths)))
+    """Check files in worker processes, ``jobs`` at once (see ``workers.py``). Results (and
+    the ``on_claim``/``on_file`` calls) always come in the order of ``paths``, claim by claim."""
+    from .workers import check_supervised
 
-
-def _check_parallel(paths, time_limit, on_claim, on_file, jobs: int) -> list[FileResult]:
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
-
-    # fork is cheapest, but not once jax (and its threads) lives in this process
-    context = multiprocessing.get_context("spawn" if "jax" in sys.modules or sys.platform != "linux" else "fork")
-    results: list[FileResult | None] = [None] * len(paths)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(check_file, path, time_limit) for path in paths]
-        for i, future in enumerate(futures):
-            result = future.result()
-            results[i] = result
-            if on_claim:
-                for claim in result.claims:
-                    on_claim(claim)
-            if on_file:
-                on_file(result)
-    return results
+    return check_supervised(paths, time_limit, on_claim, on_file, max(1, min(jobs, len(paths))))
 
 
 __all__ = ["check_file", "check_paths", "FileResult", "ClaimResult", "Instance", "Expr"]

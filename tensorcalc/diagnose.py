@@ -19,7 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import shapes as S
-from .errors import TensorcalcError
+from .errors import Inconclusive, TensorcalcError
 from .expr import Expr, applied_functions, node, walk
 from .indices import bound_indices, index_ranges
 from .layouts import arranged_shape, effective
@@ -37,6 +37,8 @@ def with_layout(expr: Expr, layout: str) -> Expr:
     args = tuple(with_layout(a, layout) for a in expr.args)
     attr = (expr.attr[0], expr.attr[1], layout) if expr.op == "deriv" else expr.attr
     return Expr(expr.op, args, attr, expr.pos)
+
+_NO_ANSWER = (TensorcalcError, ArithmeticError, Inconclusive)  # the claim cannot be evaluated at these sizes or points
 
 
 # --- probes -------------------------------------------------------------------------------
@@ -76,7 +78,7 @@ class _Probe:
             networks = network_leaves(self.model, self.model.spec.check.trials, self.seed)
             at = exact_points_at(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), networks, self.seed)
             return all(_same_values(a, b) for p in at for a, b in zip(p.lhs, p.rhs))
-        except (TensorcalcError, ArithmeticError):
+        except _NO_ANSWER:
             return False
 
     @property
@@ -253,7 +255,7 @@ def _fails_at(model, claim, scope: dict, sizes: dict) -> bool | None:
         if not S.same(other.shape(lhs), other.shape(rhs)):
             return True
         return not _Probe(other, model.spec.check.seed).equal(lhs, rhs)
-    except (TensorcalcError, ArithmeticError):
+    except _NO_ANSWER:
         return None
 
 

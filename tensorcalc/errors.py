@@ -38,5 +38,23 @@ class ShapeError(TensorcalcError):
     """Operands whose shapes do not fit the operation."""
 
 
+class Inconclusive(Exception):
+    """The oracles cannot decide a claim (every random point is singular, say): the claim
+    is reported inconclusive (exit code 3), never as holding or failing."""
+
+
+class InternalError(TensorcalcError):
+    """A failure inside tensorcalc, not in the input: reported as inconclusive (exit code 3)."""
+
+
+def arithmetic_reason(err: ArithmeticError | None) -> str:
+    """Plain words for an exact-arithmetic failure."""
+    if err is None:
+        return "no point drawn"
+    if isinstance(err, ZeroDivisionError):
+        return "division by zero"
+    return str(err) or type(err).__name__
+
+
 class CheckTimeout(Exception):
     """A claim took longer than its time budget."""

@@ -9,6 +9,7 @@ A formula is evaluated by a small walker, never by ``lambdify``/``eval``:
 from __future__ import annotations
 
 import functools
+import math
 import random
 from fractions import Fraction
 
@@ -156,13 +157,24 @@ class Transcendentals:
 
 
 def _iroot(n: int, k: int) -> int | None:
+    """The exact integer ``k``-th root of ``n``, or None; integers only (``n`` may be far
+    beyond the float range)."""
     if n < 0:
         return None
-    r = round(n ** (1.0 / k))
-    for c in (r - 1, r, r + 1):
-        if c >= 0 and c**k == n:
-            return c
-    return None
+    root = math.isqrt(n) if k == 2 else _floor_root(n, k)
+    return root if root**k == n else None
+
+
+def _floor_root(n: int, k: int) -> int:
+    """floor(n ** (1/k)) by Newton's method on integers, from an upper bound down."""
+    if n < 2:
+        return n
+    r = 1 << -(-n.bit_length() // k)
+    while True:
+        s = ((k - 1) * r + n // r ** (k - 1)) // k
+        if s >= r:
+            return r
+        r = s
 
 
 @functools.lru_cache(maxsize=None)

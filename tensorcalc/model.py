@@ -16,7 +16,7 @@ import sympy
 from . import parse as P
 from . import shapes as S
 from .errors import Pos, TensorcalcError
-from .expr import Expr, to_text
+from .expr import Expr, to_text, walk
 from .functions import BUILTINS, SYMPY_FUNCTIONS, T, FunctionTable
 from .spec import Spec, Text
 
@@ -110,6 +110,7 @@ class Prepared:
             else:
                 read = [(P.parse_claim(c.text.text, c.text.pos), c.text.text, c.text.pos)]
             for parsed, text, pos in read:
+                _refuse_zero_denominator(parsed.lhs, parsed.rhs)
                 self.claims.append(Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, text, pos, c.expect, c.name, c.note_line))
         self.helpers = {}
         for claim in self.claims:
@@ -130,6 +131,7 @@ class Prepared:
             value, loop = parsed, parsed.loop
         else:
             value, loop = parsed
+            _refuse_zero_denominator(value)
         if key.param and loop is None and key.param in self.spec.dims:  # A[L]: one member, at a size (the last layer)
             key = Key(key.base, fixed=P.parse(key.param, "dim_line", text.pos)[0], pos=key.pos)
         if key.param and (loop is None or loop.index != key.param):
@@ -146,8 +148,17 @@ class Prepared:
                 known = ", ".join(sorted(BUILTINS))
                 raise TensorcalcError(f"function {name!r}: unknown built-in {text.text!r} (known: {known}; or write t -> formula)", text.pos)
             variable, body = P.parse(text.text, "lambda_line", text.pos)
+            _refuse_zero_denominator(body)
             formulas[name] = _to_sympy(body, variable, {**BUILTINS, **formulas})
         return formulas
+
+
+def _refuse_zero_denominator(*raw: Expr) -> None:
+    """A literal 0 as a denominator is invalid input, whatever the sizes and points."""
+    for tree in raw:
+        for e in walk(tree):
+            if e.op == "div" and e.args[1].op == "num" and e.args[1].attr == 0:
+                raise TensorcalcError("division by zero (the denominator is the number 0)", e.args[1].pos or e.pos)
 
 
 def _to_sympy(raw: Expr, variable: str, known: dict[str, sympy.Expr]) -> sympy.Expr:

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import draws
 from .derive import COTANGENT, gradient_program
+from .errors import Inconclusive, arithmetic_reason
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, exact_algebra, forward_env, numpy_algebra, unit_cotangents
 from .expr import Expr, applied_functions, walk
 from .model import Model
@@ -146,16 +147,21 @@ class _State:
         model = self.model
         rng = random.Random(f"exact:{seed}:{k}")
         positive = _kinked(model) and k % 2 == 1  # every other point: all units active
+        point, singular = None, None
         for _attempt in range(20):
             alg = exact_algebra(model.functions, seed * 1000 + k)
             leaves = draws.exact_leaves(model, rng, all_positive=positive)
             try:
                 env = forward_env(model, alg, leaves)
-            except (ZeroDivisionError, ArithmeticError):
-                continue  # a draw on a pole or outside a domain: draw again
+            except ArithmeticError as err:  # a draw on a pole or outside a domain: draw again
+                singular = err
+                continue
+            point = (alg, env)  # a value and the transcendentals it was computed with
             if not _on_kink(model, alg, env, exact=True):
                 break
-        return alg, env, program_derivative(self.programs)
+        if point is None:
+            raise Inconclusive(f"the forward pass is undefined at every random exact point ({arithmetic_reason(singular)})")
+        return (*point, program_derivative(self.programs))
 
     def trials(self, trials: int, seed: int) -> "_Trials":
         key = (trials, seed)

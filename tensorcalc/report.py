@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from .check import ClaimResult, FileResult
+from .errors import InternalError
 
 MARK = {"holds": "holds", "fails": "FAILS", "error": "ERROR", "timeout": "GAVE UP"}
 
@@ -44,13 +45,22 @@ def summary(results: list[FileResult]) -> dict:
     counts = {"holds": 0, "fails": 0, "error": 0, "timeout": 0, "unexpected": 0, "invalid_files": 0}
     for r in results:
         if r.error:
-            counts["invalid_files"] += 1
+            counts["error" if _internal(r) else "invalid_files"] += 1
         for c in r.claims:
             if c.kind == "helper":
                 continue
             counts[c.verdict] += 1
             counts["unexpected"] += 0 if c.as_expected else 1
     return counts
+
+
+def _internal(result: FileResult) -> bool:
+    """The file could not be checked because of tensorcalc, not because of its text."""
+    return isinstance(result.error, InternalError)
+
+
+def _error_kind(result: FileResult) -> str:
+    return "internal error" if _internal(result) else "invalid input"
 
 
 def text_summary(results: list[FileResult], seconds: float) -> str:
@@ -70,7 +80,9 @@ def to_json(results: list[FileResult]) -> str:
     for r in results:
         entry = {"path": r.path, "title": r.title, "layout": r.layout, "seconds": round(r.seconds, 3), "claims": []}
         if r.error:
-            entry["error"] = {"message": r.error.message, "line": r.error.pos.line if r.error.pos else None, "column": r.error.pos.col if r.error.pos else None}
+            pos = r.error.pos
+            entry["error"] = {"kind": _error_kind(r), "message": r.error.message,
+                              "line": pos.line if pos else None, "column": pos.col if pos else None}
         for c in r.claims:
             entry["claims"].append(
                 {
@@ -109,7 +121,7 @@ def _file_counts(result: FileResult) -> dict:
 def file_status(result: FileResult) -> str:
     counts = _file_counts(result)
     if result.error:
-        return "INVALID"
+        return "INCONCLUSIVE" if _internal(result) else "INVALID"
     if counts["inconclusive"]:
         return "INCONCLUSIVE"
     return "UNEXPECTED" if counts["unexpected"] else "ok"
@@ -158,7 +170,7 @@ def to_junit(results: list[FileResult]) -> str:
         counts = {"tests": 0, "failures": 0, "errors": 0}
         if r.error:
             case = ET.SubElement(suite, "testcase", classname=r.path, name="file", file=r.path, line=str(r.error.pos.line if r.error.pos else 1))
-            ET.SubElement(case, "error", message=str(r.error), type="invalid input").text = str(r.error)
+            ET.SubElement(case, "error", message=str(r.error), type=_error_kind(r)).text = str(r.error)
             counts["tests"] += 1
             counts["errors"] += 1
         for c in r.claims:
@@ -201,7 +213,8 @@ def github_annotations(results: list[FileResult]) -> str:
         if r.error:
             pos = r.error.pos
             where = f"file={_gh_property(pos.file if pos else r.path)},line={pos.line if pos else 1},col={pos.col if pos else 1}"
-            lines.append(f"::error {where},title={_gh_property('tensorcalc: invalid input')}::{_gh_data(r.error.message)}")
+            title = "tensorcalc: inconclusive" if _internal(r) else "tensorcalc: invalid input"
+            lines.append(f"::error {where},title={_gh_property(title)}::{_gh_data(r.error.message)}")
         for c in r.claims:
             if c.kind == "helper" or c.as_expected:
                 continue

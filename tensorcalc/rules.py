@@ -14,7 +14,7 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   A B             G Bᵀ, Aᵀ G                (scalar factor: sum(G ⊙ B), a G)
   Aᵀ              Gᵀ
   f(x)            G ⊙ f'(x)
-  x^k             G ⊙ k x^(k-1)
+  x^k             G ⊙ k x^(k-1)         (norm(X)^2k: k norm(X)^(2k-2) G X, no division by the norm)
   diag(v)         diag(G) (the diagonal, shaped like v)
   sum(X)          G 1 1ᵀ
   norm(X)         G X / norm(X)
@@ -95,6 +95,12 @@ def _apply(e, g, shape):
 
 def _pow(e, g, shape):
     x, k = e.args
+    if x.op == "norm" and k.attr.denominator == 1 and k.attr % 2 == 0:
+        # norm(X)^2k is differentiable at X = 0 though norm(X) is not: the cotangent of the
+        # norm is given as (H * norm(X)) and _norm cancels the norm it would divide by
+        power = num(k.attr - 2)
+        h = node("mul", num(k.attr), node("pow", x, power)) if k.attr != 2 else num(2)
+        return [node("mul", _had(g, h), x), None]
     if k.attr == 2:
         return [_had(g, node("mul", num(2), x)), None]
     return [_had(g, node("mul", k, node("pow", x, num(k.attr - 1)))), None]
@@ -116,6 +122,8 @@ def _sum(e, g, shape):
 
 def _norm(e, g, shape):
     (x,) = e.args
+    if g.op == "mul" and g.args[1] is e:  # (H norm(X)) X / norm(X) = H X, defined at X = 0 too
+        return [node("mul", g.args[0], x)]
     return [node("mul", g, node("div", x, e))]
 
 
