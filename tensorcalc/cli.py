@@ -7,12 +7,14 @@ error or time limit).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 from .errors import TensorcalcError
+from .escape import terminal
 
 EXIT_OK, EXIT_FAILS, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 SUFFIXES = (".yaml", ".yml")
@@ -39,13 +41,16 @@ def _check(args) -> int:
     """Text streams to stdout; other formats (or -o FILE) keep stdout for the report, progress to stderr."""
     from . import report
     from .check import check_paths
+    from .outfile import check_target, write_output
 
     files = _files(args.paths, args.sources_only)
     if not files:
         if args.sources_only:
             return EXIT_OK
-        print(f"tensorcalc: no derivation files or notes in {' '.join(args.paths)}", file=sys.stderr)
+        print(f"tensorcalc: no derivation files or notes in {' '.join(map(terminal, args.paths))}", file=sys.stderr)
         return EXIT_INVALID
+    if args.output:
+        check_target(args.output, args.paths + files)
     stream = args.format == "text" and not args.output
     human = sys.stdout if stream or args.output else sys.stderr
     state = {"done": 0, "shown": None}
@@ -54,21 +59,22 @@ def _check(args) -> int:
     def header(path: str) -> None:
         if state["shown"] != path:
             state["shown"] = path
-            print(path if len(files) == 1 else f"[{state['done'] + 1}/{len(files)}] {path}", flush=True)
+            shown = terminal(path)
+            print(shown if len(files) == 1 else f"[{state['done'] + 1}/{len(files)}] {shown}", flush=True)
 
     def on_claim(claim) -> None:
         header(claim.pos.file)
         print(report.claim_line(claim), flush=True)
 
     def on_file(result) -> None:
-        state["done"] += 1
         if stream:
             header(result.path)
             if result.error:
-                print(result.error, flush=True)
-        elif not args.quiet:
+                print(terminal(result.error), flush=True)
+        state["done"] += 1
+        if not stream and not args.quiet:
             counts = report.summary([result])
-            print(f"[{state['done']}/{len(files)}] {result.path}: {report.file_status(result)}, {counts['holds']} hold, "
+            print(f"[{state['done']}/{len(files)}] {terminal(result.path)}: {report.file_status(result)}, {counts['holds']} hold, "
                   f"{counts['fails']} fail ({result.seconds:.1f} s)", file=sys.stderr, flush=True)
 
     jobs = args.jobs if args.jobs is not None else min(2, len(files))
@@ -77,7 +83,7 @@ def _check(args) -> int:
         views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations}
         output = views[args.format](results)
         if args.output:
-            Path(args.output).write_text(output if output.endswith("\n") else output + "\n", encoding="utf-8")
+            write_output(args.output, output if output.endswith("\n") else output + "\n", args.paths + files)
         elif output:
             print(output, flush=True)
     if len(files) > 1 or not stream:
@@ -105,29 +111,32 @@ def _derive(args) -> int:
     except TensorcalcError:
         raise
     except Exception as err:  # never a traceback: say what could not be done
-        print(f"tensorcalc: internal error while deriving: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"tensorcalc: internal error while deriving: {type(err).__name__}: {terminal(err)}", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     return EXIT_INCONCLUSIVE if derived.refused else EXIT_OK
 
 
 def _latex(args) -> int:
     from .latex import document
+    from .outfile import check_target, write_output
     from .views import derive_file
 
     files = [f for f in _files(args.paths) if f.endswith(SUFFIXES)]
     if not files:
-        print(f"tensorcalc: no derivation files in {' '.join(args.paths)}", file=sys.stderr)
+        print(f"tensorcalc: no derivation files in {' '.join(map(terminal, args.paths))}", file=sys.stderr)
         return EXIT_INVALID
+    if args.output:
+        check_target(args.output, args.paths + files)
     try:
         parts = [derive_file(path, None, args.layout) for path in files]
         tex = document(parts, standalone=args.standalone, steps=args.steps)
     except TensorcalcError:
         raise
     except Exception as err:
-        print(f"tensorcalc: internal error while writing LaTeX: {type(err).__name__}: {err}", file=sys.stderr)
+        print(f"tensorcalc: internal error while writing LaTeX: {type(err).__name__}: {terminal(err)}", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     if args.output:
-        Path(args.output).write_text(tex, encoding="utf-8")
+        write_output(args.output, tex, args.paths + files)
     else:
         print(tex, end="")
     return EXIT_INCONCLUSIVE if any(p.refused for p in parts) else EXIT_OK
@@ -152,6 +161,17 @@ def _add_derive_commands(sub) -> None:
     latex.set_defaults(run=_latex)
 
 
+def positive_seconds(text: str) -> float:
+    """``--time-limit``: a positive, finite number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"{terminal(text)} is not a positive number of seconds")
+    return seconds
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcalc", description="Verify matrix- and tensor-calculus derivations.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -164,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--sources-only", action="store_true",
                        help="skip named files that are neither derivation files nor notes with a tensorcalc block (pre-commit)")
     check.add_argument("-j", "--jobs", type=int, default=None, help="files checked at once, in worker processes (default: min(2, number of files))")
-    check.add_argument("--time-limit", type=float, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
+    check.add_argument("--time-limit", type=positive_seconds, default=None, help="seconds per claim before giving up (default: the file's check.timeout, 120)")
     check.set_defaults(run=_check)
     _add_derive_commands(sub)
     return parser
@@ -179,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except TensorcalcError as err:
-        print(f"tensorcalc: {err}", file=sys.stderr)
+        print(f"tensorcalc: {terminal(err)}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return 130

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import lark
 
-from .cache import parser_cache
 import yaml
 
 from . import parse as P
@@ -61,8 +60,7 @@ def _flip_norm(token: lark.Token) -> lark.Token:
 def _parser() -> lark.Lark:
     grammar = (Path(__file__).parent / "latex.lark").read_text(encoding="utf-8")
     return lark.Lark(grammar, start="start", parser="lalr", lexer="basic", propagate_positions=True,
-                     maybe_placeholders=False, lexer_callbacks={"NORM": _flip_norm},
-                     cache=parser_cache("latex"))
+                     maybe_placeholders=False, lexer_callbacks={"NORM": _flip_norm})
 
 
 @dataclass(frozen=True)

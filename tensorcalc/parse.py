@@ -13,8 +13,6 @@ from pathlib import Path
 
 import lark
 
-from .cache import parser_cache
-
 from .errors import Pos, TensorcalcError
 from .expr import Expr, node, num
 
@@ -24,9 +22,10 @@ MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not p
 
 @functools.lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
+    """Built at each start (about 50 ms), never loaded from lark's cache file: that file is a
+    pickle, which runs code when loaded, and a cache folder is not always out of others' reach."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
-    return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False,
-                     cache=parser_cache("grammar"))
+    return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False)
 
 
 @dataclass(frozen=True)

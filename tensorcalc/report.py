@@ -7,27 +7,30 @@ import xml.etree.ElementTree as ET
 
 from .check import ClaimResult, FileResult
 from .errors import InternalError
+from .escape import github_data, github_property, json_document, terminal, xml, xml_document
 
 MARK = {"holds": "holds", "fails": "FAILS", "error": "ERROR", "timeout": "GAVE UP"}
 
 
 def claim_line(claim: ClaimResult) -> str:
+    """A claim's verdict for people; every user-written part shown on one line (``escape.terminal``)."""
+    text = terminal(claim.text)
     if claim.kind == "helper":
-        return f"  defined  [{claim.index}] {claim.text}"
+        return f"  defined  [{claim.index}] {text}"
     expected = "" if claim.expected == "holds" else f"  (expected: {claim.expected}{'' if claim.as_expected else ' — UNEXPECTED'})"
     if claim.expected == "holds" and not claim.as_expected:
         expected = "  — UNEXPECTED"
-    lines = [f"  {MARK[claim.verdict]:<7}  [{claim.index}] {claim.text}{expected}"]
+    lines = [f"  {MARK[claim.verdict]:<7}  [{claim.index}] {text}{expected}"]
     if claim.verdict != "holds":
-        lines.append(f"           {claim.pos}: {claim.reason}")
-    lines.append(f"           {claim.how}")
+        lines.append(f"           {terminal(claim.pos)}: {terminal(claim.reason)}")
+    lines.append(f"           {terminal(claim.how)}")
     return "\n".join(lines)
 
 
 def file_header(result: FileResult) -> str:
-    title = f" — {result.title}" if result.title else ""
-    layout = f" ({result.layout} layout)" if result.layout else ""
-    return f"{result.path}{title}{layout}"
+    title = f" — {terminal(result.title)}" if result.title else ""
+    layout = f" ({terminal(result.layout)} layout)" if result.layout else ""
+    return f"{terminal(result.path)}{title}{layout}"
 
 
 def text_report(results: list[FileResult]) -> str:
@@ -36,7 +39,7 @@ def text_report(results: list[FileResult]) -> str:
     for r in results:
         lines = [file_header(r)] + [claim_line(c) for c in r.claims]
         if r.error:
-            lines.append(str(r.error))
+            lines.append(terminal(r.error))
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -103,7 +106,7 @@ def to_json(results: list[FileResult]) -> str:
         files.append(entry)
     c = summary(results)
     totals = {"holds": c["holds"], "fails": c["fails"], "error": c["error"] + c["timeout"], "unexpected": c["unexpected"], "invalid_files": c["invalid_files"]}
-    return json.dumps({"files": files, "summary": totals}, indent=2)
+    return json_document(json.dumps({"files": files, "summary": totals}, indent=2))
 
 
 # ---------------------------------------------------------------- summary table, JUnit, GitHub
@@ -133,7 +136,7 @@ def summary_table(results: list[FileResult]) -> str:
     rows = []
     for r in results:
         c = _file_counts(r)
-        rows.append((r.path, c["claims"], c["holds"], c["fails"], c["unexpected"], c["inconclusive"], f"{r.seconds:.1f}", file_status(r)))
+        rows.append((terminal(r.path), c["claims"], c["holds"], c["fails"], c["unexpected"], c["inconclusive"], f"{r.seconds:.1f}", file_status(r)))
     total = summary(results)
     rows.append(("total", sum(int(r[1]) for r in rows), total["holds"], total["fails"], total["unexpected"],
                  total["error"] + total["timeout"], f"{sum(r.seconds for r in results):.1f}",
@@ -162,7 +165,8 @@ def _case_name(claim: ClaimResult) -> str:
 
 def to_junit(results: list[FileResult]) -> str:
     """JUnit XML: a testsuite per file, a testcase per claim; an unexpected verdict is a failure,
-    an inconclusive one an error, an invalid file one errored testcase."""
+    an inconclusive one an error, an invalid file one errored testcase. Element texts show user
+    text as on a terminal (one line per part: the XML may be printed to a CI log)."""
     suites = ET.Element("testsuites", name="tensorcalc")
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for r in results:
@@ -170,7 +174,7 @@ def to_junit(results: list[FileResult]) -> str:
         counts = {"tests": 0, "failures": 0, "errors": 0}
         if r.error:
             case = ET.SubElement(suite, "testcase", classname=r.path, name="file", file=r.path, line=str(r.error.pos.line if r.error.pos else 1))
-            ET.SubElement(case, "error", message=str(r.error), type=_error_kind(r)).text = str(r.error)
+            ET.SubElement(case, "error", message=str(r.error), type=_error_kind(r)).text = terminal(r.error)
             counts["tests"] += 1
             counts["errors"] += 1
         for c in r.claims:
@@ -179,7 +183,7 @@ def to_junit(results: list[FileResult]) -> str:
             counts["tests"] += 1
             case = ET.SubElement(suite, "testcase", classname=r.path, name=_case_name(c), file=c.pos.file, line=str(c.pos.line),
                                  time=f"{c.seconds:.3f}")
-            body = f"{c.text}\n{c.pos}: {_claim_message(c)}\n{c.how}"
+            body = "\n".join(terminal(part) for part in (c.text, f"{c.pos}: {_claim_message(c)}", c.how))
             if c.verdict in ("error", "timeout"):
                 ET.SubElement(case, "error", message=_claim_message(c), type=c.verdict).text = body
                 counts["errors"] += 1
@@ -187,22 +191,22 @@ def to_junit(results: list[FileResult]) -> str:
                 ET.SubElement(case, "failure", message=_claim_message(c), type=f"{c.verdict} (expected {c.expected})").text = body
                 counts["failures"] += 1
             else:
-                ET.SubElement(case, "system-out").text = f"{c.verdict} (expected {c.expected}). {c.how}"
+                ET.SubElement(case, "system-out").text = f"{c.verdict} (expected {c.expected}). {terminal(c.how)}"
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
     for key, value in totals.items():
         suites.set(key, str(value))
+    _xml_safe(suites)
     ET.indent(suites)
-    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + xml_document(ET.tostring(suites, encoding="unicode")) + "\n"
 
 
-def _gh_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _gh_property(text: str) -> str:
-    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+def _xml_safe(root: ET.Element) -> None:
+    """Every text and attribute of the tree made fit for XML 1.0 (``escape.xml``)."""
+    for element in root.iter():
+        element.text = None if element.text is None else xml(element.text)
+        element.attrib.update({key: xml(value) for key, value in element.attrib.items()})
 
 
 def github_annotations(results: list[FileResult]) -> str:
@@ -212,13 +216,13 @@ def github_annotations(results: list[FileResult]) -> str:
     for r in results:
         if r.error:
             pos = r.error.pos
-            where = f"file={_gh_property(pos.file if pos else r.path)},line={pos.line if pos else 1},col={pos.col if pos else 1}"
+            where = f"file={github_property(pos.file if pos else r.path)},line={pos.line if pos else 1},col={pos.col if pos else 1}"
             title = "tensorcalc: inconclusive" if _internal(r) else "tensorcalc: invalid input"
-            lines.append(f"::error {where},title={_gh_property(title)}::{_gh_data(r.error.message)}")
+            lines.append(f"::error {where},title={github_property(title)}::{github_data(r.error.message)}")
         for c in r.claims:
             if c.kind == "helper" or c.as_expected:
                 continue
             title = "tensorcalc: inconclusive" if c.verdict in ("error", "timeout") else f"tensorcalc: claim {c.verdict} (expected {c.expected})"
-            where = f"file={_gh_property(c.pos.file)},line={c.pos.line},col={c.pos.col}"
-            lines.append(f"::error {where},title={_gh_property(title)}::{_gh_data(c.text + chr(10) + _claim_message(c))}")
+            where = f"file={github_property(c.pos.file)},line={c.pos.line},col={c.pos.col}"
+            lines.append(f"::error {where},title={github_property(title)}::{github_data(c.text + chr(10) + _claim_message(c))}")
     return "\n".join(lines)

@@ -38,10 +38,11 @@ def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = No
 
 
 def text_report(derived: Derived, steps: bool) -> str:
+    from .escape import terminal
     from .pretty import derivation_text
 
     names = helper_names(derived.prepared, derived.layout)
     blocks = [derivation_text(d, names, steps) for d in derived.derivations]
-    blocks += [f"d ... / d {wrt}: not shown — {reason}" for wrt, reason in derived.refused]
+    blocks += [f"d ... / d {terminal(wrt)}: not shown — {terminal(reason)}" for wrt, reason in derived.refused]
     footer = f"({derived.layout} layout; every formula above was checked by the exact and the jax oracle before printing)"
     return "\n\n".join(blocks + [footer]) if derived.derivations else "\n\n".join(blocks)

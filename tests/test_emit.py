@@ -14,7 +14,7 @@ from tensorcalc.model import Prepared
 from tensorcalc.spec import load_spec
 
 
-def _load(code: str, tmp_path, name: str):
+def load_emitted(code: str, tmp_path, name: str):
     path = tmp_path / f"{name}.py"
     path.write_text(code, encoding="utf-8")
     spec = importlib.util.spec_from_file_location(name, path)
@@ -30,17 +30,23 @@ def _load(code: str, tmp_path, name: str):
     ("derivations/mlp.yaml", "numerator"),
 ])
 def test_emitted_gradients_match_jax(root, tmp_path, path, layout):
+    prepared = Prepared(load_spec(str(root / path)))
+    code = emit_numpy(prepared, layout, deepest_model(prepared))
+    assert "np.einsum" not in code and "tensordot" not in code
+    assert_emitted_matches_jax(prepared, layout, code, tmp_path, arguments=identifier)
+
+
+def assert_emitted_matches_jax(prepared, layout, code, tmp_path, arguments):
+    """Import ``code`` and compare its gradients with jax at three random networks;
+    ``arguments`` maps a tensor's name to the function's argument name."""
     from tensorcalc.jaxbackend import JaxDerivatives
 
-    prepared = Prepared(load_spec(str(root / path)))
     model = deepest_model(prepared)
-    code = emit_numpy(prepared, layout, model)
-    assert "np.einsum" not in code and "tensordot" not in code
-    module = _load(code, tmp_path, "emitted_" + identifier(path + str(layout)))
+    module = load_emitted(code, tmp_path, "emitted_" + identifier(prepared.spec.path + str(layout)))
     layout = layout or prepared.spec.layout
     for trial in range(3):
         leaves = draws.float_leaves(model, np.random.default_rng(trial))
-        grads = module.gradients(**{identifier(k): v for k, v in leaves.items()})
+        grads = module.gradients(**{arguments(k): v for k, v in leaves.items()})
         truth = JaxDerivatives(model, leaves)
         assert grads, "no gradient emitted"
         for name, value in grads.items():
