@@ -89,14 +89,14 @@ class _Emitter:
         self.model = model
         self.layout = layout
         self.cache: dict = {}
-        self.names: dict[str, tuple] = {}  # adjoints of the loss: one shape each, whatever the program
+        self.program_shapes: dict[str, tuple] = {}  # adjoints of the loss: one shape each, whatever the program
         self.functions: dict[tuple[str, int], str] = {}
         self.helpers: set[str] = set()
         self.dims: dict[sympy.Symbol, str] = {}
         self.names = _Names(_RESERVED)
 
     def shape(self, e: Expr) -> tuple:
-        return shape_of(self.model, e, self.cache, self.names)
+        return shape_of(self.model, e, self.cache, self.program_shapes)
 
     # --- the module
     def module(self, prepared: Prepared, function: str) -> str:
@@ -145,7 +145,7 @@ class _Emitter:
         order = {name: i for i, name in enumerate(reversed(list(model.defs)))}
         steps: dict[str, Expr] = {}
         for prog in programs.values():
-            self.names.update(prog.shapes)
+            self.program_shapes.update(prog.shapes)
             for adj, expr in prog.steps:
                 steps.setdefault(adj, expr)
         inline: dict[str, Expr] = {}
