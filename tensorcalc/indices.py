@@ -5,13 +5,15 @@ import math
 
 from .errors import ShapeError
 from .expr import Expr, walk
+from .limits import check_index_values
 from .model import Model
 from .resolve import shape_of
 
 
 def index_ranges(model: Model, expr: Expr, *more: Expr) -> dict[str, int]:
     """Each index name -> its range 1..size, from the axes it indexes in ``expr`` and ``more``
-    (both sides of a claim share their indices); an index over two sizes is a ShapeError."""
+    (both sides of a claim share their indices); an index over two sizes is a ShapeError,
+    more index values than ``MAX_INDEX_VALUES`` an input error."""
     ranges: dict[str, int] = {}
 
     def note(name, size, where):
@@ -39,6 +41,7 @@ def index_ranges(model: Model, expr: Expr, *more: Expr) -> dict[str, int]:
 
     for e in (expr, *more):
         visit(e)
+    check_index_values(ranges, expr.pos)
     return ranges
 
 

@@ -32,6 +32,7 @@ import yaml
 from . import parse as P
 from .errors import Pos, TensorcalcError
 from .expr import Expr, IdentityMap, node, num
+from .identifiers import refuse_invisible
 
 MAX_TEXT = P.MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
@@ -387,6 +388,7 @@ def _parse_tree(text: str, pos: Pos, symbols: SymbolMap):
     if len(text) > MAX_TEXT:
         raise TensorcalcError(f"LaTeX longer than {MAX_TEXT} characters", pos)
     reader = _Reader(text, pos)
+    refuse_invisible(text, reader.at)
     _norms.count = 0
     try:
         tree = _parser().parse(text)

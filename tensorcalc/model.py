@@ -18,12 +18,26 @@ from . import shapes as S
 from .errors import Pos, TensorcalcError
 from .expr import Expr, to_text, walk
 from .functions import BUILTINS, SYMPY_FUNCTIONS, T, FunctionTable
+from .limits import check_entries, loop_values
 from .spec import Spec, Text
 
 _NAME = re.compile(r"^([^\[\]'′]+)((?:\[[^\[\]]*\])*)(['′]*)$")
 TYPE_KINDS = {"scalar": 0, "vector": 1, "rowvector": 1, "matrix": 2, "onehot": (1, 2), "probability": (1, 2)}
 FLAGS = {"positive"}
 STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose"}
+CONSTRUCTORS = {"I", "eye", "ones", "zeros"}  # I(n), ones(m, n): a size in, a constant tensor out
+PAIRWISE = {"hadamard", "otimes"}
+REDUCTIONS = {"prod": ("matmul", 1), "sum": ("add", 0)}  # prod(... for i in a..b): combining op, empty value
+
+
+def builtin_names() -> set[str]:
+    """Every name the language gives a meaning: a file may not declare one of its own."""
+    return set(BUILTINS) | set(SYMPY_FUNCTIONS) | STRUCTURAL | CONSTRUCTORS | PAIRWISE | set(REDUCTIONS) | P.keywords()
+
+
+def refuse_builtin(name: str, what: str, pos: Pos) -> None:
+    if name in builtin_names():
+        raise TensorcalcError(f"{name!r} is a built-in name and cannot be redefined: choose another name for this {what}", pos)
 
 
 @dataclass(frozen=True)
@@ -116,6 +130,7 @@ class Prepared:
         for claim in self.claims:
             if claim.kind == "helper":
                 key = parse_key(claim.lhs.attr, claim.lhs.pos)
+                refuse_builtin(key.base, "helper", claim.lhs.pos)
                 self.helpers[key.base] = (key, claim.rhs)
         self.families = {d.key.base for d in self.tensors + self.forward if d.key.param or d.key.fixed}
         self.families |= {b for b, (k, _r) in self.helpers.items() if k.param}
@@ -126,6 +141,7 @@ class Prepared:
 
     def _declare(self, key_text: str, text: Text, start: str) -> Declared:
         key = parse_key(key_text, text.pos)
+        refuse_builtin(key.base, "tensor" if start == "type_line" else "definition", text.pos)
         parsed = P.parse(text.text, start, text.pos)
         if start == "type_line":
             value, loop = parsed, parsed.loop
@@ -141,6 +157,7 @@ class Prepared:
     def _functions(self, functions: dict[str, Text]) -> dict[str, sympy.Expr]:
         formulas: dict[str, sympy.Expr] = {}
         for name, text in functions.items():
+            refuse_builtin(name, "function", text.pos)
             if text.text.strip() in BUILTINS:
                 formulas[name] = BUILTINS[text.text.strip()]
                 continue
@@ -229,6 +246,7 @@ class Model:
             self.def_pos[key] = pos
             self.shapes[key] = self.shape(self.defs[key])
         self.loss = self._loss()
+        self._check_claim_loops()
         self.leaves, self.defs = MappingProxyType(self.leaves), MappingProxyType(self.defs)
         self.shapes, self.def_pos = MappingProxyType(self.shapes), MappingProxyType(self.def_pos)
         self._frozen = True
@@ -240,8 +258,22 @@ class Model:
 
     # --- declarations
     def _range(self, loop: P.ForClause, scope: dict) -> range:
-        lo, hi = self.eval_int(loop.lo, scope), self.eval_int(loop.hi, scope)
-        return range(lo, hi + 1)
+        return loop_values(loop.index, *self._bounds(loop, scope), loop.lo.pos)
+
+    def _bounds(self, loop: P.ForClause, scope: dict) -> tuple[int, int]:
+        return self.eval_int(loop.lo, scope), self.eval_int(loop.hi, scope)
+
+    def _check_claim_loops(self) -> None:
+        """Each claim is checked for every value of its loop: refuse an over-long loop now,
+        before any claim is checked (an unknown bound is reported with its claim)."""
+        for claim in self.prepared.claims:
+            if claim.loop is None:
+                continue
+            try:
+                bounds = self._bounds(claim.loop, self.scope)
+            except TensorcalcError:
+                continue
+            loop_values(claim.loop.index, *bounds, claim.loop.lo.pos)
 
     def _expand(self, decl: Declared):
         key = decl.key
@@ -265,6 +297,7 @@ class Model:
             if flag not in FLAGS:
                 raise TensorcalcError(f"unknown tensor flag {flag!r} (known: positive)", pos)
         dims = tuple(self.dim(d, scope) for d in parsed.dims)
+        check_entries(tuple(self.size(d) for d in dims), f"{kind}({', '.join(map(str, dims))})", pos)
         if kind == "rowvector":
             return kind, (S.ONE, dims[0]), parsed.flags
         if len(dims) == 1 and kind != "scalar":

@@ -15,6 +15,7 @@ import lark
 
 from .errors import Pos, TensorcalcError
 from .expr import Expr, node, num
+from .limits import loop_values
 
 _STARTS = ["claim_line", "def_line", "type_line", "lambda_line", "dim_line"]
 MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not parsed
@@ -26,6 +27,11 @@ def _parser() -> lark.Lark:
     pickle, which runs code when loaded, and a cache folder is not always out of others' reach."""
     grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
     return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def keywords() -> set[str]:
+    """The words of the grammar (``for``, ``in``): not usable as names."""
+    return {t.pattern.value for t in _parser().terminals if t.pattern.type == "str" and t.pattern.value.isidentifier()}
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,9 @@ class _ToExpr(lark.Transformer):
     # --- lines
     def for_clause(self, items):
         index, lo, hi = items
+        bounds = _constant(lo), _constant(hi)
+        if None not in bounds:  # bounds given as numbers: refuse an over-long loop as it is read
+            loop_values(str(index), *bounds, lo.pos)
         return ForClause(str(index), lo, hi)
 
     def equation(self, items):
@@ -199,9 +208,24 @@ def parse(text: str, start: str, pos: Pos):
         result = _ToExpr(pos).transform(tree)
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
-    except lark.exceptions.VisitError as err:  # pragma: no cover - transformer bugs surface here
-        raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, TensorcalcError):
+            raise err.orig_exc from None
+        raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None  # pragma: no cover
     return _wrap_single(result, start)
+
+
+_CONSTANT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "matmul": lambda a, b: a * b}
+
+
+def _constant(e: Expr) -> int | None:
+    """The value of a dimension expression made of numbers only (``1``, ``2*3+1``), else None."""
+    if e.op == "num":
+        return int(e.attr)
+    if e.op not in _CONSTANT_OPS:
+        return None
+    left, right = _constant(e.args[0]), _constant(e.args[1])
+    return None if left is None or right is None else _CONSTANT_OPS[e.op](left, right)
 
 
 def _wrap_single(result, start):

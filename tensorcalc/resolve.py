@@ -12,7 +12,8 @@ from . import shapes as S
 from .errors import TensorcalcError
 from .expr import Expr, num, to_text
 from .layouts import arranged_shape
-from .model import STRUCTURAL, Model, split_name
+from .limits import Expansion, check_entries, loop_values
+from .model import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, Model, split_name
 
 _FOLD = {
     "add": lambda a, b: a + b,
@@ -25,12 +26,14 @@ _FOLD = {
 
 
 class Resolver:
-    def __init__(self, model: Model, scope: dict, free_indices: bool = False):
+    def __init__(self, model: Model, scope: dict, free_indices: bool = False, budget: Expansion | None = None):
         self.model = model
         self.scope = scope
         self.free_indices = free_indices
+        self.budget = budget or Expansion()  # shared with the resolvers of unrolled terms and helpers
 
     def resolve(self, raw: Expr) -> Expr:
+        self.budget.spend(raw.pos)
         method = getattr(self, "_" + raw.op, None)
         if method is not None:
             return method(raw)
@@ -85,7 +88,7 @@ class Resolver:
             scope = dict(self.scope)
             if hkey.param:
                 scope[hkey.param] = int(key[len(base) + 1 : -1])
-            return Resolver(model, scope).value(hraw)
+            return Resolver(model, scope, budget=self.budget).value(hraw)
         if key == base and base in self.scope:  # a size or a layer index used as a number: 1/m, 1/N
             return num(self.scope[base], pos=raw.pos)
         if base in model.sizes or f"{base}[0]" in model.sizes:
@@ -108,7 +111,7 @@ class Resolver:
         name = raw.attr.rstrip("'′")
         primes = len(raw.attr) - len(name)
         raw_args = raw.args
-        if name in ("I", "eye", "ones", "zeros"):
+        if name in CONSTRUCTORS:
             dims = tuple(model.dim(a, self.scope) for a in raw_args)
             if name in ("I", "eye"):
                 if len(dims) != 1:
@@ -130,7 +133,7 @@ class Resolver:
             if len(args) != 1:
                 raise TensorcalcError(f"{name} takes one argument", raw.pos)
             return Expr("T" if name == "transpose" else name, args, None, raw.pos)
-        if name in ("hadamard", "otimes"):
+        if name in PAIRWISE:
             if len(args) != 2:
                 raise TensorcalcError(f"{name} takes two arguments", raw.pos)
             return Expr(name, args, None, raw.pos)
@@ -186,11 +189,12 @@ class Resolver:
     def _reduce(self, raw: Expr) -> Expr:
         """``prod(f(i) for i in 1..j)`` / ``sum(...)``: unrolled (left to right) over the index."""
         name, loop = raw.attr
-        if name not in _REDUCE:
+        if name not in REDUCTIONS:
             raise TensorcalcError(f"{name}(... for {loop.index} in ...) needs sum or prod, not {name!r}", raw.pos)
-        op, empty = _REDUCE[name]
+        op, empty = REDUCTIONS[name]
         lo, hi = self.model.eval_int(loop.lo, self.scope), self.model.eval_int(loop.hi, self.scope)
-        terms = [Resolver(self.model, {**self.scope, loop.index: i}, self.free_indices).value(raw.args[0]) for i in range(lo, hi + 1)]
+        terms = [Resolver(self.model, {**self.scope, loop.index: i}, self.free_indices, self.budget).value(raw.args[0])
+                 for i in loop_values(loop.index, lo, hi, loop.lo.pos)]
         if not terms:
             return num(empty, pos=raw.pos)
         expr = terms[0]
@@ -216,9 +220,6 @@ def _int_or_none(model: Model, raw: Expr, scope: dict):
         return model.eval_int(raw, scope)
     except TensorcalcError:
         return None
-
-
-_REDUCE = {"prod": ("matmul", 1), "sum": ("add", 0)}  # bounded reductions: combining op, empty value
 
 
 def _flatten_product(raw: Expr) -> list[Expr]:
@@ -271,5 +272,16 @@ def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping
         shape = S.RULES[op](expr, *(shape_of(model, a, cache, names) for a in expr.args))
     else:
         raise TensorcalcError(f"no shape rule for {op!r}", expr.pos)
+    if op != "var":  # declared shapes are checked where they are declared
+        _check_entries(model, expr, shape)
     cache[expr] = shape
     return shape
+
+
+def _check_entries(model: Model, expr: Expr, shape: tuple) -> None:
+    """Refuse a value too large to allocate, before anything evaluates it."""
+    try:
+        numeric = model.numeric_shape(shape)
+    except TensorcalcError:  # a size that is not a positive number is reported where it is used
+        return
+    check_entries(numeric, lambda: repr(to_text(expr)), expr.pos)

@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 
 from .errors import Pos, TensorcalcError
+from .identifiers import Identifiers, SourcePositions
+from .limits import MAX_DIM, check_family_widths, check_size_cases
 
 LAYOUTS = ("numerator", "denominator", "mixed")
 MAX_FILE_BYTES = 1_000_000
@@ -165,7 +167,6 @@ def _text_map(path: str, entry, what: str, source: str = "") -> dict[str, Text]:
 
 _INT = re.compile(r"^\s*(-?\d+)\s*$")
 _RANGE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
-MAX_DIM = 64
 
 
 def _size(path: str, text: str, pos: Pos, name: str) -> int:
@@ -184,11 +185,17 @@ def _dims(path: str, entry) -> dict[str, DimSpec]:
     if entry is None:
         raise TensorcalcError("missing key 'dims'", Pos(path, 1, 1))
     dims = {}
+    cases = 1
     for name, (key_node, node) in _mapping(path, entry[1], "dims").items():
         pos = _pos(path, node)
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
                 raise TensorcalcError(f"dims {name!r}: empty list of sizes", pos)
+            if name.endswith("]"):  # widths of a layer family, one per layer
+                check_family_widths(len(node.value), pos)
+            else:
+                cases *= len(node.value)
+                check_size_cases(cases, pos)  # before the entries are read: a list may be very long
             sizes = tuple(_size(path, _scalar(path, n, name).text, _pos(path, n), name) for n in node.value)
             dims[name] = DimSpec(name, sizes, pos=pos)
             continue
@@ -269,6 +276,36 @@ def _check(path: str, entry) -> CheckSettings:
     return CheckSettings(**values)
 
 
+FORMULA_KEYS = ("dims", "functions", "tensors", "forward", "loss", "claims", "symbols")
+PROSE_FIELDS = {"name", "why"}  # free text in a claim entry, not formulas
+
+
+def _check_identifiers(path: str, top: dict, source: str) -> None:
+    """Every identifier of the formula text in one alphabet, no two alike, nothing invisible."""
+    positions = SourcePositions(path, source)
+    names = Identifiers()
+    for key in FORMULA_KEYS:
+        for node in _formula_scalars(top[key][1], PROSE_FIELDS if key == "claims" else ()) if key in top else ():
+            start, end = node.start_mark.index, node.end_mark.index
+            names.scan(source[start:end], lambda i, start=start: positions.at(start + i))
+            if node.style == '"':  # escapes (\u0445) are characters only in the value
+                names.scan(str(node.value), lambda _i, node=node: _pos(path, node))
+
+
+def _formula_scalars(node: yaml.Node, prose=()):
+    """The scalars (keys and values) under a node, without the values of the ``prose`` keys."""
+    if isinstance(node, yaml.ScalarNode):
+        yield node
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _formula_scalars(item, prose)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            yield from _formula_scalars(key_node, prose)
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.value in prose):
+                yield from _formula_scalars(value_node, prose)
+
+
 KNOWN_KEYS = {"tensorcalc", "title", "source", "layout", "dims", "functions", "tensors", "forward", "loss", "claims", "check", "symbols", "notes"}
 
 
@@ -278,6 +315,7 @@ def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
             raise TensorcalcError(f"unknown key {key!r}", _pos(path, key_node))
     if "tensorcalc" not in top:
         raise TensorcalcError("missing key 'tensorcalc' (the format version, 1)", _pos(path, root))
+    _check_identifiers(path, top, source)
     version = _scalar(path, top["tensorcalc"][1], "tensorcalc")
     if version.text.strip() != "1":
         raise TensorcalcError(f"unsupported format version {version.text!r}; this tensorcalc reads version 1", version.pos)
