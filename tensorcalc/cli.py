@@ -21,7 +21,7 @@ FORMATS = ("text", "json", "junit", "github")
 
 def _files(paths: list[str], sources_only: bool = False) -> list[str]:
     """Files named, and in folders every derivation file and every note with a tensorcalc block."""
-    from .notes import has_model_block, is_note, is_source
+    from .frontends.notes import has_model_block, is_note, is_source
 
     out = []
     for p in paths:
@@ -37,8 +37,8 @@ def _files(paths: list[str], sources_only: bool = False) -> list[str]:
 
 def _check(args) -> int:
     """Text streams to stdout; other formats (or -o FILE) keep stdout for the report, progress to stderr."""
-    from . import report
-    from .check import check_paths
+    from .outputs import report
+    from .verdicts.check import check_paths
 
     files = _files(args.paths, args.sources_only)
     if not files:
@@ -92,12 +92,12 @@ def _check(args) -> int:
 
 
 def _derive(args) -> int:
-    from .views import derive_file, text_report
+    from .outputs.views import derive_file, text_report
 
     try:
         derived = derive_file(args.path, args.wrt, args.layout, args.of)
         if args.emit == "numpy":
-            from .emit import emit_numpy
+            from .outputs.emit import emit_numpy
 
             print(emit_numpy(derived.prepared, args.layout), end="")
         else:
@@ -111,8 +111,8 @@ def _derive(args) -> int:
 
 
 def _latex(args) -> int:
-    from .latex import document
-    from .views import derive_file
+    from .outputs.latex import document
+    from .outputs.views import derive_file
 
     files = [f for f in _files(args.paths) if f.endswith(SUFFIXES)]
     if not files:

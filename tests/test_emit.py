@@ -6,12 +6,12 @@ import importlib.util
 import numpy as np
 import pytest
 
-from tensorcalc import draws
-from tensorcalc.emit import deepest_model, emit_numpy, identifier
-from tensorcalc.expr import var
-from tensorcalc.layouts import effective
-from tensorcalc.model import Prepared
-from tensorcalc.spec import load_spec
+from tensorcalc.core.expr import var
+from tensorcalc.core.layouts import effective
+from tensorcalc.core.model import Prepared
+from tensorcalc.frontends import load_spec
+from tensorcalc.oracles import draws
+from tensorcalc.outputs.emit import deepest_model, emit_numpy, identifier
 
 
 def _load(code: str, tmp_path, name: str):
@@ -30,7 +30,7 @@ def _load(code: str, tmp_path, name: str):
     ("derivations/mlp.yaml", "numerator"),
 ])
 def test_emitted_gradients_match_jax(root, tmp_path, path, layout):
-    from tensorcalc.jaxbackend import JaxDerivatives
+    from tensorcalc.oracles.jaxbackend import JaxDerivatives
 
     prepared = Prepared(load_spec(str(root / path)))
     model = deepest_model(prepared)
