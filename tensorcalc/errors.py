@@ -37,6 +37,3 @@ class TensorcalcError(Exception):
 class ShapeError(TensorcalcError):
     """Operands whose shapes do not fit the operation."""
 
-
-class CheckTimeout(Exception):
-    """A claim took longer than its time budget."""

@@ -1,16 +1,22 @@
 """Elementwise scalar functions: each is one sympy formula in ``t``; derivatives come from sympy.
 
-A formula is evaluated by a small walker, never by ``lambdify``/``eval``:
-  * on arrays (numpy or jax.numpy) for the numeric oracle and lowered code;
-  * exactly on ``Fraction``s for the exact oracle, where every transcendental value
-    (``exp(q)``, ``log(q)``, a square root) is an independent random rational kept
-    in a ``Transcendentals`` memo, so the same value is used wherever it appears.
+A formula is run by one walker (``formula_program``), never by ``lambdify``/``eval``, in one of
+four interpretations (``ARRAY``, ``EXACT``, ``SYMBOLIC``, ``CODE``). What each sympy function
+head (``exp``, ``Max``, ...) means in each interpretation is one row of ``HEADS``:
+  * array: numpy or jax.numpy arrays, for the numeric oracle and lowered programs;
+  * exact: ``Fraction``s for the exact oracle (and sympy values for the symbolic proof), where
+    every transcendental value (``exp(q)``, ``log(q)``, ``sin(q)``, a root) comes from a memo of
+    independent random stand-ins (``Transcendentals``), the same value wherever it appears;
+  * code: numpy source text for emitted modules.
 """
 from __future__ import annotations
 
 import functools
+import operator
 import random
+from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any, Callable
 
 import sympy
 
@@ -25,6 +31,10 @@ BUILTINS: dict[str, sympy.Expr] = {
     "softplus": sympy.log(1 + sympy.exp(T)),
     "identity": T,
     "sqrt": sympy.sqrt(T),
+    "sin": sympy.sin(T),
+    "cos": sympy.cos(T),
+    "abs": sympy.Abs(T),
+    "sign": sympy.sign(T),
 }
 
 # Functions with a kink: random points must avoid it (the report says so).
@@ -46,15 +56,15 @@ class FunctionTable:
 
     def is_kinked(self, name: str) -> bool:
         formula = self.formulas[name]
-        return name in KINKED or formula.has(sympy.Max, sympy.Min, sympy.Abs, sympy.Heaviside, sympy.Piecewise)
+        return name in KINKED or formula.has(sympy.Max, sympy.Min, sympy.Abs, sympy.sign, sympy.Heaviside, sympy.Piecewise)
 
     def numeric(self, name: str, order: int, x, xp):
         """Apply the ``order``-th derivative elementwise to array ``x`` with module ``xp``."""
-        value = _array_program(self.formula(name, order))(x, xp)
+        value = formula_program(self.formula(name, order), ARRAY)(x, xp)
         return value + 0 * x if isinstance(value, float) else value  # a constant still has x's shape
 
     def exact(self, name: str, order: int, x: Fraction, memo: "Transcendentals") -> Fraction:
-        return _exact_program(self.formula(name, order))(x, memo)
+        return formula_program(self.formula(name, order), EXACT)(x, memo)
 
 
 @functools.lru_cache(maxsize=None)
@@ -62,44 +72,129 @@ def _derivative(formula: sympy.Expr, order: int) -> sympy.Expr:
     return sympy.diff(formula, T, order) if order else formula
 
 
-@functools.lru_cache(maxsize=None)
-def _array_program(f: sympy.Expr):
-    """A formula -> a function (x, xp) -> value, built once (the formula tree is walked once,
-    not at every call). Constants stay Python floats and integer powers stay integer, so
-    the operations (and a traced jax program) are the formula's own and no more."""
-    if f == T:
-        return lambda x, xp: x
-    if f.is_Number:
-        value = float(f)
-        return lambda x, xp: value
-    args = [_array_program(a) for a in f.args]
-    if f.is_Add:
-        return lambda x, xp: functools.reduce(lambda a, b: a + b, [g(x, xp) for g in args])
-    if f.is_Mul:
-        return lambda x, xp: functools.reduce(lambda a, b: a * b, [g(x, xp) for g in args])
-    if f.is_Pow:
-        base, exponent = args[0], f.args[1]
-        if exponent.is_Integer:
-            k = int(exponent)
-            return lambda x, xp: base(x, xp) ** k
-        power = args[1]
-        return lambda x, xp: base(x, xp) ** power(x, xp)
-    name = type(f).__name__
-    if name in _ARRAY_RULES:
-        rule = _ARRAY_RULES[name]
-        return lambda x, xp: rule(xp, [g(x, xp) for g in args])
-    raise ValueError(f"no numeric rule for {name}")
+@dataclass(frozen=True)
+class Interpretation:
+    """How one algebra computes the arithmetic of a formula; function heads come from ``HEADS``.
+
+    Every callable gets the already computed values of the arguments. ``power`` also gets
+    the exponent's formula, so an integer exponent stays an integer power."""
+
+    name: str  # the column of ``HEADS``: "array", "exact" or "code"
+    constant: Callable[[sympy.Number], Any]
+    add: Callable[[list], Any]
+    mul: Callable[[list], Any]
+    power: Callable[[Any, Any, sympy.Expr, Any], Any]  # (base, exponent value, exponent formula, context)
 
 
-_ARRAY_RULES = {
-    "Max": lambda xp, a: functools.reduce(xp.maximum, a),
-    "Min": lambda xp, a: functools.reduce(xp.minimum, a),
-    "Heaviside": lambda xp, a: xp.where(a[0] > 0, 1.0, 0.0),
-    "DiracDelta": lambda xp, a: 0 * a[0],
-    "Abs": lambda xp, a: xp.abs(a[0]),
-    **{name: (lambda fn: lambda xp, a: getattr(xp, fn)(a[0]))(name) for name in ("exp", "log", "tanh", "sinh", "cosh", "sin", "cos")},
+@dataclass(frozen=True)
+class Head:
+    """One sympy function head in every interpretation: ``array(xp, args)``,
+    ``exact(memo, args)`` (memo: ``Transcendentals`` or the symbolic proof's), ``code(args)``."""
+
+    array: Callable
+    exact: Callable
+    code: Callable
+
+
+def _unary(numpy_name: str, exact: Callable) -> Head:
+    return Head(lambda xp, a: getattr(xp, numpy_name)(a[0]), exact, lambda a: f"np.{numpy_name}({a[0]})")
+
+
+def _fold(fn: str, args: list[str]) -> str:
+    out = args[0]
+    for a in args[1:]:
+        out = f"{fn}({out}, {a})"
+    return out
+
+
+def _tanh(memo, a):
+    e2 = memo.exp(a[0]) ** 2  # through exp(a) itself, so tanh, sinh, cosh and exp of one argument agree
+    return (e2 - 1) / (e2 + 1)
+
+
+def _sinh(memo, a):
+    e = memo.exp(a[0])
+    return (e - 1 / e) / 2
+
+
+def _cosh(memo, a):
+    e = memo.exp(a[0])
+    return (e + 1 / e) / 2
+
+
+HEADS: dict[str, Head] = {
+    "exp": _unary("exp", lambda memo, a: memo.exp(a[0])),
+    "log": _unary("log", lambda memo, a: memo.log(a[0])),
+    "tanh": _unary("tanh", _tanh),
+    "sinh": _unary("sinh", _sinh),
+    "cosh": _unary("cosh", _cosh),
+    "sin": _unary("sin", lambda memo, a: memo.sin(a[0])),
+    "cos": _unary("cos", lambda memo, a: memo.cos(a[0])),
+    "Abs": _unary("abs", lambda memo, a: abs(a[0])),
+    "sign": _unary("sign", lambda memo, a: (a[0] > 0) - (a[0] < 0)),
+    "Max": Head(lambda xp, a: functools.reduce(xp.maximum, a), lambda memo, a: max(a), lambda a: _fold("np.maximum", a)),
+    "Min": Head(lambda xp, a: functools.reduce(xp.minimum, a), lambda memo, a: min(a), lambda a: _fold("np.minimum", a)),
+    "Heaviside": Head(lambda xp, a: xp.where(a[0] > 0, 1.0, 0.0), lambda memo, a: Fraction(int(a[0] > 0)),
+                      lambda a: f"np.where({a[0]} > 0, 1.0, 0.0)"),
+    "DiracDelta": Head(lambda xp, a: 0 * a[0], lambda memo, a: Fraction(0), lambda a: f"(0 * {a[0]})"),
 }
 
+
+def _exact_constant(f: sympy.Number) -> Fraction:
+    if not f.is_Rational:
+        raise ArithmeticError(f"no exact value for the constant {f}")
+    return Fraction(int(f.p), int(f.q))
+
+
+def _exact_power(base, exponent, _formula, memo):
+    return base ** int(exponent) if exponent.denominator == 1 else memo.root(base, exponent)
+
+
+def _array_power(base, exponent, formula, _xp):
+    return base ** int(formula) if formula.is_Integer else base ** exponent
+
+
+def _code_power(base, exponent, formula, _ctx):
+    return f"({base} ** {int(formula) if formula.is_Integer else exponent})"
+
+
+ARRAY = Interpretation("array", lambda f: float(f), lambda v: functools.reduce(operator.add, v),
+                       lambda v: functools.reduce(operator.mul, v), _array_power)
+EXACT = Interpretation("exact", _exact_constant, lambda v: sum(v[1:], v[0]), lambda v: functools.reduce(operator.mul, v), _exact_power)
+SYMBOLIC = Interpretation("exact", lambda f: f, lambda v: sympy.Add(*v), lambda v: sympy.Mul(*v), lambda b, e, _f, _m: b**e)
+CODE = Interpretation("code", lambda f: repr(float(f)), lambda v: "(" + " + ".join(v) + ")", lambda v: "(" + " * ".join(v) + ")",
+                      _code_power)
+
+
+@functools.lru_cache(maxsize=None)
+def formula_program(f: sympy.Expr, how: Interpretation) -> Callable[[Any, Any], Any]:
+    """A formula -> a function (x, context) -> value, built once (the formula tree is walked
+    once, not at every call). The context is ``xp`` (array), the memo (exact, symbolic) or
+    unused (code, where x is the argument's source text)."""
+    if f == T:
+        return lambda x, ctx: x
+    if f.is_Number:
+        value = how.constant(f)
+        return lambda x, ctx: value
+    args = [formula_program(a, how) for a in f.args]
+    if f.is_Add:
+        return lambda x, ctx: how.add([g(x, ctx) for g in args])
+    if f.is_Mul:
+        return lambda x, ctx: how.mul([g(x, ctx) for g in args])
+    if f.is_Pow:
+        base, power = args
+        return lambda x, ctx: how.power(base(x, ctx), power(x, ctx), f.args[1], ctx)
+    name = type(f).__name__
+    if name not in HEADS:
+        raise UnknownFunction(f"no rule for {name} in a function formula")
+    rule = getattr(HEADS[name], how.name)
+    if how.name == "code":
+        return lambda x, ctx: rule([g(x, ctx) for g in args])
+    return lambda x, ctx: rule(ctx, [g(x, ctx) for g in args])
+
+
+class UnknownFunction(ArithmeticError):
+    """A function formula uses a sympy function that ``HEADS`` does not know."""
 
 class Transcendentals:
     """Random rational stand-ins for transcendental values, drawn once per argument.
@@ -114,9 +209,28 @@ class Transcendentals:
         self.exp_of: dict[Fraction, Fraction] = {}
         self.log_of: dict[Fraction, Fraction] = {}
         self.root_of: dict[tuple[Fraction, Fraction], Fraction] = {}
+        self.circle_of: dict[Fraction, Fraction] = {}
 
     def _fresh(self) -> Fraction:
         return Fraction(self.rng.randint(1, 10**6), self.rng.randint(1, 10**4))
+
+    def sin(self, q: Fraction) -> Fraction:
+        """sin and cos share a point of the unit circle drawn once per |q| (rational,
+        by the half-angle tangent): sin² + cos² = 1, sin(-q) = -sin(q), cos(-q) = cos(q)."""
+        s, _c = self._circle(q)
+        return s
+
+    def cos(self, q: Fraction) -> Fraction:
+        return self._circle(q)[1]
+
+    def _circle(self, q: Fraction) -> tuple[Fraction, Fraction]:
+        if q == 0:
+            return Fraction(0), Fraction(1)
+        if abs(q) not in self.circle_of:
+            self.circle_of[abs(q)] = self._fresh()
+        h = self.circle_of[abs(q)]
+        s, c = 2 * h / (1 + h * h), (1 - h * h) / (1 + h * h)
+        return (s if q > 0 else -s), c
 
     def exp(self, q: Fraction) -> Fraction:
         if q == 0:
@@ -165,49 +279,10 @@ def _iroot(n: int, k: int) -> int | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _exact_program(f: sympy.Expr):
-    """A formula -> a function (x: Fraction, memo) -> Fraction, built once."""
-    if f == T:
-        return lambda x, memo: x
-    if f.is_Rational:
-        value = Fraction(int(f.p), int(f.q))
-        return lambda x, memo: value
-    args = [_exact_program(a) for a in f.args]
-    if f.is_Pow:
-        base, power = args
-
-        def pow_rule(x, memo):
-            b, p = base(x, memo), power(x, memo)
-            return b ** int(p) if p.denominator == 1 else memo.root(b, p)
-
-        return pow_rule
-    if f.is_Add:
-        return lambda x, memo: sum((g(x, memo) for g in args), Fraction(0))
-    if f.is_Mul:
-        return lambda x, memo: functools.reduce(lambda a, b: a * b, (g(x, memo) for g in args), Fraction(1))
-    name = type(f).__name__
-    if name not in _EXACT_RULES:
-        raise ArithmeticError(f"no exact rule for {name}")
-    rule = _EXACT_RULES[name]
-    return lambda x, memo: rule(memo, [g(x, memo) for g in args])
-
-
-def _tanh(memo, a):
-    e2 = memo.exp(2 * a[0])
-    return (e2 - 1) / (e2 + 1)
-
-
-_EXACT_RULES = {
-    "exp": lambda memo, a: memo.exp(a[0]),
-    "log": lambda memo, a: memo.log(a[0]),
-    "tanh": _tanh,
-    "Max": lambda memo, a: max(a),
-    "Min": lambda memo, a: min(a),
-    "Abs": lambda memo, a: abs(a[0]),
-    "Heaviside": lambda memo, a: Fraction(1) if a[0] > 0 else Fraction(0),
-    "DiracDelta": lambda memo, a: Fraction(0),
+# Functions a formula ``t -> ...`` may call, by the name it writes (each head is in ``HEADS``).
+SYMPY_FUNCTIONS = {
+    "exp": sympy.exp, "log": sympy.log, "tanh": sympy.tanh, "sinh": sympy.sinh, "cosh": sympy.cosh, "sin": sympy.sin,
+    "cos": sympy.cos, "sqrt": sympy.sqrt, "abs": sympy.Abs, "Abs": sympy.Abs, "sign": sympy.sign, "max": sympy.Max,
+    "Max": sympy.Max, "min": sympy.Min, "Min": sympy.Min,
 }
-
-
-SYMPY_FUNCTIONS = {"exp": sympy.exp, "log": sympy.log, "tanh": sympy.tanh, "sqrt": sympy.sqrt, "abs": sympy.Abs}
+VARIADIC = {"max", "Max", "min", "Min"}  # of these, a formula may call with several arguments

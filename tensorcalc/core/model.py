@@ -16,7 +16,7 @@ from ..errors import Pos, TensorcalcError
 from ..frontends import parse as P
 from . import shapes as S
 from .expr import Expr, to_text
-from .functions import BUILTINS, SYMPY_FUNCTIONS, FunctionTable, T
+from .functions import BUILTINS, SYMPY_FUNCTIONS, VARIADIC, FunctionTable, T
 from .names import split_name
 from .resolve import Resolver, shape_of
 
@@ -155,6 +155,8 @@ def _to_sympy(raw: Expr, variable: str, known: dict[str, sympy.Expr]) -> sympy.E
             return sympy.diff(SYMPY_FUNCTIONS[name](T), T, order).subs(T, args[0])
         if name in known:
             return sympy.diff(known[name], T, order).subs(T, args[0])
+    if op == "call" and len(args) > 1 and raw.attr in VARIADIC:
+        return SYMPY_FUNCTIONS[raw.attr](*args)
     raise TensorcalcError(f"not allowed in a function formula: {to_text(raw)}", raw.pos)
 
 
@@ -176,8 +178,6 @@ class Model:
         self.leaves: dict[str, tuple[str, tuple, tuple[str, ...]]] = {}
         self.defs: dict[str, Expr] = {}
         self.shapes: dict[str, tuple] = {}
-        self.def_pos: dict[str, Pos] = {}
-        self._deriv_shape = None  # set by derive.attach(model)
         for decl in prepared.tensors:
             for key, scope in self._expand(decl):
                 kind, shape, flags = self._type(decl.value, scope, decl.pos)
@@ -190,9 +190,8 @@ class Model:
                     raise TensorcalcError(f"{key!r} is defined twice", decl.pos)
                 raw_defs[key] = (decl.value, scope, decl.pos)
         for key in self._order(raw_defs):
-            raw, scope, pos = raw_defs[key]
+            raw, scope, _pos = raw_defs[key]
             self.defs[key] = self.resolve(raw, scope)
-            self.def_pos[key] = pos
             self.shapes[key] = self.shape(self.defs[key])
         self.loss = self._loss()
 

@@ -144,10 +144,6 @@ def power(expr: Expr, a: Shape, b: Shape) -> Shape:
     return a
 
 
-def dims_of(attr) -> Shape:
-    return tuple(attr) if isinstance(attr, tuple) else (attr, attr)
-
-
 # op -> rule(expr, *argument shapes) -> shape. Leaves (var, num, eye, ones, deriv, entry)
 # are handled by the model, which knows declarations and layouts.
 RULES = {

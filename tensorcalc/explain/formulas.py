@@ -55,7 +55,6 @@ class Derivation:
     result: Line
     steps: list[Line] = field(default_factory=list)
     chain: Line | None = None  # the result in terms of the last step (plain models)
-    checks: list[str] = field(default_factory=list)  # what was verified, human readable
     model: Model | None = None
     general: bool = False
 
@@ -413,7 +412,6 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
             raise NotDerivable("no size set where the derived formula could be checked")
         if line.loop is not None and done:
             line.loop = _loop_text(done)
-        out.checks.append(f"{cases} case{'s' * (cases != 1)}")
 
 
 def _loop_text(done: list[tuple[int, int]]) -> tuple[str, str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Callable, Iterator
 
 from ..core.expr import Expr, node, num, to_text
@@ -232,10 +231,6 @@ def claim_edits(lhs: Expr, rhs: Expr, ctx: Context) -> list[Edit]:
                 seen.add(key)
                 out.append(edit)
     return out
-
-
-def scaled(expr: Expr, c: Fraction) -> Expr:
-    return node("matmul", num(c), expr, pos=expr.pos)
 
 
 # --- equivalence of resolved expressions --------------------------------------------

@@ -184,6 +184,10 @@ class _ToExpr(lark.Transformer):
         return tuple(items)
 
 
+class _NotAClaim(Exception):
+    """A claim line that parsed as a bare expression (no '=', ':=' or '≈')."""
+
+
 def parse(text: str, start: str, pos: Pos):
     """Parse ``text`` with grammar rule ``start``; errors carry file:line:column."""
     if len(text) > MAX_TEXT:
@@ -208,7 +212,7 @@ def _wrap_single(result, start):
     if start == "claim_line" and isinstance(result, ParsedClaim):
         return result
     if start == "claim_line":  # a bare expression is not a claim
-        raise TypeError
+        raise _NotAClaim
     if start == "def_line":
         return result if isinstance(result, tuple) else (result, None)
     if start == "type_line":
@@ -232,5 +236,5 @@ def _describe(err: lark.exceptions.UnexpectedInput, text: str) -> str:
 def parse_claim(text: str, pos: Pos) -> ParsedClaim:
     try:
         return parse(text, "claim_line", pos)
-    except TypeError:
+    except _NotAClaim:
         raise TensorcalcError(f"a claim needs '=' (or ':=' / '≈'): {text!r}", pos) from None

@@ -103,7 +103,6 @@ class PointValues:
 
     lhs: list
     rhs: list
-    label: str = ""
 
 
 @dataclass
@@ -215,7 +214,7 @@ def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, 
     out = []
     for k, (alg, env, derivative) in enumerate(_state(model).exact_points(points, seed)):
         values = _both_sides(model, alg, env, derivative, lhs, rhs, ranges)
-        out.append(PointValues(*values, label=f"exact point {k + 1}"))
+        out.append(PointValues(*values))
     return out
 
 
@@ -256,7 +255,7 @@ def numeric_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, trials: int
 
         with np.errstate(all="ignore"):
             values = _both_sides(model, state.alg, state.envs[k], derivative, lhs, rhs, ranges)
-        out.append(NumericValues(*values, label=f"network {k + 1}", truth_error=max(errors, default=0.0), near_kink=state.near_kink[k]))
+        out.append(NumericValues(*values, truth_error=max(errors, default=0.0), near_kink=state.near_kink[k]))
     return out
 
 
@@ -283,7 +282,7 @@ def exact_points_at(model: Model, lhs: Expr, rhs: Expr, ranges: dict, networks: 
         except (ZeroDivisionError, ArithmeticError):
             continue
         values = _both_sides(model, alg, env, program_derivative(state.programs), lhs, rhs, ranges)
-        out.append(PointValues(*values, label=f"network {k + 1}, exactly"))
+        out.append(PointValues(*values))
     return out
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 
 from ..core.expr import applied_functions
-from ..core.functions import FunctionTable, T
+from ..core.functions import SYMBOLIC, FunctionTable, UnknownFunction, formula_program
 from ..core.model import Model
 from .evaluate import Algebra, Evaluator, forward_env
 
@@ -24,15 +24,12 @@ MAX_LEAF_ENTRIES = 40  # above this many scalar inputs the proof is not attempte
 MAX_ENTRIES = 64  # entries compared per side
 
 
-class NotSymbolic(Exception):
-    """The expression leaves the fragment this proof handles."""
-
-
 class SymbolicTranscendentals:
     def __init__(self):
         self.exp_symbols: dict[sympy.Expr, sympy.Symbol] = {}
         self.log_of: dict[sympy.Symbol, sympy.Expr] = {}
         self.log_symbols: dict[sympy.Expr, sympy.Symbol] = {}
+        self.half_angle: dict[sympy.Expr, sympy.Symbol] = {}
 
     def exp(self, a: sympy.Expr) -> sympy.Expr:
         a = sympy.expand(a)
@@ -46,35 +43,31 @@ class SymbolicTranscendentals:
             self.log_of[sym] = a
         return self.exp_symbols[a]
 
+    def sin(self, a: sympy.Expr) -> sympy.Expr:
+        return self._circle(a)[0]
+
+    def cos(self, a: sympy.Expr) -> sympy.Expr:
+        return self._circle(a)[1]
+
+    def _circle(self, a: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+        """(sin a, cos a) through the half-angle tangent symbol H_k: rational in H_k, sin² + cos² = 1."""
+        a = sympy.expand(a)
+        if a == 0:
+            return sympy.Integer(0), sympy.Integer(1)
+        if a.could_extract_minus_sign():
+            s, c = self._circle(-a)
+            return -s, c
+        if a not in self.half_angle:
+            self.half_angle[a] = sympy.Symbol(f"H{len(self.half_angle)}", real=True)
+        h = self.half_angle[a]
+        return 2 * h / (1 + h**2), (1 - h**2) / (1 + h**2)
+
     def log(self, x: sympy.Expr) -> sympy.Expr:
         if x in self.log_of:
             return self.log_of[x]
         if x not in self.log_symbols:
             self.log_symbols[x] = sympy.Symbol(f"L{len(self.log_symbols)}", real=True)
         return self.log_symbols[x]
-
-
-def _walk(f: sympy.Expr, x: sympy.Expr, memo: SymbolicTranscendentals) -> sympy.Expr:
-    if f == T:
-        return x
-    if f.is_Number:
-        return f
-    args = [_walk(a, x, memo) for a in f.args]
-    if f.is_Add:
-        return sympy.Add(*args)
-    if f.is_Mul:
-        return sympy.Mul(*args)
-    if f.is_Pow:
-        return args[0] ** args[1]
-    name = type(f).__name__
-    if name == "exp":
-        return memo.exp(args[0])
-    if name == "log":
-        return memo.log(args[0])
-    if name == "tanh":
-        e2 = memo.exp(2 * args[0])
-        return (e2 - 1) / (e2 + 1)
-    raise NotSymbolic(name)
 
 
 class SymbolicAlgebra(Algebra):
@@ -84,7 +77,8 @@ class SymbolicAlgebra(Algebra):
 
     def apply(self, name: str, order: int, x):
         formula = self.functions.formula(name, order)
-        f = np.frompyfunc(lambda v: _walk(formula, v, self.symbolic), 1, 1)
+        program = formula_program(formula, SYMBOLIC)
+        f = np.frompyfunc(lambda v: program(v, self.symbolic), 1, 1)
         return np.asarray(f(x), dtype=object).reshape(np.shape(x))
 
     def root(self, x, power):
@@ -125,7 +119,7 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
         env = forward_env(model, alg, symbolic_leaves(model, 0))
         ev = Evaluator(model, alg, env, derivative_factory())
         left, right = np.asarray(ev.evaluate(lhs), dtype=object), np.asarray(ev.evaluate(rhs), dtype=object)
-    except (NotSymbolic, ZeroDivisionError, TypeError):
+    except (UnknownFunction, ZeroDivisionError, TypeError):  # outside the fragment this proof handles
         return None
     if left.shape != right.shape and not (left.size == right.size == 1):
         return False

@@ -16,7 +16,7 @@ import sympy
 from ..core import shapes as S
 from ..core.derive import gradient_program
 from ..core.expr import Expr, node, substitute, var
-from ..core.functions import T
+from ..core.functions import CODE, UnknownFunction, formula_program
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.resolve import shape_of
@@ -261,44 +261,10 @@ class _Emitter:
         formula = self.model.functions.formula(fn, order)
         if not formula.free_symbols:
             return f"np.full(np.shape(t), {float(formula)!r})"
-        return _formula_code(formula)
-
-
-_NUMPY_FUNCTIONS = {"exp": "np.exp", "log": "np.log", "tanh": "np.tanh", "sinh": "np.sinh", "cosh": "np.cosh",
-                    "sin": "np.sin", "cos": "np.cos", "Abs": "np.abs"}
-
-
-def _formula_code(f: sympy.Expr) -> str:
-    if f == T:
-        return "t"
-    if f.is_Number:
-        return repr(float(f))
-    args = [_formula_code(a) for a in f.args]
-    if f.is_Add:
-        return "(" + " + ".join(args) + ")"
-    if f.is_Mul:
-        return "(" + " * ".join(args) + ")"
-    if f.is_Pow:
-        return f"({args[0]} ** {args[1]})"
-    kind = type(f).__name__
-    if kind in _NUMPY_FUNCTIONS:
-        return f"{_NUMPY_FUNCTIONS[kind]}({args[0]})"
-    if kind == "Max":
-        return _fold("np.maximum", args)
-    if kind == "Min":
-        return _fold("np.minimum", args)
-    if kind == "Heaviside":
-        return f"np.where({args[0]} > 0, 1.0, 0.0)"
-    if kind == "DiracDelta":
-        return f"(0 * {args[0]})"
-    raise TensorcalcError(f"no numpy form for {kind} in a function formula")
-
-
-def _fold(fn: str, args: list[str]) -> str:
-    out = args[0]
-    for a in args[1:]:
-        out = f"{fn}({out}, {a})"
-    return out
+        try:
+            return formula_program(formula, CODE)("t", None)
+        except UnknownFunction as err:
+            raise TensorcalcError(f"no numpy form: {err}") from None
 
 
 def _index(key: str) -> int:

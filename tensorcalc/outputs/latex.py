@@ -390,7 +390,7 @@ def _shape_of(d, e: Expr, line) -> tuple:
     return IndexMap(anchor, model.depth).shape(concrete, anchor is not None)
 
 
-def file_section(derived) -> str:
+def file_section(derived, steps: bool = False) -> str:
     from ..explain.formulas import helper_names
 
     spec = derived.prepared.spec
@@ -404,18 +404,12 @@ def file_section(derived) -> str:
     out.append(r"Each formula below was checked by the exact and the floating-point oracle before it was printed.")
     names = helper_names(derived.prepared, derived.layout)
     for d in derived.derivations:
-        out.append(derivation_block(d, derived.prepared, names, derived_steps(derived)))
+        out.append(derivation_block(d, derived.prepared, names, steps))
     for wrt, reason in derived.refused:
         out.append(rf"\noindent Not shown: $\partial / \partial$\texttt{{{text(wrt)}}} --- {text(reason)}.")
     return "\n".join(out) + "\n"
 
 
-def derived_steps(derived) -> bool:
-    return getattr(derived, "steps", False)
-
-
 def document(parts: list, standalone: bool = False, steps: bool = False) -> str:
-    for p in parts:
-        p.steps = steps
-    body = "\n".join(file_section(p) for p in parts)
+    body = "\n".join(file_section(p, steps) for p in parts)
     return PREAMBLE + body + "\\end{document}\n" if standalone else body

@@ -35,8 +35,7 @@ def derivation_text(d, names: dict, steps: bool = False) -> str:
     body = max(len(r[1]) for r in rows)
     out = []
     for i, (lhs, rhs, shape) in enumerate(rows):
-        sep = "=" if lhs or i == 0 else "="
-        text = f"{lhs:<{width}} {sep} {rhs}"
+        text = f"{lhs:<{width}} = {rhs}"
         out.append(f"{text:<{width + body + 3}}   {shape}" if steps else text)
         if d.general and i == 0 and len(rows) > 1:
             out.append(f"{'':<{width}}   where")
