@@ -11,7 +11,6 @@ built unless the expression itself is a 3-tensor.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable
 
@@ -26,49 +25,100 @@ from ..core.resolve import shape_of
 from ..errors import TensorcalcError
 
 
-@dataclass
 class Algebra:
-    """How numbers and elementwise functions are computed."""
+    """float64 arithmetic on arrays of the module ``xp`` (numpy here; jax.numpy in ``jaxbackend``)."""
 
-    name: str
-    xp: object
-    functions: FunctionTable
-    memo: Transcendentals | None = None
+    exact = False
+
+    def __init__(self, xp, functions: FunctionTable):
+        self.xp = xp
+        self.functions = functions
 
     def const(self, value: Fraction, shape=()):
-        if self.name == "exact":
-            out = np.empty(shape, dtype=object)
-            out[...] = value
-            return out
         return self.xp.full(shape, float(value))
 
     def wrap(self, value):
-        """Keep exact values as object arrays (numpy turns 0-d object results into scalars)."""
-        if self.name == "exact" and not isinstance(value, np.ndarray):
-            out = np.empty((), dtype=object)
-            out[()] = value
-            return out
         return value
 
     def apply(self, name: str, order: int, x):
-        if self.name == "exact":
-            f = np.frompyfunc(lambda v: self.functions.exact(name, order, v, self.memo), 1, 1)
-            return np.asarray(f(x), dtype=object).reshape(np.shape(x))
         return self.functions.numeric(name, order, x, self.xp)
 
+    def power(self, x, k: int):
+        return x**k
+
     def root(self, x, power: Fraction):
-        if self.name == "exact":
-            f = np.frompyfunc(lambda v: self.memo.root(v, power), 1, 1)
-            return np.asarray(f(x), dtype=object).reshape(np.shape(x))
-        return x ** float(power)
+        return self.xp.sqrt(x) if power == Fraction(1, 2) else x ** float(power)
+
+    def eye(self, n: int):
+        return self.xp.eye(n)
+
+    def diag(self, v):
+        return self.xp.diag(v)
+
+    def softmax_numerator(self, z):
+        """exp(z) scaled per column by exp(-max) (the same softmax, no overflow)."""
+        return self.xp.exp(z - self.xp.max(z, axis=0, keepdims=True))
+
+    def unit(self, shape: tuple[int, ...], index: tuple[int, ...]):
+        out = np.zeros(shape)
+        out[index] = 1.0
+        return out
 
 
-def exact_algebra(functions: FunctionTable, seed: int) -> Algebra:
-    return Algebra("exact", np, functions, Transcendentals(seed))
+class ExactAlgebra(Algebra):
+    """Exact arithmetic on object arrays of ``Fraction``s; transcendental values from ``memo``."""
+
+    exact = True
+
+    def __init__(self, functions: FunctionTable, memo):
+        super().__init__(np, functions)
+        self.memo = memo
+
+    def const(self, value, shape=()):
+        out = np.empty(shape, dtype=object)
+        out[...] = value
+        return out
+
+    def wrap(self, value):
+        """Keep exact values as object arrays (numpy turns 0-d object results into scalars)."""
+        return value if isinstance(value, np.ndarray) else self.const(value)
+
+    def _each(self, fn, x):
+        return np.asarray(np.frompyfunc(fn, 1, 1)(x), dtype=object).reshape(np.shape(x))
+
+    def apply(self, name: str, order: int, x):
+        return self._each(lambda v: self.functions.exact(name, order, v, self.memo), x)
+
+    def power(self, x, k: int):
+        return self._each(lambda v: v**k, x)
+
+    def root(self, x, power: Fraction):
+        return self._each(lambda v: self.memo.root(v, power), x)
+
+    def eye(self, n: int):
+        return self.diag(self.const(Fraction(1), (n,)))
+
+    def diag(self, v):
+        out = self.const(Fraction(0), (len(v), len(v)))
+        for i, value in enumerate(v):
+            out[i, i] = value
+        return out
+
+    def softmax_numerator(self, z):
+        return self.apply("exp", 0, z)
+
+    def unit(self, shape: tuple[int, ...], index: tuple[int, ...]):
+        out = self.const(Fraction(0), shape)
+        out[index] = Fraction(1)
+        return out
+
+
+def exact_algebra(functions: FunctionTable, seed: int) -> ExactAlgebra:
+    return ExactAlgebra(functions, Transcendentals(seed))
 
 
 def numpy_algebra(functions: FunctionTable) -> Algebra:
-    return Algebra("numpy", np, functions)
+    return Algebra(np, functions)
 
 
 Derivative = Callable[["Evaluator", Expr], object]
@@ -174,13 +224,7 @@ def _num(ev, e):
 
 
 def _eye(ev, e):
-    n = ev.model.size(e.attr)
-    out = ev.alg.const(Fraction(0), (n, n))
-    if ev.alg.name == "jax":
-        return ev.xp.eye(n)
-    for i in range(n):
-        out[i, i] = out[i, i] * 0 + 1
-    return out
+    return ev.alg.eye(ev.model.size(e.attr))
 
 
 def _fill(value):
@@ -197,41 +241,26 @@ def _pow(ev, e):
         return ev.xp.sum(x * x) ** (k.numerator // 2)  # norm(X)^2k without a square root
     base = ev.evaluate(base_expr)
     if k.denominator == 1:
-        return base ** int(k) if ev.alg.name != "exact" else _exact_int_pow(base, int(k))
+        return ev.alg.power(base, int(k))
     return ev.alg.root(base, k)
-
-
-def _exact_int_pow(base, k):
-    f = np.frompyfunc(lambda v: v**k, 1, 1)
-    return np.asarray(f(base), dtype=object).reshape(np.shape(base))
 
 
 def _norm(ev, e):
     x = ev.evaluate(e.args[0])
-    return ev.alg.root(ev.xp.sum(x * x), Fraction(1, 2)) if ev.alg.name == "exact" else ev.xp.sqrt(ev.xp.sum(x * x))
+    return ev.alg.root(ev.xp.sum(x * x), Fraction(1, 2))
 
 
 def _diag(ev, e):
     x = ev.evaluate(e.args[0])
     s = ev.static(e.args[0])
     if S.is_vector(s):
-        v = x.reshape(-1)
-        n = v.shape[0]
-        if ev.alg.name == "jax":
-            return ev.xp.diag(v)
-        out = ev.alg.const(Fraction(0), (n, n))
-        for i in range(n):
-            out[i, i] = v[i]
-        return out
+        return ev.alg.diag(x.reshape(-1))
     return ev.xp.diagonal(x).reshape(-1, 1)
 
 
 def _softmax(ev, e):
     z = ev.evaluate(e.args[0])
-    if ev.alg.name == "exact":
-        ex = ev.alg.apply("exp", 0, z)
-    else:
-        ex = ev.xp.exp(z - ev.xp.max(z, axis=0, keepdims=True))
+    ex = ev.alg.softmax_numerator(z)
     return ex / ev.xp.sum(ex, axis=0, keepdims=True)
 
 
@@ -367,9 +396,4 @@ EVAL: dict[str, Callable] = {
 def unit_cotangents(algebra: Algebra, shape: tuple[int, ...]):
     """Yield (index, one-hot array) over every entry of ``shape``."""
     for index in itertools.product(*(range(n) for n in shape)):
-        unit = algebra.const(Fraction(0), shape)
-        if algebra.name == "jax":
-            unit = unit.at[index].set(1.0)
-        else:
-            unit[index] = unit[index] * 0 + 1
-        yield index, unit
+        yield index, algebra.unit(shape, index)

@@ -67,6 +67,16 @@ GROUP_ENTRIES = 256
 GROUP_BLOCKS = 256
 
 
+class JaxAlgebra(Algebra):
+    """float64 arithmetic in jax.numpy (immutable arrays: a unit vector is built, not written)."""
+
+    def __init__(self, functions):
+        super().__init__(jnp, functions)
+
+    def unit(self, shape: tuple[int, ...], index: tuple[int, ...]):
+        return jnp.zeros(shape).at[index].set(1.0)
+
+
 class JaxBatch:
     """True derivatives by jax autodiff at a batch of random networks of one model.
 
@@ -74,7 +84,7 @@ class JaxBatch:
 
     def __init__(self, model: Model, leaves: list[dict]):
         self.model = model
-        self.alg = Algebra("jax", jnp, model.functions)
+        self.alg = JaxAlgebra(model.functions)
         self.count = len(leaves)
         self.leaves = {name: np.stack([np.asarray(t[name], dtype=float) for t in leaves]) for name in leaves[0]}
         self.cache: dict = {}

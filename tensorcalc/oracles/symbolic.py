@@ -18,7 +18,7 @@ import sympy
 from ..core.expr import applied_functions
 from ..core.functions import SYMBOLIC, FunctionTable, UnknownFunction, formula_program
 from ..core.model import Model
-from .evaluate import Algebra, Evaluator, forward_env
+from .evaluate import Evaluator, ExactAlgebra, forward_env
 
 MAX_LEAF_ENTRIES = 40  # above this many scalar inputs the proof is not attempted
 MAX_ENTRIES = 64  # entries compared per side
@@ -70,20 +70,18 @@ class SymbolicTranscendentals:
         return self.log_symbols[x]
 
 
-class SymbolicAlgebra(Algebra):
+class SymbolicAlgebra(ExactAlgebra):
+    """Exact arithmetic on sympy entries: transcendental values are symbols (``SymbolicTranscendentals``)."""
+
     def __init__(self, functions: FunctionTable):
-        super().__init__("exact", np, functions, None)
-        self.symbolic = SymbolicTranscendentals()
+        super().__init__(functions, SymbolicTranscendentals())
 
     def apply(self, name: str, order: int, x):
-        formula = self.functions.formula(name, order)
-        program = formula_program(formula, SYMBOLIC)
-        f = np.frompyfunc(lambda v: program(v, self.symbolic), 1, 1)
-        return np.asarray(f(x), dtype=object).reshape(np.shape(x))
+        program = formula_program(self.functions.formula(name, order), SYMBOLIC)
+        return self._each(lambda v: program(v, self.memo), x)
 
     def root(self, x, power):
-        f = np.frompyfunc(lambda v: v ** sympy.Rational(power.numerator, power.denominator), 1, 1)
-        return np.asarray(f(x), dtype=object).reshape(np.shape(x))
+        return self._each(lambda v: v ** sympy.Rational(power.numerator, power.denominator), x)
 
 
 def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
