@@ -118,3 +118,11 @@ def to_text(e: Expr) -> str:
         axis, start, stop = e.attr
         return f"slice{axis}({to_text(e.args[0])}, {start}, {stop})"
     return f"{op}({', '.join(to_text(a) for a in e.args)})"
+
+
+def product_factors(e: Expr, juxtaposed_only: bool = False) -> list[Expr]:
+    """Factors of a contraction product ``A B C``, left to right. ``juxtaposed_only``: in a raw
+    tree, split only products written by juxtaposition (``attr`` None), not ``·`` or ``@``."""
+    if e.op == "matmul" and not (juxtaposed_only and e.attr is not None):
+        return product_factors(e.args[0], juxtaposed_only) + product_factors(e.args[1], juxtaposed_only)
+    return [e]

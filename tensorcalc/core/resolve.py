@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, num, to_text
+from .expr import Expr, num, product_factors, to_text
 from .layouts import arranged_shape
 from .names import STRUCTURAL, split_name
 
@@ -146,7 +146,7 @@ class Resolver:
     def _matmul(self, raw: Expr) -> Expr:
         """Juxtaposition; a bare function name applies to the factor after it (``log A``)."""
         factors = []
-        for f in _flatten_product(raw):
+        for f in product_factors(raw, juxtaposed_only=True):
             factors.append(self.resolve(f))
         out = []
         i = 0
@@ -222,12 +222,6 @@ def _int_or_none(model: Model, raw: Expr, scope: dict):
 
 
 _REDUCE = {"prod": ("matmul", 1), "sum": ("add", 0)}  # bounded reductions: combining op, empty value
-
-
-def _flatten_product(raw: Expr) -> list[Expr]:
-    if raw.op == "matmul" and raw.attr is None:
-        return _flatten_product(raw.args[0]) + _flatten_product(raw.args[1])
-    return [raw]
 
 
 def shape_of(model: Model, expr: Expr, cache: dict | None = None) -> tuple:

@@ -19,12 +19,20 @@ from fractions import Fraction
 import numpy as np
 
 from ..core import shapes as S
-from ..core.expr import Expr, applied_functions, node, walk
+from ..core.derive import gradient_program
+from ..core.expr import Expr, applied_functions, node, product_factors, substitute, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import arranged_shape, effective
+from ..core.model import Model
+from ..core.notation import plain
+from ..core.simplify import simplify
 from ..document import LAYOUTS
-from ..errors import TensorcalcError
-from .mutations import chain, context_of, product, side_edits
+from ..errors import Pos, TensorcalcError
+from ..frontends.parse import parse
+from ..oracles import draws
+from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
+from ..oracles.points import _assignments
+from .mutations import context_of, product, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
 MAX_PROBES = 400
@@ -244,8 +252,6 @@ def _shape_dims(model) -> set[str]:
 
 def _fails_at(model, claim, scope: dict, sizes: dict) -> bool | None:
     """Does the claim fail at ``sizes`` (None: it does not apply there)?"""
-    from ..core.model import Model
-
     try:
         other = Model(model.prepared, sizes)
         local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
@@ -277,8 +283,6 @@ def _smallest(model, claim, scope: dict, probe: _Probe, words, side: str) -> str
             if _fails_at(model, claim, scope, trial):
                 sizes = trial
                 break
-    from ..core.model import Model
-
     small = Model(model.prepared, sizes)
     dims = _shape_dims(small)
     shown = {k: v for k, v in sizes.items() if "[" not in k or k in dims}
@@ -312,8 +316,6 @@ def _network_text(model, claim, scope: dict, words, side: str) -> str | None:
 
 
 def _float_leaves(model, k: int, rounded: bool = False) -> dict:
-    from ..oracles import draws
-
     leaves = draws.float_leaves(model, np.random.default_rng([model.spec.check.seed, 7919, k]))
     if rounded:
         for name, (kind, _shape, flags) in model.leaves.items():
@@ -327,9 +329,6 @@ def _float_leaves(model, k: int, rounded: bool = False) -> dict:
 def _float_sides(model, lhs: Expr, rhs: Expr, leaves: dict):
     """Both sides in float64 at given leaves (derivative terms from jax)."""
     from ..oracles import jaxbackend
-    from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
-    from ..oracles.points import _assignments
-
     alg = numpy_algebra(model.functions)
     try:
         with np.errstate(all="ignore"):
@@ -408,9 +407,6 @@ def _edit_words(edit) -> str:
 
 
 def _pretty_text(text: str) -> str:
-    from ..errors import Pos
-    from ..frontends.parse import parse
-
     try:
         return _pretty(parse(text, "def_line", Pos())[0])
     except TensorcalcError:
@@ -429,7 +425,7 @@ def _one_step_derivatives(model) -> list[Expr]:
 
 def _factor_candidates(model, scope: dict, claimed_raw: Expr) -> list[tuple[str, Expr]]:
     """A factor of the product replaced by a one-step true derivative, or one inserted."""
-    factors = chain(claimed_raw)
+    factors = product_factors(claimed_raw)
     terms = _one_step_derivatives(model)
     out = []
     shapes = []
@@ -488,9 +484,6 @@ def _as_resolved(e: Expr) -> Expr:
 
 def _true_formula(model, true: Expr) -> str | None:
     """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
-    from ..core.derive import gradient_program
-    from ..core.expr import substitute
-
     of, (wrt, indices, layout) = true.args[0], true.attr
     if indices or not S.is_scalar(model.shape(of)):
         return None
@@ -501,17 +494,7 @@ def _true_formula(model, true: Expr) -> str | None:
     result = substitute(program.result, mapping)
     if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
         result = node("T", result)
-    try:
-        from ..core.simplify import simplify
-
-        result = simplify(result, model.shape)
-    except ImportError:  # pragma: no cover - optional module
-        pass
-    try:
-        from ..core.notation import plain
-    except ImportError:  # pragma: no cover - optional module
-        from ..core.expr import to_text as plain
-    text = plain(result)
+    text = plain(simplify(result, model.shape))
     return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {text}"
 
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from ..core.expr import Expr, node, num, to_text
+from ..core.expr import Expr, node, num, product_factors, to_text
 from ..errors import TensorcalcError
 
 PRODUCTS = ("matmul", "hadamard", "mul", "otimes")
@@ -74,13 +74,6 @@ def replace_at(expr: Expr, path: Path, new: Expr) -> Expr:
     i = path[0]
     args = expr.args[:i] + (replace_at(expr.args[i], path[1:], new),) + expr.args[i + 1 :]
     return Expr(expr.op, args, expr.attr, expr.pos)
-
-
-def chain(expr: Expr) -> list[Expr]:
-    """Factors of a juxtaposition product, left to right."""
-    if expr.op == "matmul":
-        return chain(expr.args[0]) + chain(expr.args[1])
-    return [expr]
 
 
 def product(factors: list[Expr], pos=None) -> Expr:
@@ -170,7 +163,7 @@ def op_drop_term(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list
         for keep in n.args:
             out.append((keep, "drop a ⊙ term", to_text(keep)))
     if n.op == "matmul":
-        factors = chain(n)
+        factors = product_factors(n)
         if len(factors) > 1 and (parent is None or parent.op != "matmul"):
             for i, f in enumerate(factors):
                 if f.op == "call" and f.attr == "diag":
@@ -186,7 +179,7 @@ def op_swap(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Repl
         new = Expr("otimes", n.args[::-1], None, n.pos)
         out.append((new, "swap two factors", to_text(new)))
     if n.op == "matmul" and (parent is None or parent.op != "matmul"):
-        factors = chain(n)
+        factors = product_factors(n)
         for i in range(len(factors) - 1):
             swapped = factors[:i] + [factors[i + 1], factors[i]] + factors[i + 2 :]
             new = product(swapped, n.pos)
@@ -275,7 +268,7 @@ def _normal(model, e: Expr) -> Expr:
     if e.op in COMMUTATIVE:
         return Expr(e.op, tuple(sorted(args, key=to_text)), e.attr, e.pos)
     if e.op == "matmul":
-        factors = _matmul_chain(e)
+        factors = product_factors(e)
         scalars = sorted((f for f in factors if _is_scalar(model, f)), key=to_text)
         rest = [f for f in factors if not _is_scalar(model, f)]
         if scalars and rest:
@@ -283,12 +276,6 @@ def _normal(model, e: Expr) -> Expr:
         if scalars and not rest:  # scalars commute
             return product(scalars, e.pos)
     return e
-
-
-def _matmul_chain(e: Expr) -> list[Expr]:
-    if e.op == "matmul":
-        return _matmul_chain(e.args[0]) + _matmul_chain(e.args[1])
-    return [e]
 
 
 def _shape(model, e: Expr):

@@ -29,9 +29,10 @@ import lark
 import yaml
 
 from ..cache import parser_cache
-from ..core.expr import Expr, node, num
+from ..core.expr import Expr, node, num, product_factors
 from ..errors import Pos, TensorcalcError
 from . import parse as P
+from .spec import yaml_pos
 
 MAX_TEXT = P.MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
@@ -119,30 +120,25 @@ class SymbolMap:
             return cls()
         _key, mapping = entry
         if not isinstance(mapping, yaml.MappingNode):
-            raise TensorcalcError("'symbols' must map LaTeX symbols to names", _node_pos(path, mapping))
+            raise TensorcalcError("'symbols' must map LaTeX symbols to names", yaml_pos(path, mapping))
         entries = {}
         for key_node, value_node in mapping.value:
             if not isinstance(key_node, yaml.ScalarNode) or not isinstance(value_node, yaml.ScalarNode):
-                raise TensorcalcError("'symbols' entries are 'LaTeX: name'", _node_pos(path, key_node))
-            key_pos = _node_pos(path, key_node)
+                raise TensorcalcError("'symbols' entries are 'LaTeX: name'", yaml_pos(path, key_node))
+            key_pos = yaml_pos(path, key_node)
             rows, _reader = _parse_tree(str(key_node.value), key_pos, SymbolMap())
             items = [item for row in rows for item in row]
             if len(items) != 1 or items[0][2] or len(items[0][1]) != 1 or items[0][1][0].op != "sym":
                 raise TensorcalcError(f"symbols: {key_node.value!r} is not one LaTeX symbol", key_pos)
             sym = items[0][1][0].attr
-            value, loop = P.parse(str(value_node.value), "def_line", _node_pos(path, value_node))
+            value, loop = P.parse(str(value_node.value), "def_line", yaml_pos(path, value_node))
             if loop is not None:
-                raise TensorcalcError("symbols: a value is a name or an expression, without 'for'", _node_pos(path, value_node))
+                raise TensorcalcError("symbols: a value is a name or an expression, without 'for'", yaml_pos(path, value_node))
             entries[sym.key()] = value
         return cls(entries)
 
     def get(self, key: str) -> Expr | None:
         return self.entries.get(key)
-
-
-def _node_pos(path: str, n: yaml.Node) -> Pos:
-    shift = 1 if isinstance(n, yaml.ScalarNode) and n.style in ("'", '"') else 0
-    return Pos(path, n.start_mark.line + 1, n.start_mark.column + 1 + shift)
 
 
 # ---------------------------------------------------------------- lark tree -> intermediate Expr ("sym" leaves)
@@ -295,7 +291,7 @@ class _Reader(lark.Transformer):
 
     def _sup_expr(self, x: Expr) -> list:
         """``{(l)}`` layer, ``{T}`` transpose, ``{[l+1]T}`` both; anything else is a power."""
-        factors = _factors(x)
+        factors = product_factors(x, juxtaposed_only=True)
         marks = [("layer", f) if id(f) in self.grouped else ("T", None) if f.op == "sym" and f.attr == Sym("T") else None for f in factors]
         if all(marks) and (len(marks) == 1 or marks[0][0] == "layer"):
             return marks
@@ -356,12 +352,6 @@ class _Reader(lark.Transformer):
 
     def start(self, c):
         return [x for x in c if not isinstance(x, lark.Token)]
-
-
-def _factors(e: Expr) -> list[Expr]:
-    if e.op == "matmul" and e.attr is None:
-        return _factors(e.args[0]) + _factors(e.args[1])
-    return [e]
 
 
 def _strip_d(e) -> Expr | None:

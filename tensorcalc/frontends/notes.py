@@ -20,7 +20,7 @@ import yaml
 
 from ..document import ClaimSpec, Spec, Text
 from ..errors import Pos, TensorcalcError
-from .spec import load_yaml_spec
+from .spec import load_yaml_spec, yaml_pos
 
 NOTE_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex"}
 
@@ -150,17 +150,13 @@ def _selection(path: str, spec: Spec):
     node = entry[1]
     fields = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else None
     if fields is None or set(fields) - {"check"}:
-        raise TensorcalcError("'notes' takes one key, check: all or a list of \\label names", _pos(path, node))
+        raise TensorcalcError("'notes' takes one key, check: all or a list of \\label names", yaml_pos(path, node, quoted_offset=False))
     value = fields["check"]
     if isinstance(value, yaml.ScalarNode) and value.value == "all":
         return "all"
     if isinstance(value, yaml.SequenceNode) and all(isinstance(v, yaml.ScalarNode) for v in value.value):
         return [str(v.value) for v in value.value]
-    raise TensorcalcError("notes.check is 'all' or a list of \\label names", _pos(path, value))
-
-
-def _pos(path: str, node: yaml.Node) -> Pos:
-    return Pos(path, node.start_mark.line + 1, node.start_mark.column + 1)
+    raise TensorcalcError("notes.check is 'all' or a list of \\label names", yaml_pos(path, value, quoted_offset=False))
 
 
 # ---------------------------------------------------------------- math blocks and tags

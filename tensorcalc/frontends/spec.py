@@ -19,7 +19,8 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
-def _pos(path: str, node: yaml.Node, quoted_offset: bool = True) -> Pos:
+def yaml_pos(path: str, node: yaml.Node, quoted_offset: bool = True) -> Pos:
+    """Where a YAML node starts (inside the quotes of a quoted scalar, unless ``quoted_offset`` is off)."""
     mark = node.start_mark
     shift = 1 if quoted_offset and isinstance(node, yaml.ScalarNode) and node.style in ("'", '"') else 0
     return Pos(path, mark.line + 1, mark.column + 1 + shift)
@@ -47,28 +48,28 @@ def load_yaml_spec(path: str, text: str) -> Spec:
 
 def _mapping(path: str, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     if not isinstance(node, yaml.MappingNode):
-        raise TensorcalcError(f"{what} must be a mapping of keys to values", _pos(path, node))
+        raise TensorcalcError(f"{what} must be a mapping of keys to values", yaml_pos(path, node))
     out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
-            raise TensorcalcError(f"keys of {what} must be plain names", _pos(path, key_node))
+            raise TensorcalcError(f"keys of {what} must be plain names", yaml_pos(path, key_node))
         key = key_node.value
         if key in out:
-            raise TensorcalcError(f"duplicate key {key!r} in {what}", _pos(path, key_node))
+            raise TensorcalcError(f"duplicate key {key!r} in {what}", yaml_pos(path, key_node))
         out[key] = (key_node, value_node)
     return out
 
 
 def _scalar(path: str, node: yaml.Node, what: str) -> Text:
     if not isinstance(node, yaml.ScalarNode):
-        raise TensorcalcError(f"{what} must be a single value, not a list or mapping", _pos(path, node))
-    return Text(str(node.value), _pos(path, node))
+        raise TensorcalcError(f"{what} must be a single value, not a list or mapping", yaml_pos(path, node))
+    return Text(str(node.value), yaml_pos(path, node))
 
 
 def _expression(path: str, node: yaml.Node, what: str, source: str) -> Text:
     """An expression value; an unquoted ``[x; 1]`` or ``[W | b]`` is read as written, not as a YAML list."""
     if isinstance(node, yaml.SequenceNode) and node.flow_style and node.start_mark.line == node.end_mark.line:
-        return Text(source[node.start_mark.index : node.end_mark.index], _pos(path, node))
+        return Text(source[node.start_mark.index : node.end_mark.index], yaml_pos(path, node))
     return _scalar(path, node, what)
 
 
@@ -103,11 +104,11 @@ def _dims(path: str, entry) -> dict[str, DimSpec]:
         raise TensorcalcError("missing key 'dims'", Pos(path, 1, 1))
     dims = {}
     for name, (key_node, node) in _mapping(path, entry[1], "dims").items():
-        pos = _pos(path, node)
+        pos = yaml_pos(path, node)
         if isinstance(node, yaml.SequenceNode):
             if not node.value:
                 raise TensorcalcError(f"dims {name!r}: empty list of sizes", pos)
-            sizes = tuple(_size(path, _scalar(path, n, name).text, _pos(path, n), name) for n in node.value)
+            sizes = tuple(_size(path, _scalar(path, n, name).text, yaml_pos(path, n), name) for n in node.value)
             dims[name] = DimSpec(name, sizes, pos=pos)
             continue
         text = _scalar(path, node, f"dims {name!r}").text
@@ -128,7 +129,7 @@ def _claims(path: str, entry, source: str = "") -> list[ClaimSpec]:
         raise TensorcalcError("missing key 'claims'", Pos(path, 1, 1))
     node = entry[1]
     if not isinstance(node, yaml.SequenceNode):
-        raise TensorcalcError("'claims' must be a list", _pos(path, node))
+        raise TensorcalcError("'claims' must be a list", yaml_pos(path, node))
     claims = []
     for index, item in enumerate(node.value):
         if isinstance(item, yaml.ScalarNode) or isinstance(item, yaml.SequenceNode):
@@ -138,9 +139,9 @@ def _claims(path: str, entry, source: str = "") -> list[ClaimSpec]:
         unknown = set(fields) - {"claim", "name", "expect", "line in notes", "line", "latex", "why"}
         if unknown:
             key = sorted(unknown)[0]
-            raise TensorcalcError(f"unknown claim field {key!r}", _pos(path, fields[key][0]))
+            raise TensorcalcError(f"unknown claim field {key!r}", yaml_pos(path, fields[key][0]))
         if "claim" not in fields and "latex" not in fields:
-            raise TensorcalcError("a claim entry needs a 'claim' field", _pos(path, item))
+            raise TensorcalcError("a claim entry needs a 'claim' field", yaml_pos(path, item))
         text = _expression(path, fields["claim"][1], "claim", source) if "claim" in fields else None
         latex = _scalar(path, fields["latex"][1], "latex") if "latex" in fields else None
         expect = "holds"
@@ -169,7 +170,7 @@ def _check(path: str, entry) -> CheckSettings:
     kinds = {"seed": int, "trials": int, "rtol": float, "exact_points": int, "timeout": float}
     for key, (key_node, node) in fields.items():
         if key not in kinds:
-            raise TensorcalcError(f"unknown check setting {key!r}", _pos(path, key_node))
+            raise TensorcalcError(f"unknown check setting {key!r}", yaml_pos(path, key_node))
         text = _scalar(path, node, key)
         try:
             value = kinds[key](text.text)
@@ -193,9 +194,9 @@ KNOWN_KEYS = {"tensorcalc", "title", "source", "layout", "dims", "functions", "t
 def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
     for key, (key_node, _v) in top.items():
         if key not in KNOWN_KEYS:
-            raise TensorcalcError(f"unknown key {key!r}", _pos(path, key_node))
+            raise TensorcalcError(f"unknown key {key!r}", yaml_pos(path, key_node))
     if "tensorcalc" not in top:
-        raise TensorcalcError("missing key 'tensorcalc' (the format version, 1)", _pos(path, root))
+        raise TensorcalcError("missing key 'tensorcalc' (the format version, 1)", yaml_pos(path, root))
     version = _scalar(path, top["tensorcalc"][1], "tensorcalc")
     if version.text.strip() != "1":
         raise TensorcalcError(f"unsupported format version {version.text!r}; this tensorcalc reads version 1", version.pos)
@@ -211,7 +212,7 @@ def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
     tensors = _text_map(path, top.get("tensors"), "tensors", source)
     forward = _text_map(path, top.get("forward"), "forward", source)
     if not forward:
-        raise TensorcalcError("'forward' defines nothing", _pos(path, top["forward"][1]))
+        raise TensorcalcError("'forward' defines nothing", yaml_pos(path, top["forward"][1]))
     optional = {k: _scalar(path, top[k][1], k).text for k in ("title", "source") if k in top}
     return Spec(
         path=path,
