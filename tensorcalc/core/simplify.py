@@ -33,8 +33,8 @@ ShapeFn = Callable[[Expr], tuple]
 MAX_REWRITES = 10_000
 
 
-def simplify(expr: Expr, shape: ShapeFn) -> Expr:
-    """Rewrite ``expr`` with ``RULES`` to a fixpoint."""
+def simplify(expr: Expr, shape: ShapeFn, trace: list[str] | None = None) -> Expr:
+    """Rewrite ``expr`` with ``RULES`` to a fixpoint; ``trace`` collects the names of fired rules (tests read it)."""
     memo: dict[Expr, Expr] = {}
     budget = [MAX_REWRITES]
 
@@ -42,12 +42,14 @@ def simplify(expr: Expr, shape: ShapeFn) -> Expr:
         if e in memo:
             return memo[e]
         current = e if not e.args else Expr(e.op, tuple(visit(a) for a in e.args), e.attr, e.pos)
-        for _name, op, rule in RULES:
+        for name, op, rule in RULES:
             if op != current.op or budget[0] <= 0:
                 continue
             rewritten = rule(current, shape)
             if rewritten is not None and rewritten != current:
                 budget[0] -= 1
+                if trace is not None:
+                    trace.append(name)
                 current = visit(rewritten)
                 break
         memo[e] = current
