@@ -139,10 +139,10 @@ def depth(depths: list[int], runs: int) -> dict:
 
 
 def batch_model(width: int, layers: int, batch: int):
-    from tensorcalc.model import Model, Prepared
-    from tensorcalc.sizes import size_sets
-    from tensorcalc import spec as spec_module
-    from tensorcalc.spec import load_spec
+    from tensorcalc.core.model import Model, Prepared
+    from tensorcalc.core.sizes import size_sets
+    from tensorcalc.frontends import load_spec
+    from tensorcalc.frontends import spec as spec_module
 
     spec_module.MAX_DIM = max(spec_module.MAX_DIM, width, batch)  # a model to lower, not a file to check exactly
     spec = load_spec("batch.yaml", BATCH_FILE.format(L=layers, N=batch, n=width))
@@ -167,9 +167,9 @@ def params_of(model) -> list[str]:
 def tensorcalc_gradient(model):
     """The chain-rule programs of derive.py (one per parameter, adjoint steps shared), run by
     evaluate.py's numpy algebra. Returns f(leaves) -> {param: gradient}."""
-    from tensorcalc.derive import gradient_program
-    from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
-    from tensorcalc.expr import var
+    from tensorcalc.core.derive import gradient_program
+    from tensorcalc.core.expr import var
+    from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
 
     alg = numpy_algebra(model.functions)
     programs = {p: gradient_program(model, var(model.loss), p) for p in params_of(model)}
@@ -296,7 +296,7 @@ def gradient(widths: list[int], naive_widths: list[int], layers: int, batch: int
 
 def _largest_ndim(grad, leaves) -> int:
     """Largest number of axes of any array the lowered program computes (2: no 3-tensor)."""
-    from tensorcalc import evaluate
+    from tensorcalc.oracles import evaluate
 
     seen = [0]
     original = evaluate.Evaluator.evaluate

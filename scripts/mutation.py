@@ -2,7 +2,7 @@
 
 For every derivation file, every claim must get its expected verdict (no false
 rejections). Every claim expected to hold is then mutated with the operators of
-``tensorcalc.mutations`` (transpose a factor, swap two factors, drop or double a
+``tensorcalc.explain.mutations`` (transpose a factor, swap two factors, drop or double a
 scalar, flip a sign, f' <-> f, shift a layer index l±1, drop a diag or ⊙ term).
 A mutant is discarded as *equivalent* when, at every size set and layer index, it
 resolves to the same canonical form as the original (``mutations.normal_form``:
@@ -34,13 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tensorcalc.check import check_claim  # noqa: E402
+from tensorcalc.core.expr import to_text  # noqa: E402
+from tensorcalc.core.model import Model, Prepared  # noqa: E402
+from tensorcalc.core.sizes import size_sets  # noqa: E402
 from tensorcalc.errors import TensorcalcError  # noqa: E402
-from tensorcalc.expr import to_text  # noqa: E402
-from tensorcalc.model import Model, Prepared  # noqa: E402
-from tensorcalc.mutations import claim_edits, context_of, normal_form  # noqa: E402
-from tensorcalc.sizes import size_sets  # noqa: E402
-from tensorcalc.spec import load_spec  # noqa: E402
+from tensorcalc.explain.mutations import claim_edits, context_of, normal_form  # noqa: E402
+from tensorcalc.frontends import load_spec  # noqa: E402
+from tensorcalc.verdicts.check import check_claim  # noqa: E402
 
 MAX_PER_CLAIM = 40  # today every claim of derivations/ has fewer: all mutants run (about 1 min)
 TRIALS = 0  # 0: the file's own check.trials
@@ -82,9 +82,9 @@ def locally_equal(models: list[Model], claim, edit) -> bool:
     """Does the edited sub-expression have the value of the one it replaces, in every
     instance (same shape, equal exactly at two random points)? Then the mutant is the
     same claim: e.g. a symmetric matrix transposed, or two commuting factors swapped."""
-    from tensorcalc import shapes as S
-    from tensorcalc.indices import bound_indices, index_ranges
-    from tensorcalc.oracles import exact_points
+    from tensorcalc.core import shapes as S
+    from tensorcalc.core.indices import bound_indices, index_ranges
+    from tensorcalc.oracles.points import exact_points
 
     for model in models:
         for scope in instances(model, claim):
@@ -116,7 +116,7 @@ def classify(models: list[Model], original, mutant) -> str:
                 left, right = model.shape(m_lhs), model.shape(m_rhs)
             except TensorcalcError:
                 return "type"
-            from tensorcalc import shapes as S
+            from tensorcalc.core import shapes as S
 
             if not S.same(left, right):
                 return "type"

@@ -28,7 +28,7 @@ def cache_dir(part: str) -> str | None:
     except OSError as err:
         problem = f"{err.strerror or err}: {err.filename or path}"
     if problem:
-        from .escape import terminal
+        from .outputs.escape import terminal
 
         print(f"tensorcalc: cache off for this run: {terminal(problem)}", file=sys.stderr)
         return None

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .errors import TensorcalcError
-from .escape import terminal
+from .outputs.escape import terminal
 
 EXIT_OK, EXIT_FAILS, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 SUFFIXES = (".yaml", ".yml")
@@ -23,7 +23,7 @@ FORMATS = ("text", "json", "junit", "github")
 
 def _files(paths: list[str], sources_only: bool = False) -> list[str]:
     """Files named, and in folders every derivation file and every note with a tensorcalc block."""
-    from .notes import has_model_block, is_note, is_source
+    from .frontends.notes import has_model_block, is_note, is_source
 
     out = []
     for p in paths:
@@ -39,9 +39,9 @@ def _files(paths: list[str], sources_only: bool = False) -> list[str]:
 
 def _check(args) -> int:
     """Text streams to stdout; other formats (or -o FILE) keep stdout for the report, progress to stderr."""
-    from . import report
-    from .check import check_paths
-    from .outfile import check_target, write_output
+    from .outputs import report
+    from .outputs.outfile import check_target, write_output
+    from .verdicts.workers import check_paths
 
     files = _files(args.paths, args.sources_only)
     if not files:
@@ -98,12 +98,12 @@ def _check(args) -> int:
 
 
 def _derive(args) -> int:
-    from .views import derive_file, text_report
+    from .outputs.views import derive_file, text_report
 
     try:
         derived = derive_file(args.path, args.wrt, args.layout, args.of)
         if args.emit == "numpy":
-            from .emit import emit_numpy
+            from .outputs.emit import emit_numpy
 
             print(emit_numpy(derived.prepared, args.layout), end="")
         else:
@@ -117,9 +117,9 @@ def _derive(args) -> int:
 
 
 def _latex(args) -> int:
-    from .latex import document
-    from .outfile import check_target, write_output
-    from .views import derive_file
+    from .outputs.latex import document
+    from .outputs.outfile import check_target, write_output
+    from .outputs.views import derive_file
 
     files = [f for f in _files(args.paths) if f.endswith(SUFFIXES)]
     if not files:
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # a command-line run, not a call from Python code: this process is tensorcalc's own
-        from .jaxsetup import configure_own_process
+        from .oracles.jaxsetup import configure_own_process
 
         configure_own_process()
     args = build_parser().parse_args(argv)

@@ -55,6 +55,3 @@ def arithmetic_reason(err: ArithmeticError | None) -> str:
         return "division by zero"
     return str(err) or type(err).__name__
 
-
-class CheckTimeout(Exception):
-    """A claim took longer than its time budget."""

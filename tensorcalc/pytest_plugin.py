@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+
 def pytest_addoption(parser) -> None:
     group = parser.getgroup("tensorcalc", "tensorcalc derivation files and notes")
     group.addoption("--tensorcalc", action="store_true", default=False,
@@ -39,7 +40,7 @@ def _named(config, path: Path) -> bool:
 def pytest_collect_file(file_path: Path, parent):
     if file_path.suffix not in (".yaml", ".yml", ".md", ".markdown", ".tex"):
         return None
-    from .notes import is_source
+    from .frontends.notes import is_source
 
     if not _named(parent.config, file_path.resolve()) or not is_source(file_path):
         return None
@@ -57,9 +58,9 @@ class DerivationFile(pytest.File):
         return os.path.relpath(self.path, self.config.invocation_params.dir)
 
     def collect(self):
+        from .core.model import Prepared
         from .errors import TensorcalcError
-        from .model import Prepared
-        from .spec import load_spec
+        from .frontends import load_spec
 
         try:
             prepared = Prepared(load_spec(self.shown_path()))
@@ -73,7 +74,7 @@ class DerivationFile(pytest.File):
 
     def result(self):
         if not hasattr(self, "_result"):
-            from .check import check_file
+            from .verdicts.check import check_file
 
             self._result = check_file(self.shown_path(), self.config.getoption("tensorcalc_time_limit"))
         return self._result

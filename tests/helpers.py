@@ -5,13 +5,12 @@ import textwrap
 
 import numpy as np
 
-from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
-from tensorcalc.expr import Expr
-from tensorcalc.model import Model, Prepared
-from tensorcalc.oracles import _Programs, program_derivative
-from tensorcalc.sizes import size_sets
-from tensorcalc.spec import load_spec
-
+from tensorcalc.core.expr import Expr
+from tensorcalc.core.model import Model, Prepared
+from tensorcalc.core.sizes import size_sets
+from tensorcalc.frontends import load_spec
+from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
+from tensorcalc.oracles.points import _Programs, program_derivative
 
 # The shallow network of seed 001 Prop. 2: tensors and forward pass, shared by the tests.
 SHALLOW_MODEL = """tensors:
@@ -36,7 +35,7 @@ def model_from(text: str, path: str = "test.yaml", which: int = 0) -> Model:
 
 def deriv_expr(model: Model, text: str) -> Expr:
     from tensorcalc.errors import Pos
-    from tensorcalc.parse import parse
+    from tensorcalc.frontends.parse import parse
 
     raw, _loop = parse(text, "def_line", Pos("test", 1, 1))
     return model.resolve(raw, model.scope)
@@ -44,8 +43,8 @@ def deriv_expr(model: Model, text: str) -> Expr:
 
 def lowered_and_jax(model: Model, text: str, seed: int = 0):
     """Value of a derivative term from the chain-rule program (numpy) and from jax."""
-    from tensorcalc import draws
-    from tensorcalc.jaxbackend import JaxDerivatives
+    from tensorcalc.oracles import draws
+    from tensorcalc.oracles.jaxbackend import JaxDerivatives
 
     expr = deriv_expr(model, text)
     leaves = draws.float_leaves(model, np.random.default_rng(seed))

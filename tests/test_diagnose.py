@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from tensorcalc import check as C
-from tensorcalc.check import check_file
+from tensorcalc.verdicts import check as C
+from tensorcalc.verdicts.check import check_file
 from tests.helpers import SHALLOW_MODEL
 
 BASE = """tensorcalc: 1
@@ -114,10 +114,10 @@ def test_wall_clock_interrupts_a_loop():
 
 
 def test_mutations_render_and_reparse():
+    from tensorcalc.core.expr import to_text
     from tensorcalc.errors import Pos
-    from tensorcalc.expr import to_text
-    from tensorcalc.mutations import Context, claim_edits
-    from tensorcalc.parse import parse_claim
+    from tensorcalc.explain.mutations import Context, claim_edits
+    from tensorcalc.frontends.parse import parse_claim
 
     claim = parse_claim("delta[l-1] = mu'(z[l-1]) ⊙ W[l]^T delta[l] for l in 2..L", Pos())
     edits = claim_edits(claim.lhs, claim.rhs, Context(frozenset({"mu"}), frozenset({"W", "z", "delta"})))

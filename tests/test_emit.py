@@ -6,12 +6,12 @@ import importlib.util
 import numpy as np
 import pytest
 
-from tensorcalc import draws
-from tensorcalc.emit import deepest_model, emit_numpy, identifier
-from tensorcalc.expr import var
-from tensorcalc.layouts import effective
-from tensorcalc.model import Prepared
-from tensorcalc.spec import load_spec
+from tensorcalc.core.expr import var
+from tensorcalc.core.layouts import effective
+from tensorcalc.core.model import Prepared
+from tensorcalc.frontends import load_spec
+from tensorcalc.oracles import draws
+from tensorcalc.outputs.emit import deepest_model, emit_numpy, identifier
 
 
 def load_emitted(code: str, tmp_path, name: str):
@@ -39,7 +39,7 @@ def test_emitted_gradients_match_jax(root, tmp_path, path, layout):
 def assert_emitted_matches_jax(prepared, layout, code, tmp_path, arguments):
     """Import ``code`` and compare its gradients with jax at three random networks;
     ``arguments`` maps a tensor's name to the function's argument name."""
-    from tensorcalc.jaxbackend import JaxDerivatives
+    from tensorcalc.oracles.jaxbackend import JaxDerivatives
 
     model = deepest_model(prepared)
     module = load_emitted(code, tmp_path, "emitted_" + identifier(prepared.spec.path + str(layout)))

@@ -10,8 +10,8 @@ import pytest
 
 from tensorcalc.cli import main
 from tensorcalc.errors import Pos
-from tensorcalc.latex import Printer, name, text
-from tensorcalc.parse import parse
+from tensorcalc.frontends.parse import parse
+from tensorcalc.outputs.latex import Printer, name, text
 
 
 @pytest.mark.parametrize("raw, tex", [

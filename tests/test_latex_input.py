@@ -2,10 +2,10 @@
 
 import pytest
 
-from tensorcalc.check import check_file
 from tensorcalc.errors import Pos, TensorcalcError
-from tensorcalc.latex_input import SymbolMap, parse_latex_claims
-from tensorcalc.parse import parse, parse_claim
+from tensorcalc.frontends.latex_input import SymbolMap, parse_latex_claims
+from tensorcalc.frontends.parse import parse, parse_claim
+from tensorcalc.verdicts.check import check_file
 from tests.helpers import SHALLOW_MODEL
 
 MAP = SymbolMap({k: parse(v, "def_line", Pos())[0] for k, v in {"W^{(1)}": "W1", "W^{(2)}": "W2", "\\ell": "loss", "\\tilde{x}": "xt"}.items()})

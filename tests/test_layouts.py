@@ -1,12 +1,11 @@
 """Layouts and the seed-001 tensor products, checked entry by entry."""
 import numpy as np
 import pytest
-
-from tensorcalc.layouts import arranged_shape
-from tensorcalc.shapes import ONE
-from tests.helpers import SHALLOW_MODEL, lowered_and_jax, model_from
-
 import sympy
+
+from tensorcalc.core.layouts import arranged_shape
+from tensorcalc.core.shapes import ONE
+from tests.helpers import SHALLOW_MODEL, lowered_and_jax, model_from
 
 m, n, p, q = sympy.symbols("m n p q", positive=True, integer=True)
 
@@ -67,8 +66,8 @@ def test_entries_follow_the_numerator_definition():
 
 
 def _values(text, expr, seed=0):
-    from tensorcalc import draws
-    from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
+    from tensorcalc.oracles import draws
+    from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
     from tests.helpers import deriv_expr
 
     model = model_from(text)

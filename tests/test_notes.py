@@ -2,9 +2,9 @@
 
 import pytest
 
-from tensorcalc.check import check_file
 from tensorcalc.errors import TensorcalcError
-from tensorcalc.spec import load_spec
+from tensorcalc.frontends import load_spec
+from tensorcalc.verdicts.check import check_file
 from tests.helpers import SHALLOW_MODEL
 
 pytest_plugins = ["pytester"]
@@ -82,7 +82,7 @@ def test_notes_check_all_and_labels(tmp_path):
     assert len(load_spec(str(path)).claims) == 1
     path.write_text(text.replace("% functions:", "% notes: {check: all}\n% functions:"), encoding="utf-8")
     with pytest.raises(TensorcalcError, match="unsupported LaTeX command '\\\\int'"):
-        from tensorcalc.model import Prepared
+        from tensorcalc.core.model import Prepared
 
         Prepared(load_spec(str(path)))
 
@@ -115,7 +115,7 @@ def test_shipped_notes_are_as_expected(note):
 
 def test_shipped_notes_parse():
     for note in ("notes/backprop.md", "notes/shallow.tex"):
-        from tensorcalc.model import Prepared
+        from tensorcalc.core.model import Prepared
 
         assert len(Prepared(load_spec(note)).claims) >= 8
 

@@ -1,10 +1,10 @@
 """The expression grammar: spellings that must mean the same thing, and bad input with positions."""
 import pytest
 
+from tensorcalc.core.expr import to_text
 from tensorcalc.errors import Pos, TensorcalcError
-from tensorcalc.expr import to_text
-from tensorcalc.parse import parse, parse_claim
-from tensorcalc.spec import load_spec
+from tensorcalc.frontends import load_spec
+from tensorcalc.frontends.parse import parse, parse_claim
 
 P = Pos("f.yaml", 3, 5)
 

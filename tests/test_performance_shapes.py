@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import model_from
-from tensorcalc import evaluate, jaxbackend, oracles
-from tensorcalc.derive import gradient_program
-from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
-from tensorcalc.expr import var
+
+from tensorcalc.core.derive import gradient_program
+from tensorcalc.core.expr import var
+from tensorcalc.oracles import evaluate, jaxbackend
+from tensorcalc.oracles import points as oracles
+from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
 
 DEPTH = """
 tensorcalc: 1
@@ -85,7 +86,7 @@ def test_adjoint_steps_are_shared_by_every_parameter(monkeypatch):
 
 def oracles_raw(text: str):
     from tensorcalc.errors import Pos
-    from tensorcalc.parse import parse
+    from tensorcalc.frontends.parse import parse
 
     raw, _loop = parse(text, "def_line", Pos("test", 1, 1))
     return raw
@@ -100,7 +101,7 @@ def test_random_points_are_built_once_per_model():
 
 def test_one_jax_program_per_model(monkeypatch):
     """Every derivative term of every claim at every layer: one compiled program per model."""
-    from tensorcalc.check import check_claim
+    from tensorcalc.verdicts.check import check_claim
 
     calls = []
     original = jaxbackend.JaxBatch._jacobians
@@ -174,7 +175,7 @@ def test_entry_derivatives_are_slices_of_one_program(monkeypatch):
     calls = []
     original = jaxbackend.JaxBatch._jacobians
     monkeypatch.setattr(jaxbackend.JaxBatch, "_jacobians", lambda self, ofs, ind: calls.append(1) or original(self, ofs, ind))
-    from tensorcalc.check import check_claim
+    from tensorcalc.verdicts.check import check_claim
 
     result = check_claim(model.prepared, [model], model.prepared.claims[0], 60.0)
     assert result.verdict == "holds"
@@ -182,7 +183,7 @@ def test_entry_derivatives_are_slices_of_one_program(monkeypatch):
 
 
 def test_parallel_check_gives_the_same_verdicts(root):
-    from tensorcalc.check import check_paths
+    from tensorcalc.verdicts.workers import check_paths
 
     paths = [str(root / "derivations" / "shallow.yaml"), str(root / "derivations" / "shallow_wrong.yaml")]
     one = check_paths(paths, jobs=1)

@@ -4,9 +4,9 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from test_notes import TRUE, lines_of, markdown_note
 
 from tensorcalc.cli import main
-from test_notes import TRUE, lines_of, markdown_note
 
 pytest_plugins = ["pytester"]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import lark
 import pytest
 
-from tensorcalc import latex_input, parse
 from tensorcalc.cache import cache_dir
+from tensorcalc.frontends import latex_input, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 ANOTHER_USER = 4242

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tensorcalc import check as C
-from tensorcalc.check import check_file
 from tensorcalc.cli import main
+from tensorcalc.core.functions import _iroot
 from tensorcalc.errors import InternalError
-from tensorcalc.functions import _iroot
+from tensorcalc.verdicts import check as C
+from tensorcalc.verdicts.check import check_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SHALLOW = (ROOT / "derivations" / "shallow.yaml").read_text(encoding="utf-8")
@@ -142,7 +142,7 @@ def test_forty_wide_network_holds_and_derives(tmp_path, capsys):
 
 
 def test_exception_inside_a_claim_is_that_claims_internal_error(monkeypatch):
-    from tensorcalc import evaluate
+    from tensorcalc.oracles import evaluate
 
     def broken(ev, e):
         raise RuntimeError("boom")
@@ -155,7 +155,7 @@ def test_exception_inside_a_claim_is_that_claims_internal_error(monkeypatch):
 
 
 def test_exception_while_reading_a_file_is_its_internal_error(monkeypatch):
-    import tensorcalc.check as check_module
+    import tensorcalc.verdicts.check as check_module
 
     def broken(spec):
         raise KeyError("lost")
@@ -167,9 +167,9 @@ def test_exception_while_reading_a_file_is_its_internal_error(monkeypatch):
 
 
 def test_internal_file_error_is_inconclusive_in_every_format():
-    from tensorcalc import report
-    from tensorcalc.check import FileResult
     from tensorcalc.errors import Pos
+    from tensorcalc.outputs import report
+    from tensorcalc.verdicts.check import FileResult
 
     bad = FileResult("bad.yaml", error=InternalError("internal error: KeyError", Pos("bad.yaml", 1, 1)))
     assert report.summary([bad])["error"] == 1 and report.summary([bad])["invalid_files"] == 0
@@ -216,8 +216,8 @@ def test_no_alarm_after_the_block():
 RUNNER = """
 import os, sys, time
 from contextlib import nullcontext
-import tensorcalc.check as C
-import tensorcalc.workers as W
+import tensorcalc.verdicts.check as C
+import tensorcalc.verdicts.workers as W
 real_instance = C.check_instance
 {fault}
 from tensorcalc.cli import main
@@ -272,7 +272,7 @@ def test_crash_while_reading_one_file_keeps_the_others(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(SHALLOW, encoding="utf-8")
     fault = """
-import tensorcalc.model as M
+import tensorcalc.core.model as M
 real_init = M.Prepared.__init__
 def init(self, spec):
     if spec.path.endswith("bad.yaml"):

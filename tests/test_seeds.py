@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tensorcalc.check import check_file
+from tensorcalc.verdicts.check import check_file
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from tensorcalc.check import check_file
-from tensorcalc.derive import COTANGENT, gradient_program
-from tensorcalc.expr import Expr, IdentityMap, node, num, var
+from tensorcalc.core.derive import COTANGENT, gradient_program
+from tensorcalc.core.expr import Expr, IdentityMap, node, num, var
+from tensorcalc.verdicts.check import check_file
 from tests.helpers import deriv_expr, model_from
 
 TWO_JACOBIANS = """\
@@ -90,7 +90,7 @@ def test_equal_expressions_are_one_key_and_hash_once():
 
 def test_an_expression_from_another_process_is_equal_to_ours():
     """String hashes differ between processes: an unpickled expression must hash as built here."""
-    code = "import pickle, sys; from tensorcalc.expr import node, var, num; sys.stdout.buffer.write(pickle.dumps(node('add', var('x'), num(1))))"
+    code = "import pickle, sys; from tensorcalc.core.expr import node, var, num; sys.stdout.buffer.write(pickle.dumps(node('add', var('x'), num(1))))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True, cwd=os.getcwd()).stdout
     theirs = pickle.loads(out)
@@ -118,8 +118,8 @@ def settings():
             "cache_min_secs": jax.config.jax_persistent_cache_min_compile_time_secs}
 
 before = settings()
-import tensorcalc, tensorcalc.pytest_plugin, tensorcalc.jaxbackend
-from tensorcalc.check import check_file
+import tensorcalc, tensorcalc.pytest_plugin, tensorcalc.oracles.jaxbackend
+from tensorcalc.verdicts.check import check_file
 result = check_file(sys.argv[1])
 claims = [(c.verdict, c.as_expected, max(i.max_rel_error for i in c.instances)) for c in result.claims]
 print(json.dumps({"before": before, "after": settings(), "error": str(result.error) if result.error else None, "claims": claims}))

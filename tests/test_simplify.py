@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from helpers import deriv_expr, model_from
-from tensorcalc import draws
-from tensorcalc.evaluate import Evaluator, forward_env, numpy_algebra
-from tensorcalc.pretty import plain
-from tensorcalc.resolve import shape_of
-from tensorcalc.simplify import RULES, contains_3tensor, simplify
+
+from tensorcalc.core.notation import plain
+from tensorcalc.core.resolve import shape_of
+from tensorcalc.core.simplify import RULES, contains_3tensor, simplify
+from tensorcalc.oracles import draws
+from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
 
 # all sizes distinct and > 1: a transpose or a swapped axis cannot hide
 MODEL = """

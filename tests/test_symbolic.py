@@ -1,8 +1,8 @@
 """The symbolic proof: exact identities over symbolic entries, and refusals outside its fragment."""
 import pytest
 
-from tensorcalc.oracles import _Programs, program_derivative
-from tensorcalc.symbolic import prove
+from tensorcalc.oracles.points import _Programs, program_derivative
+from tensorcalc.oracles.symbolic import prove
 from tests.helpers import deriv_expr, model_from
 
 SHALLOW = """

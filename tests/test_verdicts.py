@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from tensorcalc.check import check_file
 from tensorcalc.cli import main
+from tensorcalc.verdicts.check import check_file
 from tests.helpers import SHALLOW_MODEL
 
 BASE = """

@@ -1,0 +1,113 @@
+"""The chain rule: reverse accumulation over the forward definitions.
+
+``gradient_program(model, of, wrt)`` returns a ``Program``: named adjoint steps, one
+per definition on a path from ``wrt`` to ``of`` (so its size grows linearly with
+depth), and a result expression, the cotangent of ``wrt`` (shape of ``wrt``). When
+``of`` is not a scalar the program is linear in a cotangent variable ``@G`` (shape
+of ``of``); feeding unit cotangents gives the Jacobian / 3-tensor row by row.
+
+The program's own names (``@G``, ``@adj[...]``) have their shapes in ``Program.shapes``,
+never in the model: programs of one model share nothing but the model, which they only read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from ..errors import TensorcalcError
+from . import shapes as S
+from .expr import Expr, node, num, var, walk
+from .model import Model
+from .resolve import shape_of
+from .rules import VJP
+
+COTANGENT = "@G"
+
+
+def adjoint_name(of_key: str, name: str) -> str:
+    return f"@adj[{of_key}]{name}"
+
+
+@dataclass(frozen=True)
+class Program:
+    steps: tuple[tuple[str, Expr], ...]
+    result: Expr
+    cotangent: str | None
+    of_shape: tuple
+    wrt_shape: tuple
+    shapes: Mapping[str, tuple] = field(default_factory=dict, compare=False)  # of the program's own names, read-only
+
+
+def _dependents(model: Model, wrt: str) -> set[str]:
+    """Definitions whose value changes when ``wrt`` does."""
+    moved = {wrt}
+    for name, expr in model.defs.items():
+        if name != wrt and any(n.op == "var" and n.attr in moved for n in walk(expr)):
+            moved.add(name)
+    return moved
+
+
+def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
+    if wrt not in model.shapes:
+        raise TensorcalcError(f"unknown name {wrt!r}")
+    cache: dict = {}
+    own: dict[str, tuple] = {}
+
+    def shape(e):
+        return shape_of(model, e, cache, own)
+
+    of_shape = shape(of)
+    if S.is_scalar(of_shape):
+        seed, cotangent = num(1), None
+    else:
+        own[COTANGENT] = of_shape
+        seed, cotangent = var(COTANGENT), COTANGENT
+    moved = _dependents(model, wrt)
+    depends_cache: dict[Expr, bool] = {}
+
+    def depends(e: Expr) -> bool:
+        if e not in depends_cache:
+            if e.op == "var":
+                depends_cache[e] = e.attr in moved
+            else:
+                depends_cache[e] = any(depends(a) for a in e.args)
+        return depends_cache[e]
+
+    contributions: dict[str, list[Expr]] = {}
+
+    def backprop(e: Expr, g: Expr) -> None:
+        if not depends(e):
+            return
+        if e.op == "var":
+            contributions.setdefault(e.attr, []).append(g)
+            return
+        rule = VJP.get(e.op)
+        if rule is None:
+            raise TensorcalcError(f"no derivative rule for {e.op!r}", e.pos)
+        for child, cot in zip(e.args, rule(e, g, shape)):
+            if cot is not None and depends(child):
+                if S.is_scalar(shape(child)) and not S.is_scalar(shape(cot)):
+                    cot = node("sum", cot)
+                backprop(child, cot)
+
+    backprop(of, seed)
+    steps = []
+    of_key = getattr(of, "attr", None) if of.op == "var" else "expr"
+    for name in reversed(list(model.defs)):
+        if name == wrt or name not in contributions:
+            continue
+        adj = adjoint_name(str(of_key), name)
+        steps.append((adj, _total(contributions.pop(name))))
+        own[adj] = model.shapes[name]
+        backprop(model.defs[name], var(adj))
+    parts = contributions.get(wrt)
+    result = _total(parts) if parts else Expr("zeros", (), tuple(model.shapes[wrt]) or ())
+    return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt], MappingProxyType(own))
+
+
+def _total(parts: list[Expr]) -> Expr:
+    total = parts[0]
+    for p in parts[1:]:
+        total = node("add", total, p)
+    return total

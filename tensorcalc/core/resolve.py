@@ -1,0 +1,284 @@
+"""Raw trees -> resolved expressions, and the shape of any resolved expression.
+
+Resolution binds names: ``W[l]`` -> ``var W[2]``, ``sigma'(z)`` -> ``apply (sigma, 1)``,
+``log A`` -> ``apply (log, 0)``, ``I(h)`` -> ``eye``, ``d C / d z[l]`` -> ``deriv``,
+``y[i]`` -> ``entry``; numbers are folded (``1/2`` is one constant).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from ..errors import TensorcalcError
+from . import shapes as S
+from .expr import Expr, num, product_factors, to_text
+from .layouts import arranged_shape
+from .limits import Expansion, check_entries, loop_values
+from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, split_name
+
+if TYPE_CHECKING:
+    from .model import Model
+
+_FOLD = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "matmul": lambda a, b: a * b,
+    "hadamard": lambda a, b: a * b,
+    "div": lambda a, b: a / b if b else None,
+}
+
+
+class Resolver:
+    def __init__(self, model: Model, scope: dict, free_indices: bool = False, budget: Expansion | None = None):
+        self.model = model
+        self.scope = scope
+        self.free_indices = free_indices
+        self.budget = budget or Expansion()  # shared with the resolvers of unrolled terms and helpers
+
+    def resolve(self, raw: Expr) -> Expr:
+        self.budget.spend(raw.pos)
+        method = getattr(self, "_" + raw.op, None)
+        if method is not None:
+            return method(raw)
+        args = tuple(self.value(a) for a in raw.args)
+        if len(args) == 2 and raw.op in _FOLD and all(a.op == "num" for a in args):
+            folded = _FOLD[raw.op](args[0].attr, args[1].attr)
+            if folded is not None:
+                return num(folded, pos=raw.pos)
+        return Expr(raw.op, args, raw.attr, raw.pos)
+
+    def value(self, raw: Expr) -> Expr:
+        """Resolve, refusing a bare function name where a value is needed."""
+        expr = self.resolve(raw)
+        if expr.op == "fn":
+            raise TensorcalcError(f"function {expr.attr[0]!r} needs an argument", raw.pos)
+        return expr
+
+    # --- leaves
+    def _num(self, raw):
+        return raw
+
+    def _name(self, raw: Expr) -> Expr:
+        model = self.model
+        base, groups, primes = split_name(raw.attr, raw.pos)
+        if base in model.functions and not groups:
+            return Expr("fn", (), (base, primes), raw.pos)
+        if primes:
+            raise TensorcalcError(f"{raw.attr!r}: a prime marks the derivative of a function; {base!r} is not one (use ^T to transpose)", raw.pos)
+        key = base
+        if base not in model.prepared.families and groups and len(groups) == 1 and len(groups[0]) == 1:
+            sized = f"{base}[{_int_or_none(model, groups[0][0], self.scope)}]"
+            if sized in model.sizes:  # a layer width used as a number: n[L]
+                return num(model.sizes[sized], pos=raw.pos)
+        if base in model.prepared.families:
+            if not groups or len(groups[0]) != 1:
+                raise TensorcalcError(f"{base!r} is a layer family: write {base}[l]", raw.pos)
+            key = f"{base}[{model.eval_int(groups[0][0], self.scope)}]"
+            groups = groups[1:]
+        expr = self._lookup(key, base, raw)
+        if groups:
+            if len(groups) > 1:
+                raise TensorcalcError(f"{raw.attr!r}: write entry indices in one bracket, [i, j]", raw.pos)
+            expr = Expr("entry", (expr,), tuple(self._index(i) for i in groups[0]), raw.pos)
+        return expr
+
+    def _lookup(self, key: str, base: str, raw: Expr) -> Expr:
+        model = self.model
+        if key in model.leaves or key in model.defs:
+            return Expr("var", (), key, raw.pos)
+        if base in model.prepared.helpers:
+            hkey, hraw = model.prepared.helpers[base]
+            scope = dict(self.scope)
+            if hkey.param:
+                scope[hkey.param] = int(key[len(base) + 1 : -1])
+            return Resolver(model, scope, budget=self.budget).value(hraw)
+        if key == base and base in self.scope:  # a size or a layer index used as a number: 1/m, 1/N
+            return num(self.scope[base], pos=raw.pos)
+        if base in model.sizes or f"{base}[0]" in model.sizes:
+            raise TensorcalcError(f"{base!r} is a dimension, not a value (write I({base}) or ones({base}))", raw.pos)
+        if base in model.prepared.families or key != base:
+            raise TensorcalcError(f"{key!r} does not exist at depth L={model.depth}", raw.pos)
+        raise TensorcalcError(f"unknown name {base!r}", raw.pos)
+
+    def _index(self, raw: Expr):
+        try:
+            return self.model.eval_int(raw, self.scope)
+        except TensorcalcError:
+            if raw.op == "name" and raw.attr.isidentifier():
+                return raw.attr
+            raise
+
+    # --- calls
+    def _call(self, raw: Expr) -> Expr:
+        model = self.model
+        name = raw.attr.rstrip("'′")
+        primes = len(raw.attr) - len(name)
+        raw_args = raw.args
+        if name in CONSTRUCTORS:
+            dims = tuple(model.dim(a, self.scope) for a in raw_args)
+            if name in ("I", "eye"):
+                if len(dims) != 1:
+                    raise TensorcalcError("I(n) takes one size", raw.pos)
+                return Expr("eye", (), dims[0], raw.pos)
+            if len(dims) == 1:
+                dims = (dims[0], S.ONE)
+            return Expr(name, (), dims, raw.pos)
+        if name.startswith("sum_") and len(raw_args) == 1:
+            return Expr("isum", (self.value(raw_args[0]),), name[4:], raw.pos)
+        args = tuple(self.value(a) for a in raw_args)
+        if name in model.functions:
+            if len(args) != 1:
+                raise TensorcalcError(f"{name} takes one argument", raw.pos)
+            return Expr("apply", args, (name, primes), raw.pos)
+        if primes:
+            raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
+        if name in STRUCTURAL:
+            if len(args) != 1:
+                raise TensorcalcError(f"{name} takes one argument", raw.pos)
+            return Expr("T" if name == "transpose" else name, args, None, raw.pos)
+        if name in PAIRWISE:
+            if len(args) != 2:
+                raise TensorcalcError(f"{name} takes two arguments", raw.pos)
+            return Expr(name, args, None, raw.pos)
+        # x(y + z): a product written without a space
+        if len(args) == 1:
+            head = self.value(Expr("name", (), raw.attr, raw.pos))
+            return Expr("matmul", (head, args[0]), None, raw.pos)
+        raise TensorcalcError(f"unknown function {name!r}", raw.pos)
+
+    def _matmul(self, raw: Expr) -> Expr:
+        """Juxtaposition; a bare function name applies to the factor after it (``log A``)."""
+        factors = []
+        for f in product_factors(raw, juxtaposed_only=True):
+            factors.append(self.resolve(f))
+        out = []
+        i = 0
+        while i < len(factors):
+            f = factors[i]
+            if f.op == "fn":
+                if i + 1 >= len(factors) or factors[i + 1].op == "fn":
+                    raise TensorcalcError(f"function {f.attr[0]!r} needs an argument", f.pos)
+                f = Expr("apply", (factors[i + 1],), f.attr, f.pos)
+                i += 1
+            out.append(f)
+            i += 1
+        expr = out[0]
+        for f in out[1:]:
+            if expr.op == "num" and f.op == "num":
+                expr = num(expr.attr * f.attr, pos=expr.pos)
+            else:
+                expr = Expr("matmul", (expr, f), None, expr.pos)
+        return expr
+
+    def _deriv(self, raw: Expr) -> Expr:
+        top, bottom = raw.args
+        of = self.value(top)
+        wrt = self.resolve(bottom) if bottom.op == "name" else None
+        indices = ()
+        if wrt is not None and wrt.op == "entry":
+            indices, wrt = wrt.attr, wrt.args[0]
+        if wrt is None or wrt.op != "var":
+            raise TensorcalcError(f"differentiate with respect to a tensor or a definition, not {to_text(bottom)!r}", bottom.pos)
+        if of.op == "entry" and top.op == "name":
+            # d a[k] / d x[i] (or a scalar x): the entry k of d a / d x[i], whose axes are a's own
+            if not indices and not S.is_scalar(self.model.shapes[wrt.attr]):
+                raise TensorcalcError(
+                    f"d {top.attr} / d {bottom.attr}: an entry differentiates by an entry or a scalar (write d {top.attr} / d {bottom.attr}[...])", raw.pos
+                )
+            inner = Expr("deriv", (of.args[0],), (wrt.attr, indices, "numerator"), raw.pos)
+            return Expr("entry", (inner,), of.attr, raw.pos)
+        return Expr("deriv", (of,), (wrt.attr, indices, self.model.layout), raw.pos)
+
+    def _reduce(self, raw: Expr) -> Expr:
+        """``prod(f(i) for i in 1..j)`` / ``sum(...)``: unrolled (left to right) over the index."""
+        name, loop = raw.attr
+        if name not in REDUCTIONS:
+            raise TensorcalcError(f"{name}(... for {loop.index} in ...) needs sum or prod, not {name!r}", raw.pos)
+        op, empty = REDUCTIONS[name]
+        lo, hi = self.model.eval_int(loop.lo, self.scope), self.model.eval_int(loop.hi, self.scope)
+        terms = [Resolver(self.model, {**self.scope, loop.index: i}, self.free_indices, self.budget).value(raw.args[0])
+                 for i in loop_values(loop.index, lo, hi, loop.lo.pos)]
+        if not terms:
+            return num(empty, pos=raw.pos)
+        expr = terms[0]
+        for t in terms[1:]:
+            expr = Expr(op, (expr, t), None, raw.pos)
+        return expr
+
+    def _pow(self, raw: Expr) -> Expr:
+        base, exponent = self.value(raw.args[0]), self.value(raw.args[1])
+        if exponent.op != "num":
+            raise TensorcalcError(f"exponent must be a number: {to_text(raw.args[1])!r}", raw.args[1].pos)
+        if base.op == "num" and exponent.attr.denominator == 1:
+            return num(base.attr ** int(exponent.attr), pos=raw.pos)
+        return Expr("pow", (base, exponent), None, raw.pos)
+
+    def _neg(self, raw: Expr) -> Expr:
+        arg = self.value(raw.args[0])
+        return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
+
+
+def _int_or_none(model: Model, raw: Expr, scope: dict):
+    try:
+        return model.eval_int(raw, scope)
+    except TensorcalcError:
+        return None
+
+
+def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping[str, tuple] | None = None) -> tuple:
+    """Static shape of a resolved expression; raises ShapeError with the position.
+
+    ``names``: shapes of names the model does not declare (a chain-rule program's
+    cotangent and adjoints). One ``cache`` serves one model and one ``names``."""
+    cache = {} if cache is None else cache
+    hit = cache.get(expr)
+    if hit is not None:
+        return hit
+    op = expr.op
+    if op == "var":
+        shape = names[expr.attr] if names and expr.attr in names else model.shapes[expr.attr]
+    elif op == "num":
+        shape = ()
+    elif op == "eye":
+        shape = (expr.attr, expr.attr)
+    elif op in ("ones", "zeros"):
+        shape = tuple(expr.attr)
+    elif op == "deriv":
+        wrt, indices, layout = expr.attr
+        of_shape = shape_of(model, expr.args[0], cache, names)
+        in_shape = () if indices else model.shapes[wrt]
+        if indices and len(indices) not in (1, len(model.shapes[wrt])):
+            raise S.ShapeError(f"{wrt} has {len(model.shapes[wrt])} axes, got {len(indices)} indices", expr.pos)
+        shape = arranged_shape(layout, of_shape, in_shape)
+    elif op == "entry":
+        inner = shape_of(model, expr.args[0], cache, names)
+        axes = [d for d in inner if d != 1] if len(expr.attr) == 1 else inner
+        if len(expr.attr) != len(axes) and not (len(expr.attr) == 1 and not axes):
+            raise S.ShapeError(f"{to_text(expr.args[0])} is {S.fmt(inner)}: {len(expr.attr)} indices do not fit", expr.pos)
+        shape = ()
+    elif op in ("vstack", "hstack"):
+        parts = [shape_of(model, a, cache, names) for a in expr.args]
+        shape = S.stack(expr, parts, 0 if op == "vstack" else 1)
+    elif op == "slice":
+        inner = shape_of(model, expr.args[0], cache, names)
+        axis, start, stop = expr.attr
+        shape = tuple(stop - start if i == axis else d for i, d in enumerate(inner))
+    elif op == "fn":
+        raise TensorcalcError(f"function {expr.attr[0]!r} needs an argument", expr.pos)
+    elif op in S.RULES:
+        shape = S.RULES[op](expr, *(shape_of(model, a, cache, names) for a in expr.args))
+    else:
+        raise TensorcalcError(f"no shape rule for {op!r}", expr.pos)
+    if op != "var":  # declared shapes are checked where they are declared
+        _check_entries(model, expr, shape)
+    cache[expr] = shape
+    return shape
+
+
+def _check_entries(model: Model, expr: Expr, shape: tuple) -> None:
+    """Refuse a value too large to allocate, before anything evaluates it."""
+    try:
+        numeric = model.numeric_shape(shape)
+    except TensorcalcError:  # a size that is not a positive number is reported where it is used
+        return
+    check_entries(numeric, lambda: repr(to_text(expr)), expr.pos)

@@ -1,0 +1,519 @@
+"""Why a claim fails, in the user's terms.
+
+In order, as far as each applies: shapes that differ (claimed vs true); the claim equals
+the transpose of the truth; a constant factor (2, 1/2, -1, 1/N); another layout; a
+formula right only when every size is 1; a one-place repair (a factor transposed,
+f instead of f', a factor of a product replaced by the true derivative, a missing
+factor, a shifted layer index, ...) found by trying the edits of ``mutations.py``;
+the smallest sizes where the claim still fails and a concrete float network there;
+the correct formula. Values shown come from float networks (readable numbers).
+
+Every probe is an exact comparison at random rational points (the exact oracle);
+the search stops after ``SECONDS`` and reports what it found so far.
+"""
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from ..core import shapes as S
+from ..core.derive import gradient_program
+from ..core.expr import Expr, applied_functions, node, product_factors, substitute, walk
+from ..core.indices import bound_indices, index_ranges
+from ..core.layouts import arranged_shape, effective
+from ..core.model import Model
+from ..core.notation import plain
+from ..core.simplify import simplify
+from ..document import LAYOUTS
+from ..errors import Inconclusive, Pos, TensorcalcError
+from ..frontends.parse import parse
+from ..oracles import draws
+from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
+from ..oracles.points import _assignments
+from .mutations import context_of, product, side_edits
+
+SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
+MAX_PROBES = 400
+NETWORK_NUMBERS = 24  # print a concrete network only when it has at most this many numbers
+REPAIR_ORDER = ("f' -> f", "f -> f'", "transpose", "shift a layer index", "drop a diag factor", "drop a ⊙ term", "swap two factors")
+
+
+def with_layout(expr: Expr, layout: str) -> Expr:
+    """The same expression with every derivative term read in ``layout``."""
+    args = tuple(with_layout(a, layout) for a in expr.args)
+    attr = (expr.attr[0], expr.attr[1], layout) if expr.op == "deriv" else expr.attr
+    return Expr(expr.op, args, attr, expr.pos)
+
+_NO_ANSWER = (TensorcalcError, ArithmeticError, Inconclusive)  # the claim cannot be evaluated at these sizes or points
+
+
+# --- probes -------------------------------------------------------------------------------
+
+
+class _Probe:
+    """Exact comparisons of two resolved sides at fixed random points, within a budget."""
+
+    def __init__(self, model, seed: int, seconds: float = SECONDS):
+        self.model = model
+        self.seed = seed
+        self.deadline = time.perf_counter() + seconds
+        self.count = 0
+
+    @property
+    def spent(self) -> bool:
+        return time.perf_counter() > self.deadline or self.count >= MAX_PROBES
+
+    def values(self, lhs: Expr, rhs: Expr, points: int = 1):
+        from ..oracles.points import exact_points
+
+        self.count += 1
+        return exact_points(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), points, self.seed)
+
+    def equal(self, lhs: Expr, rhs: Expr, points: int = 1) -> bool:
+        """Equal at random exact points and, exactly, at the numeric oracle's networks
+        (piecewise functions such as relu can make random exact points degenerate)."""
+        from ..oracles.points import exact_points_at, network_leaves
+
+        try:
+            if not S.same(self.model.shape(lhs), self.model.shape(rhs)):
+                return False
+            if not all(_same_values(a, b) for p in self.values(lhs, rhs, points) for a, b in zip(p.lhs, p.rhs)):
+                return False
+            if not self.kinked:
+                return True
+            networks = network_leaves(self.model, self.model.spec.check.trials, self.seed)
+            at = exact_points_at(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), networks, self.seed)
+            return all(_same_values(a, b) for p in at for a, b in zip(p.lhs, p.rhs))
+        except _NO_ANSWER:
+            return False
+
+    @property
+    def kinked(self) -> bool:
+        functions = self.model.functions
+        return any(functions.is_kinked(n) for n in functions.formulas if n in _used_functions(self.model))
+
+
+def _used_functions(model) -> set[str]:
+    return applied_functions(*model.defs.values())
+
+
+def _ranges(model, lhs: Expr, rhs: Expr) -> dict:
+    ranges = {**index_ranges(model, lhs), **index_ranges(model, rhs)}
+    for bound in bound_indices(lhs) | bound_indices(rhs):
+        ranges.pop(bound, None)
+    return ranges
+
+
+def _flat(value) -> np.ndarray:
+    return np.asarray(value, dtype=object).reshape(-1)
+
+
+def _same_values(a, b) -> bool:
+    a, b = _flat(a), _flat(b)
+    return a.size == b.size and all(x == y for x, y in zip(a, b))
+
+
+# --- the diagnosis ----------------------------------------------------------------------------
+
+
+def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=None, numeric_error=None) -> str:
+    """One line: why ``lhs = rhs`` (resolved in ``model`` at ``scope``) fails."""
+    truth_left = lhs.op == "deriv" and rhs.op != "deriv"
+    truth_right = rhs.op == "deriv" and lhs.op != "deriv"
+    if truth_right:
+        true, claimed, claimed_raw, side = rhs, lhs, claim.lhs, "lhs"
+    else:
+        true, claimed, claimed_raw, side = lhs, rhs, claim.rhs, "rhs"
+    knows_truth = truth_left or truth_right
+    words = ("claimed", "true") if knows_truth else ("right side", "left side")
+    probe = _Probe(model, model.spec.check.seed)
+    hints: list[str] = []
+    if shapes is not None:
+        hints.append(_shape_hint(model, true, claimed, words))
+    try:
+        hints += _value_hints(model, probe, true, claimed, words, shapes is None)
+        layout = _layout_hint(model, probe, lhs, rhs)
+        if layout:
+            hints.append(layout)
+        elif shapes is None and _holds_at_ones(model, claim, scope):
+            hints.append("holds only when every size is 1 (right for scalars, wrong for vectors and matrices)")
+        transposed = any("transpose of" in h for h in hints)
+        repair = _repair(model, probe, claim, scope, true, claimed_raw, side)
+        if repair and not (transposed and repair[2]):
+            hints.append(repair[0])
+        if shapes is None:
+            smallest = _smallest(model, claim, scope, probe, words, side)
+            if smallest:
+                hints.append(smallest)
+        if numeric_error is not None:
+            hints.append(f"numeric max rel err {numeric_error:.1e}")
+        correct = repair[1] if repair else (_true_formula(model, true) if knows_truth else None)
+        if correct:
+            hints.append(f"correct: {correct}")
+    except TensorcalcError:
+        pass
+    return "; ".join(h for h in hints if h) or "the sides differ"
+
+
+def _shape_hint(model, true: Expr, claimed: Expr, words) -> str:
+    t, c = model.shape(true), model.shape(claimed)
+    message = f"shapes differ: {words[0]} {S.fmt(c)}, {words[1]} {S.fmt(t)}"
+    if len(t) == len(c) == 2 and S.same(tuple(reversed(t)), c):
+        message += " (the shape of the transpose)"
+    return message
+
+
+def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_shape: bool) -> list[str]:
+    """Transpose and constant-factor relations between the two sides, at one exact point."""
+    point = probe.values(true, claimed)[0]
+    t_vals, c_vals = point.lhs, point.rhs
+    subject = "the claim" if words[0] == "claimed" else "the right side"
+    target = "the truth" if words[0] == "claimed" else "the left side"
+    t2 = [np.asarray(v, dtype=object) for v in t_vals]
+    c2 = [np.asarray(v, dtype=object) for v in c_vals]
+    square = all(v.ndim == 2 and v.shape[0] == v.shape[1] for v in t2)
+    transposable = all(a.ndim == 2 and a.shape[::-1] == b.shape for a, b in zip(t2, c2))
+    if transposable and (not same_shape or square):
+        if all(_same_values(a.T, b) for a, b in zip(t2, c2)):
+            return [f"{subject} equals the transpose of {target}"]
+        c = _ratio([a.T for a in t2], c2)
+        if c is not None:
+            return [f"{subject} equals {_factor(model, c)} × the transpose of {target}"]
+    if same_shape or all(a.size == b.size for a, b in zip(t2, c2)):
+        c = _ratio(t2, c2)
+        if c is not None and c != 1:
+            return [f"off by a constant factor: {words[0]} = {_factor(model, c)} × {words[1]}"]
+    if same_shape:
+        return [_first_difference(model, true, claimed, words)]
+    return []
+
+
+def _ratio(truth: list, claimed: list) -> Fraction | None:
+    """c with claimed = c × truth entry by entry, if one exists (and truth is not all zero)."""
+    ratios = set()
+    for a, b in zip(truth, claimed):
+        a, b = _flat(a), _flat(b)
+        if a.size != b.size:
+            return None
+        for x, y in zip(a, b):
+            if x == 0:
+                if y != 0:
+                    return None
+            else:
+                ratios.add(Fraction(y) / Fraction(x))
+    return ratios.pop() if len(ratios) == 1 else None
+
+
+def _factor(model, c: Fraction) -> str:
+    if c.numerator == 1 and c.denominator > 2:  # 1/N: a mean where a sum was meant, or the reverse
+        names = [k for k, v in model.sizes.items() if v == c.denominator and "[" not in k]
+        if names:
+            return f"1/{c.denominator} (1/{names[0]} with {names[0]} = {c.denominator})"
+    return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+
+
+def _first_difference(model, true: Expr, claimed: Expr, words) -> str:
+    """The first entry where the sides differ, with float values from a random network."""
+    sides = _float_sides(model, true, claimed, _float_leaves(model, 0))
+    if sides is None:
+        return "the sides differ"
+    for t, c in zip(*sides):
+        t, c = np.asarray(t, dtype=float), np.asarray(c, dtype=float)
+        diff = np.abs(t - c) > 1e-9 * max(1.0, float(np.max(np.abs(t), initial=0.0)))
+        if np.any(diff):
+            index = tuple(int(i) for i in np.argwhere(diff)[0]) if diff.ndim else ()
+            where = f" at entry [{', '.join(str(i + 1) for i in index)}]" if index else ""
+            return f"the sides differ{where}: {words[0]} {_num(c[index])}, {words[1]} {_num(t[index])} (random network 1)"
+    return "the sides differ"
+
+
+def _layout_hint(model, probe: _Probe, lhs: Expr, rhs: Expr) -> str | None:
+    if not any(n.op == "deriv" for side in (lhs, rhs) for n in walk(side)):
+        return None
+    for layout in LAYOUTS:
+        if layout == model.layout:
+            continue
+        if probe.equal(with_layout(lhs, layout), with_layout(rhs, layout)):
+            return f"holds in {layout} layout; the file says {model.layout}"
+    return None
+
+
+# --- other sizes -------------------------------------------------------------------------------
+
+
+def _shape_dims(model) -> set[str]:
+    """Dimension names that size some tensor (not, e.g., the depth L)."""
+    used = set()
+    for shape in model.shapes.values():
+        for d in shape:
+            used |= {str(s) for s in getattr(d, "free_symbols", ())}
+    return used
+
+
+def _fails_at(model, claim, scope: dict, sizes: dict) -> bool | None:
+    """Does the claim fail at ``sizes`` (None: it does not apply there)?"""
+    try:
+        other = Model(model.prepared, sizes)
+        local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
+        lhs, rhs = other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+        if not S.same(other.shape(lhs), other.shape(rhs)):
+            return True
+        return not _Probe(other, model.spec.check.seed).equal(lhs, rhs)
+    except _NO_ANSWER:
+        return None
+
+
+def _holds_at_ones(model, claim, scope: dict) -> bool:
+    dims = _shape_dims(model)
+    if not dims:
+        return False
+    ones = {k: (1 if k in dims else v) for k, v in model.sizes.items()}
+    return ones != model.sizes and _fails_at(model, claim, scope, ones) is False
+
+
+def _smallest(model, claim, scope: dict, probe: _Probe, words, side: str) -> str | None:
+    """Greedily lower each size while the claim still fails; show a network there."""
+    sizes = dict(model.sizes)
+    for key in sorted(sizes, key=lambda k: (k != "L", k)):
+        for value in range(1, sizes[key]):
+            if probe.spent:
+                break
+            trial = {**sizes, key: value}
+            probe.count += 1
+            if _fails_at(model, claim, scope, trial):
+                sizes = trial
+                break
+    small = Model(model.prepared, sizes)
+    dims = _shape_dims(small)
+    shown = {k: v for k, v in sizes.items() if "[" not in k or k in dims}
+    shown.update({k: v for k, v in scope.items() if k not in model.scope})
+    text = "fails already at " + ", ".join(f"{k}={v}" for k, v in shown.items())
+    network = _network_text(small, claim, scope, words, side)
+    return text + (f", e.g. {network}" if network else "")
+
+
+def _network_text(model, claim, scope: dict, words, side: str) -> str | None:
+    local = {**model.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
+    try:
+        lhs, rhs = model.resolve(claim.lhs, local), model.resolve(claim.rhs, local)
+    except TensorcalcError:
+        return None
+    for k in range(5):
+        leaves = _float_leaves(model, k, rounded=True)
+        if sum(np.size(v) for v in leaves.values()) > NETWORK_NUMBERS:
+            return None
+        sides = _float_sides(model, lhs, rhs, leaves)
+        if sides is None:
+            continue
+        left, right = sides
+        if side == "rhs":
+            left, right = right, left  # the claimed side first
+        if all(np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9) for a, b in zip(left, right)):
+            continue
+        values = ", ".join(f"{name}={_array(v)}" for name, v in leaves.items())
+        return f"at {values}: {words[0]} {_array(left[0])}, {words[1]} {_array(right[0])}"
+    return None
+
+
+def _float_leaves(model, k: int, rounded: bool = False) -> dict:
+    leaves = draws.float_leaves(model, np.random.default_rng([model.spec.check.seed, 7919, k]))
+    if rounded:
+        for name, (kind, _shape, flags) in model.leaves.items():
+            if kind in ("scalar", "vector", "rowvector", "matrix"):
+                v = np.array(np.round(leaves[name], 1), dtype=float)  # 0-d for scalars
+                v[v == 0] = 0.1
+                leaves[name] = np.abs(v) if "positive" in flags else v
+    return leaves
+
+
+def _float_sides(model, lhs: Expr, rhs: Expr, leaves: dict):
+    """Both sides in float64 at given leaves (derivative terms from jax)."""
+    from ..oracles import jaxbackend
+    alg = numpy_algebra(model.functions)
+    try:
+        with np.errstate(all="ignore"):
+            env = forward_env(model, alg, leaves)
+            oracle = jaxbackend.JaxDerivatives(model, leaves)
+            left, right = [], []
+            for assignment in _assignments(_ranges(model, lhs, rhs)):
+                ev = Evaluator(model, alg, env, lambda e_, d: np.asarray(oracle.derivative(e_, d)), assignment)
+                left.append(np.asarray(ev.evaluate(lhs), dtype=float))
+                right.append(np.asarray(ev.evaluate(rhs), dtype=float))
+        return left, right
+    except (TensorcalcError, ArithmeticError, ValueError):
+        return None
+
+
+def _num(x: float) -> str:
+    return f"{float(x):.4g}"
+
+
+def _array(v) -> str:
+    a = np.asarray(v, dtype=float)
+    if a.size == 1:
+        return _num(a.reshape(-1)[0])
+    if a.ndim == 2 and 1 in a.shape:
+        inner = ", ".join(_num(x) for x in a.reshape(-1))
+        return f"[{inner}]" + ("ᵀ" if a.shape[0] == 1 else "")
+    if a.ndim == 2:
+        return "[" + "; ".join(", ".join(_num(x) for x in row) for row in a) + "]"
+    return "[" + ", ".join(_num(x) for x in a.reshape(-1)) + "]"
+
+
+# --- repairs ------------------------------------------------------------------------------------
+
+
+def _repair(model, probe: _Probe, claim, scope: dict, true: Expr, claimed_raw: Expr, side: str) -> tuple[str, str, bool] | None:
+    """A one-place edit of the claimed side that makes the claim hold: (what, corrected claim)."""
+    ctx = context_of(model.prepared)
+    other_raw = claim.lhs if side == "rhs" else claim.rhs
+    candidates = []
+    edits = side_edits(side, claimed_raw, ctx)
+    rank = {k: i for i, k in enumerate(REPAIR_ORDER)}
+    for edit in sorted(edits, key=lambda e: rank.get(e.kind, len(rank))):
+        if edit.kind in rank:
+            candidates.append((_edit_words(edit), edit.expr))
+    candidates += _factor_candidates(model, scope, claimed_raw)
+    for words, raw in candidates:
+        if probe.spent:
+            return None
+        try:
+            fixed = model.resolve(raw, scope)
+        except TensorcalcError:
+            continue
+        if probe.equal(true, fixed, points=2):
+            lhs_raw, rhs_raw = (other_raw, raw) if side == "rhs" else (raw, other_raw)
+            whole = words.startswith("holds with") and edits_whole(raw, claimed_raw)
+            return words, f"{_side_text(lhs_raw)} = {_side_text(rhs_raw)}", whole
+    return None
+
+
+def edits_whole(fixed: Expr, claimed: Expr) -> bool:
+    """The repair transposes the whole side (already reported as 'the transpose of the truth')."""
+    return (fixed.op == "T" and fixed.args[0] == claimed) or (claimed.op == "T" and claimed.args[0] == fixed)
+
+
+def _side_text(raw: Expr) -> str:
+    text = _pretty(raw)
+    return text[1:-1] if raw.op == "deriv" and text.startswith("(") and text.endswith(")") else text
+
+
+def _edit_words(edit) -> str:
+    if edit.kind == "swap two factors":
+        return f"holds with two factors swapped: {_pretty_text(edit.after)}"
+    if edit.kind == "transpose":
+        return f"holds with {_pretty_text(edit.before)} transposed"
+    return f"holds with {_pretty_text(edit.before)} replaced by {_pretty_text(edit.after)}"
+
+
+def _pretty_text(text: str) -> str:
+    try:
+        return _pretty(parse(text, "def_line", Pos())[0])
+    except TensorcalcError:
+        return text
+
+
+def _one_step_derivatives(model) -> list[Expr]:
+    """Raw terms ``d u / d v`` for every definition u and every name v it uses directly."""
+    out = []
+    for name, expr in model.defs.items():
+        used = [n.attr for n in walk(expr) if n.op == "var" and n.attr != name]
+        for v in dict.fromkeys(used):
+            out.append(Expr("deriv", (Expr("name", (), name), Expr("name", (), v)), None))
+    return out
+
+
+def _factor_candidates(model, scope: dict, claimed_raw: Expr) -> list[tuple[str, Expr]]:
+    """A factor of the product replaced by a one-step true derivative, or one inserted."""
+    factors = product_factors(claimed_raw)
+    terms = _one_step_derivatives(model)
+    out = []
+    shapes = []
+    for f in factors:
+        try:
+            shapes.append(model.shape(model.resolve(f, scope)))
+        except TensorcalcError:
+            shapes.append(None)
+    term_shapes = []
+    for t in terms:
+        try:
+            term_shapes.append(model.shape(model.resolve(t, scope)))
+        except TensorcalcError:
+            term_shapes.append(None)
+    if len(factors) > 1:
+        for i, (f, fs) in enumerate(zip(factors, shapes)):
+            for t, ts in zip(terms, term_shapes):
+                if fs is not None and ts is not None and S.same(fs, ts) and f != t:
+                    new = product(factors[:i] + [t] + factors[i + 1 :], claimed_raw.pos)
+                    out.append((f"factor {i + 1} of the product, {_pretty(f)}, is wrong: {_pretty(t)} in its place makes it hold", new))
+    for i in range(len(factors) + 1):
+        for t, ts in zip(terms, term_shapes):
+            if ts is None or len(ts) != 2 or not S.same((ts[0],), (ts[1],)):
+                continue  # only square terms can be inserted without changing the shape
+            new = product(factors[:i] + [t] + factors[i:], claimed_raw.pos)
+            where = "at the end" if i == len(factors) else f"before {_pretty(factors[i])}"
+            out.append((f"a factor is missing: inserting {_pretty(t)} {where} makes it hold", new))
+    return out
+
+
+# --- printing formulas ---------------------------------------------------------------------------
+
+
+def _pretty(raw: Expr) -> str:
+    """A raw tree in the file's notation with few parentheses (``pretty.plain`` when present)."""
+    try:
+        from ..core.notation import plain
+    except ImportError:  # pragma: no cover - optional module
+        from ..core.expr import to_text
+
+        return to_text(raw)
+    return plain(_as_resolved(raw))
+
+
+def _as_resolved(e: Expr) -> Expr:
+    args = tuple(_as_resolved(a) for a in e.args)
+    if e.op == "name":
+        return Expr("var", (), e.attr, e.pos)
+    if e.op == "call":
+        return Expr(e.attr, args, None, e.pos)
+    if e.op == "deriv" and e.attr is None:
+        top, bottom = args
+        return Expr("deriv", (top,), (bottom.attr if bottom.op == "var" else _pretty(bottom), (), None), e.pos)
+    return Expr(e.op, args, e.attr, e.pos)
+
+
+def _true_formula(model, true: Expr) -> str | None:
+    """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
+    of, (wrt, indices, layout) = true.args[0], true.attr
+    if indices or not S.is_scalar(model.shape(of)):
+        return None
+    program = gradient_program(model, of, wrt)
+    mapping: dict[str, Expr] = {}
+    for name, expr in program.steps:
+        mapping[name] = substitute(expr, mapping)
+    result = substitute(program.result, mapping)
+    if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
+        result = node("T", result)
+    text = plain(simplify(result, model.shape))
+    return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {text}"
+
+
+__all__ = ["diagnose", "with_layout", "arranged_shape"]
+
+
+def diagnose_ill_formed(model, claim, scope, message: str) -> str:
+    """A claim whose side does not type-check: the shape error, and a repair if one exists."""
+    hints = [f"ill-formed: {message}"]
+    try:
+        lhs = model.resolve(claim.lhs, scope)
+        if lhs.op == "deriv":
+            model.shape(lhs)
+            repair = _repair(model, _Probe(model, model.spec.check.seed), claim, scope, lhs, claim.rhs, "rhs")
+            if repair:
+                hints += [repair[0], f"correct: {repair[1]}"]
+    except TensorcalcError:
+        pass
+    return "; ".join(hints)
+float_sides = _float_sides  # both sides in float64 at given leaves (check.py re-checks exact counterexamples)

@@ -1,0 +1,264 @@
+"""Text -> raw expression trees, with the grammar in ``grammar.lark``.
+
+The raw tree keeps names as written (``W[l]``, ``sigma'``); ``model.py`` resolves
+them against the file's tensors, definitions and functions. Nothing here ever
+evaluates user text as Python.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import lark
+
+from ..core.expr import Expr, node, num
+from ..core.limits import loop_values
+from ..errors import Pos, TensorcalcError
+
+_STARTS = ["claim_line", "def_line", "type_line", "lambda_line", "dim_line"]
+MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not parsed
+
+
+@functools.lru_cache(maxsize=1)
+def _parser() -> lark.Lark:
+    """Built at each start (about 50 ms), never loaded from lark's cache file: that file is a
+    pickle, which runs code when loaded, and a cache folder is not always out of others' reach."""
+    grammar = (Path(__file__).parent / "grammar.lark").read_text(encoding="utf-8")
+    return lark.Lark(grammar, start=_STARTS, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def keywords() -> set[str]:
+    """The words of the grammar (``for``, ``in``): not usable as names."""
+    return {t.pattern.value for t in _parser().terminals if t.pattern.type == "str" and t.pattern.value.isidentifier()}
+
+
+@dataclass(frozen=True)
+class ForClause:
+    """`for l in lo..hi`: an index name and two dimension expressions."""
+
+    index: str
+    lo: Expr
+    hi: Expr
+
+
+@dataclass(frozen=True)
+class ParsedClaim:
+    kind: str  # "equation" | "proportional" | "helper"
+    lhs: Expr  # for a helper: a raw name node
+    rhs: Expr
+    loop: ForClause | None
+
+
+@dataclass(frozen=True)
+class ParsedType:
+    kind: str  # scalar | vector | matrix | onehot | probability | ...
+    dims: tuple[Expr, ...]
+    flags: tuple[str, ...]
+    loop: ForClause | None
+
+
+def binary(op: str):
+    """A transformer method building ``op(first, last)`` from a rule's children (operators in between)."""
+
+    def build(self, items):
+        left, right = items[0], items[-1]
+        return node(op, left, right, pos=left.pos)
+
+    return build
+
+
+class _ToExpr(lark.Transformer):
+    """Lark tree -> raw Expr, every node carrying its file position."""
+
+    def __init__(self, base: Pos):
+        super().__init__()
+        self.base = base
+
+    def _pos(self, meta_or_token) -> Pos:
+        line = getattr(meta_or_token, "line", None) or 1
+        col = getattr(meta_or_token, "column", None) or 1
+        if line == 1:
+            return Pos(self.base.file, self.base.line, self.base.col + col - 1)
+        return Pos(self.base.file, self.base.line + line - 1, col)
+
+    def _tok(self, token) -> Pos:
+        return self._pos(token)
+
+    # --- atoms
+    def number(self, items):
+        (tok,) = items
+        return num(Fraction(str(tok)), pos=self._tok(tok))
+
+    def name(self, items):
+        (tok,) = items
+        return Expr("name", (), str(tok), self._tok(tok))
+
+    def call(self, items):
+        tok, *args = items
+        return Expr("call", tuple(args), str(tok), self._tok(tok))
+
+    def reduce(self, items):
+        """``prod(expr for i in 1..j)``: a product or sum unrolled over a layer index."""
+        tok, body, loop = items
+        return Expr("reduce", (body,), (str(tok), loop), self._tok(tok))
+
+    def block(self, items):
+        rows = tuple(node("hstack", *r.children) if len(r.children) > 1 else r.children[0] for r in items)
+        pos = rows[0].pos
+        return rows[0] if len(rows) == 1 and rows[0].op == "hstack" else node("vstack", *rows, pos=pos)
+
+    def deriv(self, items):
+        dop, top, _dop2, bottom = items
+        return node("deriv", top, bottom, pos=self._tok(dop))
+
+    def norm_bars(self, items):
+        opener, inner, *_rest = items
+        return Expr("call", (inner,), "norm", self._tok(opener))
+
+    # --- operators
+    add = binary("add")
+    sub = binary("sub")
+    hadamard = binary("hadamard")
+    mul = binary("mul")
+    otimes = binary("otimes")
+    matmul = binary("matmul")
+    div = binary("div")
+    pow = binary("pow")
+
+    def neg(self, items):
+        (arg,) = items
+        return node("neg", arg, pos=arg.pos)
+
+    def transpose(self, items):
+        arg, _tok = items
+        return node("T", arg, pos=arg.pos)
+
+    # --- dimension expressions (sizes, layer indices)
+    def dim_int(self, items):
+        return num(int(items[0]), pos=self._tok(items[0]))
+
+    def dim_name(self, items):
+        return Expr("name", (), str(items[0]), self._tok(items[0]))
+
+    dim_add = binary("add")
+    dim_sub = binary("sub")
+    dim_mul = binary("matmul")
+
+    # --- lines
+    def for_clause(self, items):
+        index, lo, hi = items
+        bounds = _constant(lo), _constant(hi)
+        if None not in bounds:  # bounds given as numbers: refuse an over-long loop as it is read
+            loop_values(str(index), *bounds, lo.pos)
+        return ForClause(str(index), lo, hi)
+
+    def equation(self, items):
+        return ParsedClaim("equation", items[0], items[1], None)
+
+    def proportional(self, items):
+        return ParsedClaim("proportional", items[0], items[2], None)
+
+    def helper(self, items):
+        tok, rhs = items
+        return ParsedClaim("helper", Expr("name", (), str(tok), self._tok(tok)), rhs, None)
+
+    def claim_line(self, items):
+        claim, loop = items
+        return ParsedClaim(claim.kind, claim.lhs, claim.rhs, loop)
+
+    def def_line(self, items):
+        return items[0], items[1]
+
+    def type_args(self, items):
+        return tuple(items)
+
+    def type_line(self, items):
+        kind = str(items[0])
+        dims, flags, loop = (), [], None
+        for item in items[1:]:
+            if isinstance(item, tuple):
+                dims = item
+            elif isinstance(item, ForClause):
+                loop = item
+            else:
+                flags.append(str(item))
+        return ParsedType(kind, dims, tuple(flags), loop)
+
+    def lambda_line(self, items):
+        return str(items[0]), items[1]
+
+    def dim_line(self, items):
+        return tuple(items)
+
+
+class _NotAClaim(Exception):
+    """A claim line that parsed as a bare expression (no '=', ':=' or '≈')."""
+
+
+def parse(text: str, start: str, pos: Pos):
+    """Parse ``text`` with grammar rule ``start``; errors carry file:line:column."""
+    if len(text) > MAX_TEXT:
+        raise TensorcalcError(f"expression longer than {MAX_TEXT} characters", pos)
+    try:
+        tree = _parser().parse(text, start=start)
+    except lark.exceptions.UnexpectedInput as err:
+        where = _ToExpr(pos)._pos(err)
+        raise TensorcalcError(_describe(err, text), where) from None
+    except RecursionError:
+        raise TensorcalcError("expression nested too deeply", pos) from None
+    try:
+        result = _ToExpr(pos).transform(tree)
+    except RecursionError:
+        raise TensorcalcError("expression nested too deeply", pos) from None
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, TensorcalcError):
+            raise err.orig_exc from None
+        raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None  # pragma: no cover
+    return _wrap_single(result, start)
+
+
+_CONSTANT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "matmul": lambda a, b: a * b}
+
+
+def _constant(e: Expr) -> int | None:
+    """The value of a dimension expression made of numbers only (``1``, ``2*3+1``), else None."""
+    if e.op == "num":
+        return int(e.attr)
+    if e.op not in _CONSTANT_OPS:
+        return None
+    left, right = _constant(e.args[0]), _constant(e.args[1])
+    return None if left is None or right is None else _CONSTANT_OPS[e.op](left, right)
+
+
+def _wrap_single(result, start):
+    if start == "claim_line" and isinstance(result, ParsedClaim):
+        return result
+    if start == "claim_line":  # a bare expression is not a claim
+        raise _NotAClaim
+    if start == "def_line":
+        return result if isinstance(result, tuple) else (result, None)
+    if start == "type_line":
+        return result if isinstance(result, ParsedType) else ParsedType(str(result), (), (), None)
+    if start == "dim_line":
+        return result if isinstance(result, tuple) else (result,)
+    return result
+
+
+def _describe(err: lark.exceptions.UnexpectedInput, text: str) -> str:
+    if isinstance(err, lark.exceptions.UnexpectedCharacters):
+        return f"unexpected character {text[err.pos_in_stream]!r} in {text!r}"
+    if isinstance(err, lark.exceptions.UnexpectedEOF) or getattr(err, "token", None) == "" or (
+        isinstance(err, lark.exceptions.UnexpectedToken) and err.token.type == "$END"
+    ):
+        return f"unexpected end of {text!r}"
+    token = getattr(err, "token", None)
+    return f"unexpected {str(token)!r} in {text!r}"
+
+
+def parse_claim(text: str, pos: Pos) -> ParsedClaim:
+    try:
+        return parse(text, "claim_line", pos)
+    except _NotAClaim:
+        raise TensorcalcError(f"a claim needs '=' (or ':=' / '≈'): {text!r}", pos) from None

@@ -1,0 +1,132 @@
+"""Symbolic proof at concrete sizes: every entry a sympy expression in the leaf entries.
+
+Each leaf entry is a symbol (``W1_2_3``); ``exp(a)`` becomes a symbol ``E_k`` standing for
+that value (with ``exp(-a) = 1/E_k``, ``log(E_k) = a``, ``tanh(a) = (E² - 1)/(E² + 1)``).
+Both sides are then rational functions, and the claim is proved when their difference
+cancels to 0 — a proof for all values, not a test at points.
+Piecewise functions (relu) and inputs too large for the budget are not attempted
+(the exact random-point test and the numeric oracle still run).
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import sympy
+
+from ..core.expr import applied_functions
+from ..core.functions import SYMBOLIC, FunctionTable, UnknownFunction, formula_program
+from ..core.model import Model
+from .evaluate import Evaluator, ExactAlgebra, forward_env
+
+MAX_LEAF_ENTRIES = 40  # above this many scalar inputs the proof is not attempted
+MAX_ENTRIES = 64  # entries compared per side
+
+
+class SymbolicTranscendentals:
+    def __init__(self):
+        self.exp_symbols: dict[sympy.Expr, sympy.Symbol] = {}
+        self.log_of: dict[sympy.Symbol, sympy.Expr] = {}
+        self.log_symbols: dict[sympy.Expr, sympy.Symbol] = {}
+        self.half_angle: dict[sympy.Expr, sympy.Symbol] = {}
+
+    def exp(self, a: sympy.Expr) -> sympy.Expr:
+        a = sympy.expand(a)
+        if a == 0:
+            return sympy.Integer(1)
+        if a.could_extract_minus_sign():
+            return 1 / self.exp(-a)
+        if a not in self.exp_symbols:
+            sym = sympy.Symbol(f"E{len(self.exp_symbols)}", positive=True)
+            self.exp_symbols[a] = sym
+            self.log_of[sym] = a
+        return self.exp_symbols[a]
+
+    def sin(self, a: sympy.Expr) -> sympy.Expr:
+        return self._circle(a)[0]
+
+    def cos(self, a: sympy.Expr) -> sympy.Expr:
+        return self._circle(a)[1]
+
+    def _circle(self, a: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr]:
+        """(sin a, cos a) through the half-angle tangent symbol H_k: rational in H_k, sin² + cos² = 1."""
+        a = sympy.expand(a)
+        if a == 0:
+            return sympy.Integer(0), sympy.Integer(1)
+        if a.could_extract_minus_sign():
+            s, c = self._circle(-a)
+            return -s, c
+        if a not in self.half_angle:
+            self.half_angle[a] = sympy.Symbol(f"H{len(self.half_angle)}", real=True)
+        h = self.half_angle[a]
+        return 2 * h / (1 + h**2), (1 - h**2) / (1 + h**2)
+
+    def log(self, x: sympy.Expr) -> sympy.Expr:
+        if x in self.log_of:
+            return self.log_of[x]
+        if x not in self.log_symbols:
+            self.log_symbols[x] = sympy.Symbol(f"L{len(self.log_symbols)}", real=True)
+        return self.log_symbols[x]
+
+
+class SymbolicAlgebra(ExactAlgebra):
+    """Exact arithmetic on sympy entries: transcendental values are symbols (``SymbolicTranscendentals``)."""
+
+    def __init__(self, functions: FunctionTable):
+        super().__init__(functions, SymbolicTranscendentals())
+
+    def apply(self, name: str, order: int, x):
+        program = formula_program(self.functions.formula(name, order), SYMBOLIC)
+        return self._each(lambda v: program(v, self.memo), x)
+
+    def root(self, x, power):
+        return self._each(lambda v: v ** sympy.Rational(power.numerator, power.denominator), x)
+
+
+def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
+    rng = random.Random(seed)
+    values = {}
+    for name, (kind, shape, flags) in model.leaves.items():
+        dims = model.numeric_shape(shape)
+        out = np.empty(dims, dtype=object)
+        positive = "positive" in flags or kind == "probability"
+        for index in np.ndindex(*dims) if dims else [()]:
+            label = "_".join(str(i + 1) for i in index)
+            out[index] = sympy.Symbol(f"{name}_{label}" if label else name, positive=positive or None, real=True)
+        if kind == "onehot":  # a discrete input: one random pattern, like the other oracles
+            out[...] = sympy.Integer(0)
+            for col in range(out.shape[1]):
+                out[rng.randrange(out.shape[0]), col] = sympy.Integer(1)
+        elif kind == "probability":  # the last entry of each column is 1 - the others
+            for col in range(out.shape[1]):
+                out[-1, col] = 1 - sum(out[:-1, col])
+        values[name] = out
+    return values
+
+
+def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | None:
+    """True: proved equal; False: proved different; None: not attempted (budget, piecewise)."""
+    leaf_entries = sum(math.prod(model.numeric_shape(s)) for _k, s, _f in model.leaves.values())
+    if leaf_entries > MAX_LEAF_ENTRIES or ranges:
+        return None
+    if any(model.functions.is_kinked(n) for n in applied_functions(lhs, rhs, *model.defs.values())):
+        return None
+    alg = SymbolicAlgebra(model.functions)
+    try:
+        env = forward_env(model, alg, symbolic_leaves(model, 0))
+        ev = Evaluator(model, alg, env, derivative_factory())
+        left, right = np.asarray(ev.evaluate(lhs), dtype=object), np.asarray(ev.evaluate(rhs), dtype=object)
+    except (UnknownFunction, ZeroDivisionError, TypeError):  # outside the fragment this proof handles
+        return None
+    if left.shape != right.shape and not (left.size == right.size == 1):
+        return False
+    if left.size > MAX_ENTRIES:
+        return None
+    return all(_zero(a - b) for a, b in zip(left.reshape(-1), right.reshape(-1)))
+
+
+def _zero(difference: sympy.Expr) -> bool:
+    """Is this rational function identically 0? (``cancel`` brings it to p/q with p, q coprime.)"""
+    return sympy.cancel(difference) == 0
+

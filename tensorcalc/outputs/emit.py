@@ -1,0 +1,316 @@
+"""numpy code from the derived formulas: one function computing the forward pass and the
+gradient of the loss with respect to every parameter, in the file's layout.
+
+The code is straight-line: forward definitions, then the reverse-mode steps of
+``derive.gradient_program`` after ``simplify`` (each step once, shared by all parameters).
+Every product is a matrix product of two factors; ``diag(v)`` next to a matrix becomes a row
+or column scaling; a 3-tensor is refused. Layer families are unrolled at one depth.
+The package only writes this text; it never executes it.
+"""
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+import unicodedata
+
+import sympy
+
+from ..core import shapes as S
+from ..core.derive import gradient_program
+from ..core.expr import Expr, node, substitute, var
+from ..core.functions import CODE, UnknownFunction, formula_program
+from ..core.layouts import effective
+from ..core.model import Model, Prepared
+from ..core.resolve import shape_of
+from ..core.simplify import simplify
+from ..core.sizes import size_sets
+from ..errors import TensorcalcError
+from ..explain.formulas import NotDerivable, parameters
+
+_MEMBER = re.compile(r"^(.*)\[(-?\d+)\]$")
+# Names the generated module must keep for itself: no variable may shadow them.
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"np", "t", "_softmax"}
+
+
+def identifier(name: str) -> str:
+    """``W[2]`` -> ``W_2``; any name -> a valid Python identifier that Python reads as written
+    (unchanged by NFKC normalisation), not a keyword, builtin or name the module uses itself."""
+    out = re.sub(r"\[(-?\d+)\]", r"_\1", name)
+    out = "".join(c if ("a" + c).isidentifier() else "_" for c in out)
+    if unicodedata.normalize("NFKC", out) != out:
+        out = "".join(c if c.isascii() else "_" for c in out)
+    if not out or out[0].isdigit() or out in _RESERVED or out.startswith("__"):
+        out = "v_" + out
+    return out
+
+
+def _docstring(text: str) -> str:
+    """A triple-quoted literal of ``text`` (a file name, a loss name), whatever it contains:
+    escaped as ``repr`` escapes, with every quote escaped so nothing can close it early."""
+    literal = repr(text)
+    inner = literal[1:-1]
+    if literal[0] == "'":  # repr leaves double quotes as they are
+        inner = inner.replace('"', '\\"')
+    return f'"""{inner}"""'
+
+
+class _Names:
+    """Distinct identifiers for the generated code: two different names never share one."""
+
+    def __init__(self, taken: set[str]):
+        self.taken = set(taken)
+        self.given: dict[tuple, str] = {}
+
+    def __call__(self, key: tuple, name: str) -> str:
+        """The identifier of ``key`` (what it names), made from ``name`` on first use."""
+        if key not in self.given:
+            wanted = identifier(name)
+            while wanted in self.taken:
+                wanted += "_"
+            self.taken.add(wanted)
+            self.given[key] = wanted
+        return self.given[key]
+
+
+def deepest_model(prepared: Prepared) -> Model:
+    sets = size_sets(prepared.spec.dims, prepared.spec.check.seed)
+    return Model(prepared, max(sets, key=lambda s: s.get("L", 0)))
+
+
+def emit_numpy(prepared: Prepared, layout: str | None = None, model: Model | None = None, function: str = "gradients") -> str:
+    model = model or deepest_model(prepared)
+    layout = layout or prepared.spec.layout
+    return _Emitter(model, layout).module(prepared, function)
+
+
+class _Emitter:
+    def __init__(self, model: Model, layout: str):
+        self.model = model
+        self.layout = layout
+        self.cache: dict = {}
+        self.program_shapes: dict[str, tuple] = {}  # adjoints of the loss: one shape each, whatever the program
+        self.functions: dict[tuple[str, int], str] = {}
+        self.helpers: set[str] = set()
+        self.dims: dict[sympy.Symbol, str] = {}
+        self.names = _Names(_RESERVED)
+
+    def shape(self, e: Expr) -> tuple:
+        return shape_of(self.model, e, self.cache, self.program_shapes)
+
+    # --- the module
+    def module(self, prepared: Prepared, function: str) -> str:
+        model = self.model
+        loss = model.loss
+        if loss is None:
+            raise NotDerivable("the file defines no scalar loss")
+        names = self._parameter_keys(prepared)
+        self.names.taken.add(function)
+        sig = ", ".join(self.variable(k) for k in model.leaves)  # first, so arguments keep their plain names
+        body = [f"{self.variable(k)} = {self.code(e)}" for k, e in model.defs.items()]
+        steps, results = self._backward(loss, names)
+        body += steps
+        body.append("return {")
+        body += [f"    {k!r}: {code}," for k, code in results]
+        body.append("}")
+        dims = [f"{self.names(('dim', str(sym)), str(sym))} = {where}" for sym, where in self.dims.items()]
+        header = [
+            _docstring(f"Generated by tensorcalc from {prepared.spec.path}: gradients of {loss} in {self.layout} layout."),
+            "import numpy as np",
+            "",
+        ]
+        for (fn, order), code_name in self.functions.items():
+            header += [f"def {code_name}(t):", f"    return {self._function_code(fn, order)}", ""]
+        if "softmax" in self.helpers:
+            header += ["def _softmax(z):", "    e = np.exp(z - np.max(z, axis=0, keepdims=True))", "    return e / np.sum(e, axis=0, keepdims=True)", ""]
+        depth = f" (depth L={model.depth})" if model.depth is not None else ""
+        doc = "    " + _docstring(f"d {loss} / d each parameter{depth}; arrays as declared (a vector is n×1).")
+        lines = header + [f"def {function}({sig}):", doc] + ["    " + ln for ln in dims + body]
+        return "\n".join(lines) + "\n"
+
+    def _parameter_keys(self, prepared: Prepared) -> list[str]:
+        keys = []
+        for p in parameters(prepared):
+            base = p.split("[")[0]
+            if "[" in p and not re.search(r"\[\d+\]$", p):
+                keys += sorted((k for k in self.model.leaves if (m := _MEMBER.match(k)) and m.group(1) == base), key=_index)
+            elif p in self.model.leaves:
+                keys.append(p)
+        return keys
+
+    def _backward(self, loss: str, names: list[str]):
+        """Shared adjoint steps (each once, reverse order) and each parameter's gradient."""
+        model = self.model
+        programs = {n: gradient_program(model, var(loss), n) for n in names}
+        order = {name: i for i, name in enumerate(reversed(list(model.defs)))}
+        steps: dict[str, Expr] = {}
+        for prog in programs.values():
+            self.program_shapes.update(prog.shapes)
+            for adj, expr in prog.steps:
+                steps.setdefault(adj, expr)
+        inline: dict[str, Expr] = {}
+        lines = []
+        for adj in sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]]):
+            value = simplify(substitute(steps[adj], inline), self.shape)
+            if value.op in ("num", "var"):
+                inline[adj] = value
+                continue
+            lines.append(f"{self._adjoint(adj)} = {self.code(value)}")
+            inline[adj] = var(adj)
+        numerator = effective(self.layout, ()) == "numerator"
+        results = []
+        for name, prog in programs.items():
+            gradient = simplify(substitute(prog.result, inline), self.shape)
+            if numerator:
+                gradient = simplify(node("T", gradient), self.shape)
+            results.append((name, self.code(gradient)))
+        return lines, results
+
+    def _adjoint(self, adj: str) -> str:
+        of, name = adj[len("@adj[") :].split("]", 1)
+        return self.names(("adjoint", adj), f"d{of}_d{name}")
+
+    # --- expressions
+    def code(self, e: Expr) -> str:
+        method = getattr(self, "_" + e.op, None)
+        if method is None:
+            raise NotDerivable(f"cannot write {e.op!r} as numpy code in matrix form")
+        return method(e)
+
+    def _var(self, e):
+        return self._adjoint(e.attr) if e.attr.startswith("@adj[") else self.variable(e.attr)
+
+    def variable(self, name: str) -> str:
+        return self.names(("var", name), name)
+
+    def _num(self, e):
+        return repr(float(e.attr))
+
+    def _binary(self, e, op):
+        a, b = e.args
+        return f"({self.code(a)} {op} {self.code(b)})"
+
+    def _add(self, e):
+        return self._binary(e, "+")
+
+    def _sub(self, e):
+        return self._binary(e, "-")
+
+    def _hadamard(self, e):
+        return self._binary(e, "*")
+
+    def _mul(self, e):
+        return self._binary(e, "*")
+
+    def _div(self, e):
+        return self._binary(e, "/")
+
+    def _neg(self, e):
+        return f"(-{self.code(e.args[0])})"
+
+    def _matmul(self, e):
+        a, b = e.args
+        sa, sb = self.shape(a), self.shape(b)
+        if len(sa) > 2 or len(sb) > 2:
+            raise NotDerivable("a 3-tensor is left in the formula; no matrix form to emit")
+        if S.is_scalar(sa) or S.is_scalar(sb):
+            return self._binary(e, "*")
+        if b.op == "diag" and S.is_vector(self.shape(b.args[0])):  # A diag(v): scale columns
+            return f"({self.code(a)} * {self._as_row(b.args[0])})"
+        if a.op == "diag" and S.is_vector(self.shape(a.args[0])):  # diag(v) B: scale rows
+            return f"({self._as_column(a.args[0])} * {self.code(b)})"
+        return self._binary(e, "@")
+
+    def _as_row(self, v):
+        return self.code(v) if self.shape(v)[0] == 1 else f"{self.code(v)}.T"
+
+    def _as_column(self, v):
+        return self.code(v) if self.shape(v)[1] == 1 else f"{self.code(v)}.T"
+
+    def _T(self, e):
+        return f"{self.code(e.args[0])}.T"
+
+    def _diag(self, e):
+        (v,) = e.args
+        if S.is_vector(self.shape(v)):
+            return f"np.diagflat({self.code(v)})"
+        return f"np.diag({self.code(v)}).reshape(-1, 1)"
+
+    def _apply(self, e):
+        fn, order = e.attr
+        key = (fn, order)
+        if key not in self.functions:
+            self.functions[key] = self.names(("function", fn, order), fn + ("" if order == 0 else f"_d{order}"))
+        return f"{self.functions[key]}({self.code(e.args[0])})"
+
+    def _pow(self, e):
+        base, k = e.args
+        if base.op == "norm" and k.attr == 2:
+            return f"np.sum({self.code(base.args[0])} ** 2)"
+        return f"({self.code(base)} ** {float(k.attr)!r})"
+
+    def _norm(self, e):
+        return f"np.sqrt(np.sum({self.code(e.args[0])} ** 2))"
+
+    def _sum(self, e):
+        return f"np.sum({self.code(e.args[0])})"
+
+    def _trace(self, e):
+        return f"np.trace({self.code(e.args[0])})"
+
+    def _softmax(self, e):
+        self.helpers.add("softmax")
+        return f"_softmax({self.code(e.args[0])})"
+
+    def _eye(self, e):
+        return f"np.eye({self.dim(e.attr)})"
+
+    def _ones(self, e, fn="np.ones"):
+        return f"{fn}(({', '.join(self.dim(d) for d in e.attr)}))"
+
+    def _zeros(self, e):
+        return self._ones(e, "np.zeros")
+
+    def _vstack(self, e):
+        return f"np.vstack([{', '.join('np.atleast_2d(' + self.code(a) + ')' for a in e.args)}])"
+
+    def _hstack(self, e):
+        return f"np.hstack([{', '.join('np.atleast_2d(' + self.code(a) + ')' for a in e.args)}])"
+
+    def _slice(self, e):
+        axis, start, stop = e.attr
+        lo = "" if start == 0 else self.dim(start)
+        part = f"{lo}:{self.dim(stop)}"
+        return f"{self.code(e.args[0])}[{part}]" if axis == 0 else f"{self.code(e.args[0])}[:, {part}]"
+
+    def dim(self, d) -> str:
+        """A size expression, read from the shapes of the arguments."""
+        d = sympy.Integer(int(d)) if not isinstance(d, sympy.Basic) else d
+        if d.is_Integer:
+            return str(int(d))
+        for sym in d.free_symbols:
+            if sym not in self.dims:
+                self.dims[sym] = self._locate(sym)
+        return str(d.subs({s: sympy.Symbol(self.names(("dim", str(s)), str(s))) for s in d.free_symbols}))
+
+    def _locate(self, sym) -> str:
+        for name, (_kind, shape, _flags) in self.model.leaves.items():
+            for axis, size in enumerate(shape):
+                if size == sym:
+                    return f"{self.variable(name)}.shape[{axis}]"
+        raise NotDerivable(f"size {sym} is not the size of any argument")
+
+    # --- elementwise functions: sympy formula in t -> numpy code
+    def _function_code(self, fn: str, order: int) -> str:
+        formula = self.model.functions.formula(fn, order)
+        if not formula.free_symbols:
+            return f"np.full(np.shape(t), {float(formula)!r})"
+        try:
+            return formula_program(formula, CODE)("t", None)
+        except UnknownFunction as err:
+            raise TensorcalcError(f"no numpy form: {err}") from None
+
+
+def _index(key: str) -> int:
+    m = _MEMBER.match(key)
+    return int(m.group(2)) if m else 0

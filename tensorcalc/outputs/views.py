@@ -1,0 +1,48 @@
+"""The ``derive`` and ``latex`` commands' work: derive each requested gradient, then hand the
+results to a view (plain text, LaTeX, numpy code). Returns text and an exit status."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.model import Prepared
+from ..errors import TensorcalcError
+from ..explain.formulas import Derivation, derive, helper_names, parameters
+from ..frontends import load_spec
+
+
+@dataclass
+class Derived:
+    """Every requested gradient of one file: derivations, and why others are not shown."""
+
+    path: str
+    prepared: Prepared
+    layout: str
+    derivations: list[Derivation] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (wrt, reason)
+
+
+def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None) -> Derived:
+    prepared = Prepared(load_spec(path))
+    layout = layout or prepared.spec.layout
+    out = Derived(path, prepared, layout)
+    for name in wrt or parameters(prepared):
+        try:
+            d = derive(prepared, name, layout, of)
+        except TensorcalcError as err:
+            out.refused.append((name, err.message))
+            continue
+        if d.result.rhs.op == "zeros":
+            continue  # the loss does not depend on it
+        out.derivations.append(d)
+    return out
+
+
+def text_report(derived: Derived, steps: bool) -> str:
+    from .escape import terminal
+    from .pretty import derivation_text
+
+    names = helper_names(derived.prepared, derived.layout)
+    blocks = [derivation_text(d, names, steps) for d in derived.derivations]
+    blocks += [f"d ... / d {terminal(wrt)}: not shown — {terminal(reason)}" for wrt, reason in derived.refused]
+    footer = f"({derived.layout} layout; every formula above was checked by the exact and the jax oracle before printing)"
+    return "\n\n".join(blocks + [footer]) if derived.derivations else "\n\n".join(blocks)

@@ -1,0 +1,46 @@
+"""The docs name only files that exist: every repository path shown in README.md and docs/."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PATH = re.compile(r"`((?:tensorcalc|tests|benchmarks|scripts|derivations|notes|docs)/[\w./-]+|[\w-]+/[\w./-]+\.(?:py|lark))`")
+
+
+BARE = re.compile(r"`([\w-]+\.(?:py|lark))`")
+
+
+def _shown_paths(doc: Path) -> set[str]:
+    return set(PATH.findall(doc.read_text(encoding="utf-8")))
+
+
+def _shown_files(doc: Path) -> set[str]:
+    """File names shown without a folder (``latex_input.py``): each must exist somewhere in the repository."""
+    return set(BARE.findall(doc.read_text(encoding="utf-8")))
+
+
+def _exists(shown: str) -> bool:
+    """A path from the repository root, or relative to the package (``core/derive.py``)."""
+    return any((base / shown).exists() for base in (ROOT, ROOT / "tensorcalc", ROOT / "tensorcalc" / "frontends"))
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_path_in_the_docs_exists(doc):
+    missing = sorted(p for p in _shown_paths(doc) if not _exists(p))
+    assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_file_name_in_the_docs_exists(doc):
+    present = {f.name for f in ROOT.rglob("*") if ".git" not in f.parts}
+    missing = sorted(name for name in _shown_files(doc) if name not in present)
+    assert not missing, f"{doc.name} names files that do not exist: {missing}"
+
+
+def test_the_path_finder_sees_the_architecture_section():
+    assert {"core/derive.py", "tensorcalc/document.py", "tests/test_rules.py"} <= _shown_paths(ROOT / "README.md")
+    assert "latex_input.py" in _shown_files(ROOT / "README.md")
