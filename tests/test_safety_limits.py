@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from tensorcalc.core import limits
-from tensorcalc.core.model import builtin_names
+from tensorcalc.core.names import builtin_names
 from tensorcalc.core.sizes import size_sets
 from tensorcalc.errors import TensorcalcError
-from tensorcalc.frontends.spec import load_spec
+from tensorcalc.frontends import load_spec
 from tests.test_fuzz import assert_invalid, run_cli
 
 BASE = """tensorcalc: 1
@@ -126,7 +126,7 @@ def test_built_in_names_cannot_be_redefined(tmp_path, capsys, case):
 
 def test_built_in_names_come_from_the_tables_the_language_uses():
     from tensorcalc.core.functions import BUILTINS, SYMPY_FUNCTIONS
-    from tensorcalc.core.model import CONSTRUCTORS, REDUCTIONS, STRUCTURAL
+    from tensorcalc.core.names import CONSTRUCTORS, REDUCTIONS, STRUCTURAL
 
     names = builtin_names()
     assert set(BUILTINS) | set(SYMPY_FUNCTIONS) | STRUCTURAL | CONSTRUCTORS | set(REDUCTIONS) <= names

@@ -18,7 +18,7 @@ import pytest
 
 from tensorcalc import cli
 from tensorcalc.core.model import Prepared
-from tensorcalc.frontends.spec import load_spec
+from tensorcalc.frontends import load_spec
 from tensorcalc.outputs.emit import deepest_model
 from tensorcalc.outputs.escape import github_data, github_property, json_document, terminal, xml, xml_document
 from tests.test_emit import assert_emitted_matches_jax, load_emitted
