@@ -169,7 +169,7 @@ def test_exception_while_reading_a_file_is_its_internal_error(monkeypatch):
 def test_internal_file_error_is_inconclusive_in_every_format():
     from tensorcalc.errors import Pos
     from tensorcalc.outputs import report
-    from tensorcalc.verdicts.check import FileResult
+    from tensorcalc.verdicts.results import FileResult
 
     bad = FileResult("bad.yaml", error=InternalError("internal error: KeyError", Pos("bad.yaml", 1, 1)))
     assert report.summary([bad])["error"] == 1 and report.summary([bad])["invalid_files"] == 0

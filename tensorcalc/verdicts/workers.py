@@ -1,7 +1,7 @@
 """Files checked in worker processes that the parent watches.
 
 A worker checks one file at a time and tells the parent when each claim starts and what
-its result is. The in-process timer of ``check.wall_clock`` normally ends a slow claim;
+its result is. The in-process timer of ``timer.wall_clock`` normally ends a slow claim;
 when a claim runs on past its limit plus ``grace(limit)`` anyway (stuck in C code, or an
 alarm lost), the parent kills the worker, records the claim as ``timeout`` and starts a
 new worker for the rest of the file. A worker that dies gets its current claim recorded
@@ -24,7 +24,8 @@ from multiprocessing import connection
 
 from ..document import CheckSettings
 from ..errors import InternalError, Pos
-from .check import ClaimResult, FileResult, Instance, check_file
+from .check import check_file
+from .results import ClaimResult, FileResult, Instance
 
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
