@@ -254,6 +254,7 @@ def stuck_and_dying(tmp_path, jobs: str) -> list:
     return [[(c["verdict"], c["reason"]) for c in f["claims"]] for f in json.loads(run.stdout)["files"]]
 
 
+@pytest.mark.slow
 def test_stuck_and_dying_claims_are_recorded_and_the_rest_checked(tmp_path):
     start = time.monotonic()
     files = stuck_and_dying(tmp_path, "2")
@@ -355,3 +356,20 @@ def test_output_into_head_ends_at_once():
     assert time.monotonic() - start < 20
     assert len(run.stdout.splitlines()) == 1
     assert "Traceback" not in run.stderr and "Exception" not in run.stderr
+
+
+def test_a_script_without_a_main_guard_can_check_after_importing_jax(tmp_path):
+    """Workers of a process that already loaded jax are new interpreters that do not import
+    the caller's script again (multiprocessing's spawn would, and fail in every worker)."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import jax\n"
+        "from tensorcalc.verdicts.workers import check_paths\n"
+        "results = check_paths(['derivations/shallow.yaml'])\n"
+        "print([c.verdict for c in results[0].claims])\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.strip() == str(["holds"] * 8)
