@@ -21,7 +21,7 @@ from ..frontends.parse import parse_claim
 from .latex import Printer, claim_row, layer_families
 
 # "...; correct: d loss / d r = r^T [d=3, h=4, n=2]": the formula, without the size set.
-_CORRECT = re.compile(r"(?:^|; )correct: (.+?)(?: \[[^\[\]]*\])?$")
+_CORRECT = re.compile(r"(?:^|; )correct: (.+?)( \[[^\[\]]*\])?$")
 
 
 @dataclass
@@ -38,15 +38,17 @@ class FileLatex:
         choices = [result.text] if is_note(self.path) else []
         return choices + ([aligned(printed)] if printed else [])
 
-    def correct(self, reason: str) -> str | None:
-        """The correct formula a diagnosis names, as LaTeX; None when it names none."""
+    def correct(self, reason: str) -> tuple[str, str | None]:
+        """A diagnosis split into its words and the correct formula it names, as LaTeX
+        (None, and the words unchanged, when it names none or the formula cannot be printed)."""
         m = _CORRECT.search(reason or "")
         if not m:
-            return None
+            return reason, None
         try:
-            return aligned(claim_row(Printer(self.families), parse_claim(m.group(1), Pos(self.path, 1, 1))))
-        except Exception:  # a view: an unprintable formula is shown as text, never a traceback
-            return None
+            tex = aligned(claim_row(Printer(self.families), parse_claim(m.group(1), Pos(self.path, 1, 1))))
+        except Exception:  # a view: an unprintable formula stays in the words, never a traceback
+            return reason, None
+        return reason[: m.start()] + (m.group(2) or ""), tex
 
 
 def aligned(row: str) -> str:

@@ -79,8 +79,8 @@ def _diagnosis(claim: ClaimResult, latex: FileLatex) -> str:
         words = "marked 'expect: fails' but the claim holds"
     else:
         words = claim.reason or claim.verdict
+    words, correct = latex.correct(words) if claim.verdict == "fails" else (words, None)
     parts = [f"<p>{escape(words)}</p>"]
-    correct = latex.correct(claim.reason) if claim.verdict == "fails" else None
     if correct:
         parts.append(f"<p>Correct formula:</p>{_math([correct], correct)}")
     return f'<div class="diagnosis">{"".join(parts)}</div>'
@@ -93,11 +93,11 @@ def claim_entry(claim: ClaimResult, latex: FileLatex) -> str:
     unexpected = ""
     if claim.kind != "helper" and not claim.as_expected:
         unexpected = f' <span class="unexpected">unexpected: expected {"to fail" if claim.expected == "fails" else "to hold"}</span>'
-    name = f' <span class="name">{escape(claim.name)}</span>' if claim.name else ""
+    name = f'<p class="name">{escape(claim.name)}</p>' if claim.name else ""
     how = f'<p class="how">{escape(claim.how)}</p>' if claim.how else ""
     return (f'<article class="claim {kind}{problem}" data-verdict="{kind}">'
-            f'<header><span class="badge">{badge}</span>{unexpected}{name} <span class="where">{escape(_where(claim))}</span></header>'
-            f"{_math(latex.claim(claim), claim.text)}{how}{_diagnosis(claim, latex)}</article>")
+            f'<header><span class="badge">{badge}</span>{unexpected} <span class="where">{escape(_where(claim))}</span></header>'
+            f"{name}{_math(latex.claim(claim), claim.text)}{how}{_diagnosis(claim, latex)}</article>")
 
 
 def file_section(result: FileResult) -> str:
