@@ -173,6 +173,7 @@ def test_corpus_report_in_chromium(corpus_page):
         _check_filter(browser, len(claims), len(expected_to_fail))
         browser.execute_script("window.scrollTo(0, 0)")
         assert browser.save_screenshot(str(ROOT / "docs" / "report.png"))
+        _check_phone_and_print(browser)
     finally:
         browser.quit()
 
@@ -191,3 +192,12 @@ def _check_filter(browser, n_claims: int, n_problems: int) -> None:
     assert all("problem" in e.get_attribute("class").split() for e in visible)
     assert all(e.find_element("css selector", ".badge").text != "✓ holds" or
                e.find_elements("css selector", ".unexpected") for e in visible)
+
+
+def _check_phone_and_print(browser) -> None:
+    """At a phone's width nothing but a wide formula's own box scrolls sideways; printed, the filter is gone."""
+    browser.set_window_size(380, 800)
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    assert not browser.find_element("id", "only-failures").is_displayed()
+    assert browser.execute_cdp_cmd("Page.printToPDF", {})["data"]
