@@ -14,6 +14,7 @@ import pytest
 
 from tensorcalc.cli import _files, main
 from tensorcalc.core.model import Prepared
+from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.frontends import load_spec
 from tensorcalc.outputs.html import to_html
 from tensorcalc.verdicts.check import FileResult, Instance, unchecked
@@ -101,7 +102,15 @@ def test_unexpected_and_inconclusive_verdicts_are_said_in_words():
     result.claims[1].instances = [Instance({}, "timeout", "gave up after 1 s")]
     page = to_html([result])
     assert page.count(">✗ fails<") == 1 and page.count(">? inconclusive<") == 1 and page.count(">✗ expected to fail<") == 8
-    assert "unexpected: expected to hold" in page and "Some verdicts are not as expected" in page
+    assert "unexpected: expected to hold" in page and "Not all as expected" in page
+
+
+def test_an_invalid_file_says_why():
+    error = TensorcalcError("unexpected end of '<b>x +'", Pos("notes/<i>.md", 5, 15))
+    page = to_html([FileResult("notes/<i>.md", error=error)])
+    markup = page[: page.index("<script>")]
+    assert "notes/&lt;i&gt;.md:5:15: unexpected end of &#x27;&lt;b&gt;x +&#x27;" in markup and "<b>" not in markup
+    assert '<section class="file problem">' in markup and "<strong>1</strong> invalid files" in markup
 
 
 def test_cli_writes_the_page(tmp_path):

@@ -126,7 +126,7 @@ def summary_block(results: list[FileResult]) -> str:
     items = "".join(f"<li><strong>{n}</strong> {label}</li>" for label, n in counts)
     seconds = sum(r.seconds for r in results)
     return ('<div class="summary">'
-            f'<p><strong>{"All verdicts as expected" if ok else "Some verdicts are not as expected"}</strong> — '
+            f'<p><strong>{"All verdicts as expected" if ok else "Not all as expected"}</strong> — '
             f'{len(results)} file{"s" * (len(results) != 1)}, checked in {seconds:.1f} s (summed over files), '
             f"tensorcalc {escape(__version__)}</p><ul class=\"counts\">{items}</ul>"
             '<label class="filter" hidden><input type="checkbox" id="only-failures"> Show only failures '
