@@ -248,7 +248,7 @@ def stuck_and_dying(tmp_path, jobs: str) -> list:
 
     copy = tmp_path / "copy.yaml"
     copy.write_text(SHALLOW, encoding="utf-8")
-    run = run_with_fault(STUCK, ["check", "derivations/shallow.yaml", str(copy), "--time-limit", "5", "--format", "json", "--jobs", jobs])
+    run = run_with_fault(STUCK, ["check", "derivations/shallow.yaml", str(copy), "--time-limit", "12", "--format", "json", "--jobs", jobs])
     assert run.returncode == 3, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     return [[(c["verdict"], c["reason"]) for c in f["claims"]] for f in json.loads(run.stdout)["files"]]
@@ -258,9 +258,9 @@ def stuck_and_dying(tmp_path, jobs: str) -> list:
 def test_stuck_and_dying_claims_are_recorded_and_the_rest_checked(tmp_path):
     start = time.monotonic()
     files = stuck_and_dying(tmp_path, "2")
-    assert time.monotonic() - start < 60
+    assert time.monotonic() - start < 120
     assert [[verdict for verdict, _reason in f] for f in files] == [["holds", "timeout", "holds", "error"] + ["holds"] * 4] * 2
-    assert files[0][1][1] == "gave up after 5 s (stopped from outside)"
+    assert files[0][1][1] == "gave up after 12 s (stopped from outside)"
     assert files[0][3][1] == "internal error: the worker process checking it stopped (exit code 9)"
 
 
