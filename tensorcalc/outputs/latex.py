@@ -365,20 +365,8 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
         loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
         rows.append(f"{lhs} &= {rhs}{loop}")
 
-    if d.general:
-        row(d.result)
-        for line in d.steps:
-            row(line)
-    elif steps:
-        for line in d.steps:
-            row(line, braces=True)
-        if d.chain is not None and d.chain.rhs != d.result.rhs:
-            row(d.chain, braces=True)
-            row(d.result, lhs_override="", braces=True)
-        else:
-            row(d.result, braces=True)
-    else:
-        row(d.result)
+    for line, continued in d.displayed(steps):
+        row(line, lhs_override="" if continued else None, braces=steps and not d.general)
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 
