@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -81,7 +82,12 @@ class SymbolicAlgebra(ExactAlgebra):
         return self._each(lambda v: program(v, self.memo), x)
 
     def root(self, x, power):
-        return self._each(lambda v: v ** sympy.Rational(power.numerator, power.denominator), x)
+        return self._each(lambda v: _sympy_number(v) ** sympy.Rational(power.numerator, power.denominator), x)
+
+
+def _sympy_number(v):
+    """A ``Fraction`` (a size or a constant) as a sympy rational: ``Fraction ** Rational`` would give a float."""
+    return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v
 
 
 def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
