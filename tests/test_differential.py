@@ -265,6 +265,8 @@ def run_program(program: Program, tmp_path, mutants: int = 3) -> None:
     for k, model in enumerate(models):
         leaves = draws.float_leaves(model, np.random.default_rng(k))
         truth = _jax_gradients(program, model, leaves)
+        if not all(np.all(np.isfinite(v)) for v in truth.values()):
+            continue  # overflow in float64 (exp of exp): jax has nothing to compare with here
         for name, formula in formulas.items():
             value = _formula_value(model, formula, leaves)
             assert _agrees(value, truth[name]), f"d L / d {name} = {formula}: {value} vs jax {truth[name]}\n{program.yaml()}"
@@ -324,6 +326,17 @@ def test_random_programs_derive_check_and_agree_with_jax(program, tmp_path_facto
 @given(program=programs())
 def test_many_random_programs(program, tmp_path_factory):
     run_program(program, tmp_path_factory.mktemp("p"), mutants=4)
+
+
+def test_derive_redraws_networks_that_overflow(tmp_path):
+    """exp(exp(exp(sum(A)))) overflows float64 at some random networks: derive still confirms
+    the formula at networks that do not (it used to refuse: "rel err inf")."""
+    a = Node("name", name="A", shape=("n", "n"))
+    h1 = Node("exp", (Node("sum", (a,), shape=()),), shape=())
+    loss = Node("exp", (Node("exp", (Node("name", name="h1", shape=()),), shape=()),), shape=())
+    program = Program({"n": 3}, {"A": ("n", "n")}, [("h1", h1), ("L", loss)])
+    _prepared, formulas = _formulas(program, tmp_path)
+    assert set(formulas) == {"A"}
 
 
 def test_operator_table_is_well_formed():
