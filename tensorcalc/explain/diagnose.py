@@ -162,12 +162,17 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
     return "; ".join(h for h in hints if h) or "the sides differ"
 
 
+def _resolved_at(model, claim, scope: dict, sizes: dict):
+    """(model, lhs, rhs): the claim resolved at other sizes (raises when it does not apply there)."""
+    other = Model(model.prepared, sizes)
+    local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
+    return other, other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+
+
 def _sides_at(model, claim, scope: dict, sizes: dict, side: str):
     """(model, true, claimed) of the claim resolved at other sizes, or None."""
     try:
-        other = Model(model.prepared, sizes)
-        local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
-        lhs, rhs = other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+        other, lhs, rhs = _resolved_at(model, claim, scope, sizes)
         if not S.same(other.shape(lhs), other.shape(rhs)):
             return None
     except _NO_ANSWER:
@@ -322,9 +327,7 @@ def _shape_dims(model) -> set[str]:
 def _fails_at(model, claim, scope: dict, sizes: dict) -> bool | None:
     """Does the claim fail at ``sizes`` (None: it does not apply there)?"""
     try:
-        other = Model(model.prepared, sizes)
-        local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
-        lhs, rhs = other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+        other, lhs, rhs = _resolved_at(model, claim, scope, sizes)
         if not S.same(other.shape(lhs), other.shape(rhs)):
             return True
         equal = _Probe(other, model.spec.check.seed).compare(lhs, rhs)
