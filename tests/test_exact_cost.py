@@ -43,3 +43,28 @@ def test_node_count_stops_at_the_limit():
     assert not _larger_than(x + 1, MAX_NODES)
     assert _larger_than(sum(x**i for i in range(MAX_NODES)), MAX_NODES)
     assert not _larger_than(3, MAX_NODES)
+
+
+def test_a_nested_time_limit_gives_the_outer_one_back():
+    """The symbolic proof has its own limit inside the claim's: when it rings, the claim's
+    limit still counts and rings later."""
+    import time
+
+    from tensorcalc.verdicts.check import OutOfTime, wall_clock
+
+    inner_rang = outer_rang = False
+    start = time.perf_counter()
+    try:
+        with wall_clock(1.0):
+            try:
+                with wall_clock(0.1):
+                    while True:
+                        pass
+            except OutOfTime:
+                inner_rang = True
+            while time.perf_counter() - start < 5:
+                pass
+    except OutOfTime:
+        outer_rang = True
+    assert inner_rang and outer_rang
+    assert time.perf_counter() - start < 3

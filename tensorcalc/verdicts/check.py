@@ -44,6 +44,7 @@ from ..oracles.points import chain_rule_derivative, exact_points, exact_points_a
 from ..oracles.symbolic import prove
 
 TRUTH_TOLERANCE = 1e-7  # chain-rule program vs jax: above this, the rules themselves are wrong
+PROOF_SECONDS = 10.0  # the symbolic proof is optional: cancelling nested tanh/exp can take minutes
 EXACT_BUDGET = 2_000_000  # estimated scalar operations of the exact oracle per instance
 RING_AGAIN = 0.25  # seconds between alarms once the time limit is reached
 
@@ -68,16 +69,19 @@ def wall_clock(seconds: float):
         if armed[0]:
             raise OutOfTime()
 
+    outer, started = signal.getitimer(signal.ITIMER_REAL), time.perf_counter()  # an enclosing limit, if any
     previous_handler = signal.signal(signal.SIGALRM, ring)
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_out_of_time(previous_hook)
-    signal.setitimer(signal.ITIMER_REAL, seconds, RING_AGAIN)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer[0]) if outer[0] > 0 else seconds, RING_AGAIN)
     try:
         yield
     finally:
         _disarm(armed)
         signal.signal(signal.SIGALRM, previous_handler)
         sys.unraisablehook = previous_hook
+        if outer[0] > 0:  # the enclosing limit goes on counting (and rings at once if it has passed)
+            signal.setitimer(signal.ITIMER_REAL, max(outer[0] - (time.perf_counter() - started), 1e-3), outer[1])
 
 
 def _disarm(armed: list) -> None:
@@ -363,7 +367,7 @@ def check_instance(
         inst.reason = f"internal error: the chain rule and jax disagree on a derivative (relative difference {truth_error:.1e})"
     elif exact_holds and numeric_holds:
         attempt = symbolic and exact and not proportional
-        proof = prove(model, lhs, rhs, ranges, lambda: chain_rule_derivative(model)) if attempt else None
+        proof = _proof(model, lhs, rhs, ranges) if attempt else None
         if proof is False:  # the random points said equal: the two exact methods contradict each other
             inst.verdict = "error"
             inst.reason = "internal error: the symbolic proof finds the sides different where the exact points found them equal"
@@ -384,6 +388,15 @@ def check_instance(
             f"numeric max rel err {err:.1e} vs rtol {settings.rtol:g})"
         )
     return inst
+
+
+def _proof(model, lhs, rhs, ranges) -> bool | None:
+    """The symbolic proof, given up (None) after ``PROOF_SECONDS``: the other oracles decide."""
+    try:
+        with wall_clock(PROOF_SECONDS):
+            return prove(model, lhs, rhs, ranges, lambda: chain_rule_derivative(model))
+    except OutOfTime:
+        return None
 
 
 def _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional) -> bool:
