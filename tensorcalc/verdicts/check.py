@@ -339,7 +339,7 @@ def check_instance(
     numeric = [p for p in all_numeric if _finite(p)]
     proportional = claim.kind == "proportional"
     exact_holds = all(exact_equal(l, r, proportional) for p in exact for l, r in zip(p.lhs, p.rhs))
-    errors = [numeric_error(l, r, proportional) for p in numeric for l, r in zip(p.lhs, p.rhs)]
+    errors = [_numeric_error(p, l, r, proportional) for p in numeric for l, r in zip(p.lhs, p.rhs)]
     err = max(errors, default=0.0)
     numeric_holds = bool(err <= settings.rtol)
     truth_error = max((p.truth_error for p in numeric), default=0.0)
@@ -348,7 +348,10 @@ def check_instance(
     if exact and exact_holds and not numeric_holds and not kink:
         # piecewise functions (relu) can make every exact point degenerate (all units
         # off): confirm the numeric counterexamples exactly, at the same networks
-        bad = [i for i, p in enumerate(all_numeric) if p in numeric and max(numeric_error(l, r, proportional) for l, r in zip(p.lhs, p.rhs)) > settings.rtol]
+        bad = [
+            i for i, p in enumerate(all_numeric)
+            if any(p is q for q in numeric) and max(_numeric_error(p, l, r, proportional) for l, r in zip(p.lhs, p.rhs)) > settings.rtol
+        ]
         networks = network_leaves(model, settings.trials, seed)
         confirmed = exact_points_at(model, lhs, rhs, ranges, [networks[i] for i in bad[:2]], seed)
         if any(not exact_equal(l, r, proportional) for p in confirmed for l, r in zip(p.lhs, p.rhs)):
@@ -397,6 +400,11 @@ def _proof(model, lhs, rhs, ranges) -> bool | None:
             return prove(model, lhs, rhs, ranges, lambda: chain_rule_derivative(model))
     except OutOfTime:
         return None
+
+
+def _numeric_error(p, left, right, proportional: bool) -> float:
+    """``numeric_error``, 0 where both sides are rounding noise at the network's scale."""
+    return 0.0 if p.negligible(left, right) else numeric_error(left, right, proportional)
 
 
 def _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional) -> bool:
