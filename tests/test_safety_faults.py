@@ -150,7 +150,7 @@ def test_exception_inside_a_claim_is_that_claims_internal_error(monkeypatch):
     monkeypatch.setitem(evaluate.EVAL, "otimes", broken)  # only the first claim has a ⊗
     claims = check_file(str(ROOT / "derivations" / "shallow.yaml")).claims
     assert [c.verdict for c in claims] == ["error"] + ["holds"] * 7
-    assert "internal error: RuntimeError: boom (at tensorcalc/evaluate.py:" in claims[0].reason
+    assert "internal error: RuntimeError: boom (at tensorcalc/oracles/evaluate.py:" in claims[0].reason
     assert "Traceback" not in claims[0].reason
 
 

@@ -233,7 +233,7 @@ def unchecked(claim: Claim) -> ClaimResult:
 def internal_error(err: BaseException) -> str:
     """``internal error: Type: message (at tensorcalc/file.py:line)``: the innermost frame of
     tensorcalc in the traceback, read from the traceback object, never printed."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # tensorcalc/, not verdicts/
     frames = [f for f in traceback.extract_tb(err.__traceback__) if os.path.abspath(f.filename).startswith(package + os.sep)]
     where = f" (at tensorcalc/{os.path.relpath(frames[-1].filename, package)}:{frames[-1].lineno})" if frames else ""
     message = str(err).splitlines()[0][:200] if str(err) else ""
