@@ -69,3 +69,10 @@ def test_fails_already_at_names_sizes_where_the_claim_fails(tmp_path, forward, c
     assert found, text
     again = reason(tmp_path, f"N: {found.group(1)}", "  x: vector(N)", forward, claim)  # fails there too
     assert again
+
+
+def test_a_scalar_against_a_one_by_one_matrix_shows_its_values(tmp_path):
+    """A 1×1 claimed side against a scalar truth whose ratio is not constant (it crashed:
+    "too many indices for array")."""
+    text = reason(tmp_path, "n: 2", "  s: scalar\n  u: vector(n)", "  z: s + sum(u)\n  f: exp(z)", "d f / d s = z ones(1, 1)")
+    assert "the sides differ" in text

@@ -292,6 +292,9 @@ def _first_difference(model, true: Expr, claimed: Expr, words) -> str:
         return "the sides differ"
     for t, c in zip(*sides):
         t, c = np.asarray(t, dtype=float), np.asarray(c, dtype=float)
+        if t.size != c.size:
+            continue
+        t, c = (t, c.reshape(t.shape)) if t.ndim >= c.ndim else (t.reshape(c.shape), c)  # a scalar and a 1×1 matrix
         diff = np.abs(t - c) > 1e-9 * max(1.0, float(np.max(np.abs(t), initial=0.0)))
         if np.any(diff):
             index = tuple(int(i) for i in np.argwhere(diff)[0]) if diff.ndim else ()
