@@ -210,6 +210,8 @@ class Transcendentals:
         self.exp_of: dict[Fraction, Fraction] = {}
         self.log_of: dict[Fraction, Fraction] = {}
         self.root_of: dict[tuple[Fraction, Fraction], Fraction] = {}
+        self.unit_root: dict[Fraction, Fraction] = {}  # radicand -> its ROOT_DEGREE-th root
+        self.root_units: dict[Fraction, tuple[Fraction, int]] = {}  # a returned value -> (radicand, power of its unit root)
         self.circle_of: dict[Fraction, Fraction] = {}
 
     def _fresh(self) -> Fraction:
@@ -256,7 +258,9 @@ class Transcendentals:
         return self.log_of[x]
 
     def root(self, x: Fraction, power: Fraction) -> Fraction:
-        """x ** power for a non-integer power: exact when possible, else a memo value."""
+        """x ** power for a non-integer power: exact when possible, else a power of one memo
+        value ``w`` standing for ``x ** (1/ROOT_DEGREE)``, so that roots of roots and products
+        of powers of one radicand agree: ``(x^(1/2))^(-3/2) = x^(-3/4)``, ``x^(-1/2) = 1/x^(1/2)``."""
         num, den = x.numerator, x.denominator
         k = power.denominator
         rn, rd = _iroot(num, k), _iroot(den, k)
@@ -264,10 +268,25 @@ class Transcendentals:
             return Fraction(rn, rd) ** power.numerator
         if x < 0:
             raise ArithmeticError("fractional power of a negative number")
-        key = (x, Fraction(1, k))
-        if key not in self.root_of:
-            self.root_of[key] = self._fresh()
-        return self.root_of[key] ** power.numerator
+        base, units = self.root_units.get(x, (x, ROOT_DEGREE))  # x = base ** (units / ROOT_DEGREE)
+        if base < 1:
+            base, units = 1 / base, -units
+        exponent = units * power  # of w
+        if exponent.denominator != 1:  # a root the common degree does not cover: its own memo value
+            key = (x, Fraction(1, k))
+            if key not in self.root_of:
+                self.root_of[key] = self._fresh()
+            return self.root_of[key] ** power.numerator
+        if exponent.numerator % ROOT_DEGREE == 0:
+            return base ** (exponent.numerator // ROOT_DEGREE)
+        if base not in self.unit_root:
+            self.unit_root[base] = 1 + self._fresh()
+        value = self.unit_root[base] ** int(exponent)
+        self.root_units.setdefault(value, (base, int(exponent)))
+        return value
+
+
+ROOT_DEGREE = 12  # roots of degree 2, 3, 4, 6 and 12 (and their towers) share one memo value per radicand
 
 
 def _iroot(n: int, k: int) -> int | None:

@@ -74,6 +74,10 @@ class _Probe:
     def equal(self, lhs: Expr, rhs: Expr, points: int = 1) -> bool:
         """Equal at random exact points and, exactly, at the numeric oracle's networks
         (piecewise functions such as relu can make random exact points degenerate)."""
+        return bool(self.compare(lhs, rhs, points))
+
+    def compare(self, lhs: Expr, rhs: Expr, points: int = 1) -> bool | None:
+        """``equal``, or None when the sides cannot be evaluated (undefined at the points)."""
         from ..oracles.points import exact_points_at, network_leaves
 
         try:
@@ -87,7 +91,7 @@ class _Probe:
             at = exact_points_at(self.model, lhs, rhs, _ranges(self.model, lhs, rhs), networks, self.seed)
             return all(_same_values(a, b) for p in at for a, b in zip(p.lhs, p.rhs))
         except _NO_ANSWER:
-            return False
+            return None
 
     @property
     def kinked(self) -> bool:
@@ -133,7 +137,8 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
     if shapes is not None:
         hints.append(_shape_hint(model, true, claimed, words))
     try:
-        hints += _value_hints(model, probe, true, claimed, words, shapes is None)
+        other = lambda sizes: _sides_at(model, claim, scope, sizes, side)  # noqa: E731
+        hints += _value_hints(model, probe, true, claimed, words, shapes is None, other)
         layout = _layout_hint(model, probe, lhs, rhs)
         if layout:
             hints.append(layout)
@@ -157,6 +162,24 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
     return "; ".join(h for h in hints if h) or "the sides differ"
 
 
+def _resolved_at(model, claim, scope: dict, sizes: dict):
+    """(model, lhs, rhs): the claim resolved at other sizes (raises when it does not apply there)."""
+    other = Model(model.prepared, sizes)
+    local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
+    return other, other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+
+
+def _sides_at(model, claim, scope: dict, sizes: dict, side: str):
+    """(model, true, claimed) of the claim resolved at other sizes, or None."""
+    try:
+        other, lhs, rhs = _resolved_at(model, claim, scope, sizes)
+        if not S.same(other.shape(lhs), other.shape(rhs)):
+            return None
+    except _NO_ANSWER:
+        return None
+    return (other, rhs, lhs) if side == "lhs" else (other, lhs, rhs)
+
+
 def _shape_hint(model, true: Expr, claimed: Expr, words) -> str:
     t, c = model.shape(true), model.shape(claimed)
     message = f"shapes differ: {words[0]} {S.fmt(c)}, {words[1]} {S.fmt(t)}"
@@ -165,29 +188,36 @@ def _shape_hint(model, true: Expr, claimed: Expr, words) -> str:
     return message
 
 
-def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_shape: bool) -> list[str]:
-    """Transpose and constant-factor relations between the two sides, at one exact point."""
-    point = probe.values(true, claimed)[0]
-    t_vals, c_vals = point.lhs, point.rhs
+def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_shape: bool, other=None) -> list[str]:
+    """Transpose and constant-factor relations between the two sides, at several exact points.
+    ``other(sizes)`` gives (model, true, claimed) at another size set: a factor is reported only
+    when its form in the file's size names explains the ratio at both size sets."""
+    points = probe.values(true, claimed, FACTOR_POINTS)
+    t2 = [np.asarray(v, dtype=object) for p in points for v in p.lhs]
+    c2 = [np.asarray(v, dtype=object) for p in points for v in p.rhs]
     subject = "the claim" if words[0] == "claimed" else "the right side"
     target = "the truth" if words[0] == "claimed" else "the left side"
-    t2 = [np.asarray(v, dtype=object) for v in t_vals]
-    c2 = [np.asarray(v, dtype=object) for v in c_vals]
     square = all(v.ndim == 2 and v.shape[0] == v.shape[1] for v in t2)
     transposable = all(a.ndim == 2 and a.shape[::-1] == b.shape for a, b in zip(t2, c2))
     if transposable and (not same_shape or square):
         if all(_same_values(a.T, b) for a, b in zip(t2, c2)):
             return [f"{subject} equals the transpose of {target}"]
         c = _ratio([a.T for a in t2], c2)
-        if c is not None:
-            return [f"{subject} equals {_factor(model, c)} × the transpose of {target}"]
+        factor = _factor_text(model, c, other, transposed=True) if c is not None else None
+        if factor:
+            return [f"{subject} equals {factor} × the transpose of {target}"]
     if same_shape or all(a.size == b.size for a, b in zip(t2, c2)):
         c = _ratio(t2, c2)
-        if c is not None and c != 1:
-            return [f"off by a constant factor: {words[0]} = {_factor(model, c)} × {words[1]}"]
+        factor = _factor_text(model, c, other, transposed=False) if c is not None and c != 1 else None
+        if factor:
+            return [f"off by a constant factor: {words[0]} = {factor} × {words[1]}"]
     if same_shape:
         return [_first_difference(model, true, claimed, words)]
     return []
+
+
+FACTOR_POINTS = 3  # exact points at which a constant ratio must be the same
+FACTOR_POWERS = (0, -1, 1, -2, 2)  # a factor is k × N^e for one size name N
 
 
 def _ratio(truth: list, claimed: list) -> Fraction | None:
@@ -206,12 +236,53 @@ def _ratio(truth: list, claimed: list) -> Fraction | None:
     return ratios.pop() if len(ratios) == 1 else None
 
 
-def _factor(model, c: Fraction) -> str:
-    if c.numerator == 1 and c.denominator > 2:  # 1/N: a mean where a sum was meant, or the reverse
-        names = [k for k, v in model.sizes.items() if v == c.denominator and "[" not in k]
-        if names:
-            return f"1/{c.denominator} (1/{names[0]} with {names[0]} = {c.denominator})"
-    return str(c.numerator) if c.denominator == 1 else f"{c.numerator}/{c.denominator}"
+def _factor_text(model, c: Fraction, other, transposed: bool) -> str | None:
+    """``c`` written in the file's size names (``2``, ``1/N``, ``2 N``), confirmed at another
+    size set when one can be evaluated; None when no such form explains both ratios."""
+    dims = sorted(d for d in _shape_dims(model) if d in model.sizes)
+    bumped = {k: (v + 1 if k in dims else v) for k, v in model.sizes.items()}
+    c1 = _ratio_elsewhere(other, bumped, transposed) if dims and other else None
+    if c1 is False:
+        return None  # the ratio is not constant at the other size set
+    forms = [(d, e) for e in FACTOR_POWERS for d in (dims if e else [None])]
+    for d, e in forms:
+        k = c / Fraction(model.sizes[d]) ** e if d else c
+        if c1 is not None and (k * Fraction(bumped[d]) ** e if d else k) != c1:
+            continue
+        if c1 is None and d and abs(k) != 1:
+            continue  # one size set only: prefer a plain number unless the size explains it alone
+        if c1 is None and not d and k.denominator > 2 and any(model.sizes[x] == abs(k.denominator) for x in dims):
+            continue
+        return _form_text(k, d, e)
+    return None
+
+
+def _ratio_elsewhere(other, sizes: dict, transposed: bool):
+    """The constant ratio at ``sizes`` (a Fraction), False when it is not constant, None when
+    the claim cannot be evaluated there."""
+    try:
+        found = other(sizes)
+        if found is None:
+            return None
+        model, true, claimed = found
+        points = _Probe(model, model.spec.check.seed).values(true, claimed, FACTOR_POINTS)
+    except _NO_ANSWER:
+        return None
+    t2 = [np.asarray(v, dtype=object) for p in points for v in p.lhs]
+    c2 = [np.asarray(v, dtype=object) for p in points for v in p.rhs]
+    if transposed:
+        t2 = [a.T for a in t2]
+    c = _ratio(t2, c2)
+    return False if c is None else c
+
+
+def _form_text(k: Fraction, d: str | None, e: int) -> str:
+    if not d or e == 0:
+        return str(k.numerator) if k.denominator == 1 else f"{k.numerator}/{k.denominator}"
+    power = d if abs(e) == 1 else f"{d}^{abs(e)}"
+    if e > 0:
+        return power if k == 1 else f"-{power}" if k == -1 else f"{_form_text(k, None, 0)} {power}"
+    return f"{k.numerator}/{power}" if k.denominator == 1 else f"{k.numerator}/({k.denominator} {power})"
 
 
 def _first_difference(model, true: Expr, claimed: Expr, words) -> str:
@@ -221,11 +292,15 @@ def _first_difference(model, true: Expr, claimed: Expr, words) -> str:
         return "the sides differ"
     for t, c in zip(*sides):
         t, c = np.asarray(t, dtype=float), np.asarray(c, dtype=float)
+        if t.size != c.size:
+            continue
+        t, c = (t, c.reshape(t.shape)) if t.ndim >= c.ndim else (t.reshape(c.shape), c)  # a scalar and a 1×1 matrix
         diff = np.abs(t - c) > 1e-9 * max(1.0, float(np.max(np.abs(t), initial=0.0)))
         if np.any(diff):
             index = tuple(int(i) for i in np.argwhere(diff)[0]) if diff.ndim else ()
             where = f" at entry [{', '.join(str(i + 1) for i in index)}]" if index else ""
-            return f"the sides differ{where}: {words[0]} {_num(c[index])}, {words[1]} {_num(t[index])} (random network 1)"
+            shown_c, shown_t = _distinct(c[index], t[index])
+            return f"the sides differ{where}: {words[0]} {shown_c}, {words[1]} {shown_t} (random network 1)"
     return "the sides differ"
 
 
@@ -255,12 +330,11 @@ def _shape_dims(model) -> set[str]:
 def _fails_at(model, claim, scope: dict, sizes: dict) -> bool | None:
     """Does the claim fail at ``sizes`` (None: it does not apply there)?"""
     try:
-        other = Model(model.prepared, sizes)
-        local = {**other.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
-        lhs, rhs = other.resolve(claim.lhs, local), other.resolve(claim.rhs, local)
+        other, lhs, rhs = _resolved_at(model, claim, scope, sizes)
         if not S.same(other.shape(lhs), other.shape(rhs)):
             return True
-        return not _Probe(other, model.spec.check.seed).equal(lhs, rhs)
+        equal = _Probe(other, model.spec.check.seed).compare(lhs, rhs)
+        return None if equal is None else not equal
     except _NO_ANSWER:
         return None
 
@@ -313,7 +387,8 @@ def _network_text(model, claim, scope: dict, words, side: str) -> str | None:
         if all(np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9) for a, b in zip(left, right)):
             continue
         values = ", ".join(f"{name}={_array(v)}" for name, v in leaves.items())
-        return f"at {values}: {words[0]} {_array(left[0])}, {words[1]} {_array(right[0])}"
+        shown_left, shown_right = _distinct(left[0], right[0])
+        return f"at {values}: {words[0]} {shown_left}, {words[1]} {shown_right}"
     return None
 
 
@@ -346,20 +421,33 @@ def _float_sides(model, lhs: Expr, rhs: Expr, leaves: dict):
         return None
 
 
-def _num(x: float) -> str:
-    return f"{float(x):.4g}"
+def _num(x: float, digits: int = 4) -> str:
+    return f"{float(x):.{digits}g}"
 
 
-def _array(v) -> str:
+def _distinct(a, b) -> tuple[str, str]:
+    """Two values printed with the fewest significant digits (at least 4) that tell them apart."""
+    digits = _digits_to_tell(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    return _array(a, digits), _array(b, digits)
+
+
+def _digits_to_tell(a: np.ndarray, b: np.ndarray) -> int:
+    for digits in range(4, 18):
+        if a.shape != b.shape or any(_num(x, digits) != _num(y, digits) for x, y in zip(a.reshape(-1), b.reshape(-1))):
+            return digits
+    return 17
+
+
+def _array(v, digits: int = 4) -> str:
     a = np.asarray(v, dtype=float)
     if a.size == 1:
-        return _num(a.reshape(-1)[0])
+        return _num(a.reshape(-1)[0], digits)
     if a.ndim == 2 and 1 in a.shape:
-        inner = ", ".join(_num(x) for x in a.reshape(-1))
+        inner = ", ".join(_num(x, digits) for x in a.reshape(-1))
         return f"[{inner}]" + ("ᵀ" if a.shape[0] == 1 else "")
     if a.ndim == 2:
-        return "[" + "; ".join(", ".join(_num(x) for x in row) for row in a) + "]"
-    return "[" + ", ".join(_num(x) for x in a.reshape(-1)) + "]"
+        return "[" + "; ".join(", ".join(_num(x, digits) for x in row) for row in a) + "]"
+    return "[" + ", ".join(_num(x, digits) for x in a.reshape(-1)) + "]"
 
 
 # --- repairs ------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..core.sizes import size_sets
 from ..errors import ShapeError, TensorcalcError
 
 EXACT_POINTS, NUMERIC_TRIALS = 1, 1  # per case; every size set, depth and l is a case
+OVERFLOW_REDRAWS = 4  # more numeric networks drawn when some overflow in float64
 DEPTH = 6  # depth at which a layer family is unrolled to read off the general formula
 _MEMBER = re.compile(r"^(.*)\[(-?\d+)\]$")
 _GENERAL = re.compile(r"^(.*)\[(l|L)([+-]\d+)?\]$")
@@ -391,7 +392,7 @@ def uses_l(e: Expr) -> bool:
 def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _Deriver) -> None:
     """Check every displayed line as a claim at every size set (and every valid l)."""
     from ..oracles.compare import exact_equal, numeric_error
-    from ..oracles.points import exact_points, numeric_points
+    from ..oracles.points import exact_points
 
     settings = prepared.spec.check
     lines = [*out.steps, *([out.chain] if out.chain else []), out.result]
@@ -413,7 +414,7 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
                 if not same:
                     raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
                 exact = exact_points(model, lhs, rhs, {}, EXACT_POINTS, settings.seed)
-                numeric = numeric_points(model, lhs, rhs, {}, NUMERIC_TRIALS, settings.seed)
+                numeric = _finite_points(model, lhs, rhs, settings.seed)
                 if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
                     raise NotDerivable(f"derived formula not confirmed by the exact oracle at {_where(model, l)}")
                 err = max((numeric_error(a, b, False) for p in numeric for a, b in zip(p.lhs, p.rhs)), default=0.0)
@@ -426,6 +427,20 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
             raise NotDerivable("no size set where the derived formula could be checked")
         if line.loop is not None and done:
             line.loop = _loop_text(done)
+
+
+def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int) -> list:
+    """``NUMERIC_TRIALS`` numeric networks without overflow (inf/nan), from a few more drawn."""
+    import numpy as np
+
+    from ..oracles.points import numeric_points
+
+    with np.errstate(all="ignore"):
+        drawn = numeric_points(model, lhs, rhs, {}, NUMERIC_TRIALS + OVERFLOW_REDRAWS, seed)
+        finite = [p for p in drawn if all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in (*p.lhs, *p.rhs))]
+    if not finite:
+        raise NotDerivable(f"every numeric network overflowed (inf/nan) at {_where(model, None)}")
+    return finite[:NUMERIC_TRIALS]
 
 
 def _loop_text(done: list[tuple[int, int]]) -> tuple[str, str]:

@@ -110,6 +110,28 @@ class PointValues:
 class NumericValues(PointValues):
     truth_error: float = 0.0  # chain-rule program (numpy) vs jax, largest relative difference
     near_kink: bool = False
+    scale: float = 0.0  # largest finite magnitude among the network's inputs and forward values
+
+    def negligible(self, a, b) -> bool:
+        """Both values are rounding noise next to the network's own magnitudes (a derivative
+        that is 0 in exact arithmetic, e.g. of ``sum(softmax(v))``, comes out near 1e-17)."""
+        return _negligible(a, b, self.scale)
+
+
+NOISE = 1e-12  # relative to the network's scale, below which float64 values count as 0
+
+
+def _negligible(a, b, scale: float) -> bool:
+    with np.errstate(all="ignore"):
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+        largest = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return largest <= NOISE * scale
+
+
+def _scale(env: dict) -> float:
+    """The largest finite magnitude among a network's values (1 when there is none)."""
+    sizes = [float(np.max(np.abs(v[np.isfinite(v)]), initial=0.0)) for v in (np.asarray(x, dtype=float) for x in env.values())]
+    return max(sizes, default=0.0) or 1.0
 
 
 def _assignments(ranges: dict[str, int]):
@@ -252,16 +274,18 @@ def numeric_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, trials: int
     for k in range(trials):
         errors = []
         lowered = state.lowered[k]
+        with np.errstate(all="ignore"):
+            scale = _scale(state.envs[k])
 
-        def derivative(ev, e, k=k, lowered=lowered, errors=errors):
+        def derivative(ev, e, k=k, lowered=lowered, errors=errors, scale=scale):
             truth = state.truth(ev, e, k)
             mine = np.asarray(lowered(ev, e))
-            errors.append(relative_error(mine, truth))
+            errors.append(0.0 if _negligible(mine, truth, scale) else relative_error(mine, truth))
             return truth
 
         with np.errstate(all="ignore"):
             values = _both_sides(model, state.alg, state.envs[k], derivative, lhs, rhs, ranges)
-        out.append(NumericValues(*values, truth_error=max(errors, default=0.0), near_kink=state.near_kink[k]))
+        out.append(NumericValues(*values, truth_error=max(errors, default=0.0), near_kink=state.near_kink[k], scale=scale))
     return out
 
 

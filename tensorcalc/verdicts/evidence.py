@@ -41,13 +41,13 @@ def gather(model: Model, lhs: Expr, rhs: Expr, ranges: dict, settings: CheckSett
     all_numeric = numeric_points(model, lhs, rhs, ranges, settings.trials, seed)
     numeric = [p for p in all_numeric if _finite(p)]
     exact_holds = _all_equal(exact, proportional)
-    err = max((numeric_error(l, r, proportional) for p in numeric for l, r in zip(p.lhs, p.rhs)), default=0.0)
+    err = max((_numeric_error(p, l, r, proportional) for p in numeric for l, r in zip(p.lhs, p.rhs)), default=0.0)
     numeric_holds = bool(err <= settings.rtol)
     kink = any(getattr(p, "near_kink", False) for p in numeric)
     if exact and exact_holds and not numeric_holds and not kink:
         # piecewise functions (relu) can make every exact point degenerate (all units
         # off): confirm the numeric counterexamples exactly, at the same networks
-        bad = [i for i, p in enumerate(all_numeric) if p in numeric and _point_error(p, proportional) > settings.rtol]
+        bad = [i for i, p in enumerate(all_numeric) if any(p is q for q in numeric) and _point_error(p, proportional) > settings.rtol]
         networks = network_leaves(model, settings.trials, seed)
         confirmed = exact_points_at(model, lhs, rhs, ranges, [networks[i] for i in bad[:2]], seed)
         if not _all_equal(confirmed, proportional):
@@ -64,7 +64,12 @@ def _all_equal(points: list, proportional: bool) -> bool:
 
 
 def _point_error(point, proportional: bool) -> float:
-    return max(numeric_error(l, r, proportional) for l, r in zip(point.lhs, point.rhs))
+    return max(_numeric_error(point, l, r, proportional) for l, r in zip(point.lhs, point.rhs))
+
+
+def _numeric_error(point, left, right, proportional: bool) -> float:
+    """``numeric_error``, 0 where both sides are rounding noise at the network's scale."""
+    return 0.0 if point.negligible(left, right) else numeric_error(left, right, proportional)
 
 
 def exact_cost(model: Model, lhs: Expr, rhs: Expr, ranges: dict) -> int:

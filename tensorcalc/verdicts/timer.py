@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 RING_AGAIN = 0.25  # seconds between alarms once the time limit is reached
@@ -32,16 +33,19 @@ def wall_clock(seconds: float):
         if armed[0]:
             raise OutOfTime()
 
+    outer, started = signal.getitimer(signal.ITIMER_REAL), time.perf_counter()  # an enclosing limit, if any
     previous_handler = signal.signal(signal.SIGALRM, ring)
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_about_out_of_time(previous_hook)
-    signal.setitimer(signal.ITIMER_REAL, seconds, RING_AGAIN)
+    signal.setitimer(signal.ITIMER_REAL, min(seconds, outer[0]) if outer[0] > 0 else seconds, RING_AGAIN)
     try:
         yield
     finally:
         _disarm(armed)
         signal.signal(signal.SIGALRM, previous_handler)
         sys.unraisablehook = previous_hook
+        if outer[0] > 0:  # the enclosing limit goes on counting (and rings at once if it has passed)
+            signal.setitimer(signal.ITIMER_REAL, max(outer[0] - (time.perf_counter() - started), 1e-3), outer[1])
 
 
 def _disarm(armed: list) -> None:
