@@ -12,6 +12,7 @@ import yaml
 from ..core.limits import MAX_DIM, check_family_widths, check_size_cases
 from ..document import LAYOUTS, CheckSettings, ClaimSpec, DimSpec, Spec, Text
 from ..errors import Pos, TensorcalcError
+from .flowscan import protect_flow, restore, stand_ins
 from .identifiers import Identifiers, SourcePositions
 
 MAX_FILE_BYTES = 1_000_000
@@ -30,8 +31,9 @@ def yaml_pos(path: str, node: yaml.Node, quoted_offset: bool = True) -> Pos:
 
 def load_yaml_spec(path: str, text: str) -> Spec:
     """A derivation file's YAML text -> Spec (positions relative to ``path``)."""
+    table = stand_ins(text)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(protect_flow(text, table), Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         pos = Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1)
@@ -44,6 +46,7 @@ def load_yaml_spec(path: str, text: str) -> Spec:
         raise TensorcalcError("invalid YAML: nested too deeply", Pos(path, 1, 1)) from None
     if root is None:
         raise TensorcalcError("empty derivation file", Pos(path, 1, 1))
+    restore(root, table)
     top = _mapping(path, root, "the file")
     return _build(path, top, root, text)
 
