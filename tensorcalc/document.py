@@ -66,3 +66,4 @@ class Spec:
     claims: list[ClaimSpec]
     check: CheckSettings
     extra: dict = field(default_factory=dict)
+    parameters: tuple[Text, ...] | None = None  # the tensors a gradient is taken of; None: every tensor
