@@ -29,12 +29,13 @@ import lark
 import yaml
 
 from ..core.expr import Expr, IdentityMap, node, num, product_factors
+from ..document import Text
 from ..errors import Pos, TensorcalcError
-from . import parse as P
+from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
 from .identifiers import refuse_invisible
 from .spec import yaml_pos
 
-MAX_TEXT = P.MAX_TEXT
+MAX_TEXT = MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
 ACCENTS = {"tilde": "tilde", "widetilde": "tilde", "hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "check": "check"}
 OPERATORS = {"tr": "trace", "trace": "trace", "diag": "diag", "softmax": "softmax", "sum": "sum", "exp": "exp", "log": "log", "tanh": "tanh"}
@@ -101,7 +102,7 @@ def _compact(e: Expr) -> str:
 class LatexClaim:
     """One relation read from LaTeX: the parsed claim, its text (as written) and position."""
 
-    parsed: P.ParsedClaim
+    parsed: ParsedClaim
     text: str
     pos: Pos
 
@@ -130,7 +131,7 @@ class SymbolMap:
             if len(items) != 1 or items[0][2] or len(items[0][1]) != 1 or items[0][1][0].op != "sym":
                 raise TensorcalcError(f"symbols: {key_node.value!r} is not one LaTeX symbol", key_pos)
             sym = items[0][1][0].attr
-            value, loop = P.parse(str(value_node.value), "def_line", yaml_pos(path, value_node))
+            value, loop = parse(str(value_node.value), "def_line", yaml_pos(path, value_node))
             if loop is not None:
                 raise TensorcalcError("symbols: a value is a name or an expression, without 'for'", yaml_pos(path, value_node))
             entries[sym.key()] = value
@@ -200,13 +201,13 @@ class _Reader(lark.Transformer):
     def group(self, c):
         return c[1]
 
-    add = P.binary("add")
-    sub = P.binary("sub")
-    hadamard = P.binary("hadamard")
-    otimes = P.binary("otimes")
-    mul = P.binary("mul")
-    matmul = P.binary("matmul")
-    div = P.binary("div")
+    add = binary("add")
+    sub = binary("sub")
+    hadamard = binary("hadamard")
+    otimes = binary("otimes")
+    mul = binary("mul")
+    matmul = binary("matmul")
+    div = binary("div")
 
     def neg(self, c):
         return node("neg", c[1], pos=self.pos(c[0]))
@@ -410,6 +411,19 @@ def _items(item):
     return kind, [p for p in parts if isinstance(p, Expr)], [p for p in parts if isinstance(p, lark.Token) and p.type == "REL"]
 
 
+def read_latex_claims(spec, symbols: SymbolMap) -> None:
+    """Replace each LaTeX claim of ``spec`` by the relations it states, each parsed, with its own
+    position and its own index (claims are numbered in order, every relation of a block counted)."""
+    claims = []
+    for claim in spec.claims:
+        if claim.latex is None or claim.text.text != claim.latex:  # plain syntax (a `claim:` beside `latex:` wins)
+            claims.append(replace(claim, index=len(claims)))
+            continue
+        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols):
+            claims.append(replace(claim, index=len(claims), text=Text(read.text, read.pos), parsed=read.parsed))
+    spec.claims = claims
+
+
 def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) -> list[LatexClaim]:
     """Every relation of a LaTeX block, as plain-syntax claims (raw trees, file positions)."""
     symbols = symbols or SymbolMap()
@@ -441,9 +455,9 @@ def _claim(binder, lhs_raw: Expr, rel, rhs_raw: Expr, first: bool, text: str, re
     relation = RELATIONS[str(rel)]
     lhs, rhs = binder.bind(lhs_raw), binder.bind(rhs_raw)
     if relation == "define" and first and lhs.op == "name":
-        parsed = P.ParsedClaim("helper", lhs, rhs, None)
+        parsed = ParsedClaim("helper", lhs, rhs, None)
     else:
-        parsed = P.ParsedClaim("proportional" if relation == "proportional" else "equation", lhs, rhs, None)
+        parsed = ParsedClaim("proportional" if relation == "proportional" else "equation", lhs, rhs, None)
     left_text = _source(text, lhs_raw, reader)
     right_text = _source(text, rhs_raw, reader)
     shown = f"{left_text} {'=' if relation == 'define' and parsed.kind != 'helper' else str(rel)} {right_text}"
@@ -474,7 +488,7 @@ def _row_loop(row, binder):
         index = binder.bind(index)
         if index.op != "name":
             raise TensorcalcError("a range needs an index name on the left of '='", index.pos)
-        loop = P.ForClause(index.attr, binder.bind(lo), binder.bind(row[i + 1][1][0]))
+        loop = ForClause(index.attr, binder.bind(lo), binder.bind(row[i + 1][1][0]))
         row = row[:start] + row[i + 2:]
         break
     for kind, exprs, rels in row:
@@ -569,7 +583,7 @@ class _Binder:
         return text.replace("\\", "")
 
     def _dim(self, e: Expr, bound) -> Expr:
-        return P.parse(self._dim_text(e, bound), "dim_line", e.pos)[0]
+        return parse(self._dim_text(e, bound), "dim_line", e.pos)[0]
 
     def _dim_text(self, e: Expr, bound) -> str:
         """A layer index or size in plain syntax: ``\\ell+1`` -> ``l+1`` (symbols through the map)."""

@@ -30,8 +30,8 @@ def yaml_pos(path: str, node: yaml.Node, quoted_offset: bool = True) -> Pos:
     return Pos(path, mark.line + 1, mark.column + 1 + shift)
 
 
-def load_yaml_spec(path: str, text: str) -> Spec:
-    """A derivation file's YAML text -> Spec (positions relative to ``path``)."""
+def read_yaml(path: str, text: str) -> tuple[Spec, dict]:
+    """YAML text -> Spec with claims as written, and the raw entries only frontends read (``symbols``, ``notes``)."""
     table = stand_ins(text)
     try:
         root = yaml.compose(protect_flow(text, table), Loader=_Loader)
@@ -49,7 +49,7 @@ def load_yaml_spec(path: str, text: str) -> Spec:
         raise TensorcalcError("empty derivation file", Pos(path, 1, 1))
     restore(root, table)
     top = _mapping(path, root, "the file")
-    return _build(path, top, root, text)
+    return _build(path, top, root, text), {k: top[k] for k in ("symbols", "notes") if k in top}
 
 
 def _yaml_hint(problem: str, line: str) -> str:
@@ -283,7 +283,6 @@ def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
         loss=_scalar(path, top["loss"][1], "loss") if "loss" in top else None,
         claims=_claims(path, top.get("claims"), source),
         check=_check(path, top.get("check")),
-        extra={k: top[k] for k in ("symbols", "notes") if k in top},
         parameters=_parameters(path, top.get("parameters"), tensors),
     )
 
