@@ -182,6 +182,12 @@ class _Reader(lark.Transformer):
         text = "".join(("\\" + str(t)[1:]) if t.type == "GREEK" else str(t) for t in parts)
         return Expr("sym", (), Sym(text), self.pos(c[0]))
 
+    def function_name(self, c):
+        """``\\tanh`` or ``\\operatorname{relu}`` before a prime: the function's symbol, to be primed."""
+        text = str(c[0])
+        word = text.split("{")[1].rstrip("} ").strip() if "{" in text else text[1:]
+        return Expr("sym", (), Sym(word), self.pos(c[0]))
+
     def accent(self, c):
         inner = c[-2] if len(c) == 4 else Expr("sym", (), Sym(str(c[1])), self.pos(c[1]))
         if inner.op != "sym" or inner.attr.accent:
@@ -503,6 +509,10 @@ def _row_loop(row, binder):
 
 
 # ---------------------------------------------------------------- symbols -> plain names
+def _primes(name: str) -> int:
+    return len(name) - len(name.rstrip("'"))
+
+
 class _Binder:
     """Intermediate trees -> raw trees of parse.py: symbols renamed through the map, sums bound."""
 
@@ -521,6 +531,8 @@ class _Binder:
             head = self.bind(e.attr, bound)
             if head.op == "name" and "[" not in head.attr:
                 return Expr("call", (arg,), head.attr, e.pos)
+            if head.op == "name" and head.attr.endswith("'"):  # {g^{[L]}}'(Z): a primed name applied is a function;
+                return Expr("call", (arg,), head.attr.split("[")[0] + "'" * _primes(head.attr), e.pos)  # one g for every layer
             return node("matmul", head, arg, pos=e.pos)
         if e.op == "deriv":
             return node("deriv", self.bind(e.args[0], bound), self.bind(e.args[1], bound), pos=e.pos)
