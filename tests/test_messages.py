@@ -41,6 +41,7 @@ def test_edit_distance_counts_swaps_as_one_edit():
     ("sigma(z)", "sigma’(z)", "write a straight apostrophe ' for a derivative"),
     ("sigma(z)", "sigma(z) “x”", "formulas take no quotes"),
     ("d: 3,", "d: 100,", "use a smaller size"),
+    ("{sigma: sigmoid}", "{sigma: sigmoyd}", "unknown built-in 'sigmoyd'; did you mean 'sigmoid'?"),
 ])
 def test_message_names_the_fix(old, new, expected):
     assert expected in message(old, new)

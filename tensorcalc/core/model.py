@@ -13,6 +13,7 @@ from types import MappingProxyType
 import sympy
 
 from ..document import Spec, Text
+from ..suggest import did_you_mean
 from ..errors import Pos, TensorcalcError
 from ..frontends import parse as P
 from . import shapes as S
@@ -127,7 +128,8 @@ class Prepared:
                 continue
             if "->" not in text.text:
                 known = ", ".join(sorted(BUILTINS))
-                raise TensorcalcError(f"function {name!r}: unknown built-in {text.text!r} (known: {known}; or write t -> formula)", text.pos)
+                hint = did_you_mean(text.text.strip(), BUILTINS)
+                raise TensorcalcError(f"function {name!r}: unknown built-in {text.text!r}{hint} (known: {known}; or write t -> formula)", text.pos)
             variable, body = P.parse(text.text, "lambda_line", text.pos)
             _refuse_zero_denominator(body)
             formulas[name] = _to_sympy(body, variable, {**BUILTINS, **formulas})
