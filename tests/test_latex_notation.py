@@ -54,7 +54,8 @@ def test_seed_formula_in_latex_reads_as_the_plain_claim(seed, latex, expected):
     (r"L = \mathbf{A}^{\mathsf{T}} B^\intercal C^\top D^T", "L = A^T B^T C^T D^T"),
     (r"L = \left( A \right) \cdot B \circ C", "L = (A B) ⊙ C"),
     (r"L = \mathscr{A} \otimes \mathfrak{B}", "L = A ⊗ B"),
-    (r"L = W^{(l)} + W^{[l]} + W^{l}", "L = W[l] + W[l] + W^l"),
+    (r"L = W^{(l)} + W^{[l]} + W^{l} + W^L + x^n + x^2", "L = W[l] + W[l] + W[l] + W[L] + x^n + x^2"),
+    (r"y = \boldsymbol{\delta}^{l} \bm{a}^{l-1\top} W^{l+1}", "y = delta[l] a[l-1]^T W[l+1]"),
 ])
 def test_notation_of_lecture_notes(latex, expected):
     assert read(latex) == plain(expected)

@@ -13,8 +13,8 @@ from types import MappingProxyType
 import sympy
 
 from ..document import Spec, Text
-from ..suggest import did_you_mean
 from ..errors import Pos, TensorcalcError
+from ..suggest import did_you_mean
 from ..frontends import parse as P
 from . import shapes as S
 from .expr import Expr, to_text, walk

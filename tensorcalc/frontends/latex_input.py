@@ -310,7 +310,7 @@ class _Reader(lark.Transformer):
                 base = node("T", base, pos=base.pos)
             elif kind == "prime":
                 base = self._prime(base)
-            elif kind == "layer":
+            elif kind == "layer" or kind == "pow" and _layer_like(value) and base.op == "sym" and base.attr.layer is None:
                 if base.op != "sym" or base.attr.layer is not None or base.attr.primes:
                     raise TensorcalcError("a layer index ^{(l)} belongs right after a symbol", value.pos)
                 base = Expr("sym", (), replace(base.attr, layer=value), base.pos)
@@ -509,6 +509,16 @@ def _row_loop(row, binder):
 
 
 # ---------------------------------------------------------------- symbols -> plain names
+LAYER_LETTERS = {"l", "L", "\\ell"}
+
+
+def _layer_like(e: Expr) -> bool:
+    """``l``, ``L``, ``\\ell``, ``l-1``, ``L+1``: a bare superscript that names a layer (``a^{l-1}``), never a power."""
+    if e.op in ("add", "sub"):
+        return _layer_like(e.args[0]) and e.args[1].op == "num"
+    return e.op == "sym" and e.attr.base in LAYER_LETTERS and e.attr == Sym(e.attr.base)
+
+
 def _primes(name: str) -> int:
     return len(name) - len(name.rstrip("'"))
 
