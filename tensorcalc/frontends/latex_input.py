@@ -324,7 +324,7 @@ class _Reader(lark.Transformer):
             if not (sub.op == "num" and sub.attr == 2) and not (sub.op == "sym" and sub.attr.base == "F"):
                 raise TensorcalcError("a norm's subscript is 2 or F", self.pos(tok))
             return base
-        if base.op != "sym" or base.attr.sub is not None or base.attr.layer is not None:
+        if base.op != "sym" or base.attr.sub is not None or base.attr.primes:  # W^{[L]}_{ij} as W_{ij}^{[L]}
             raise TensorcalcError("a subscript belongs right after a symbol", self.pos(tok))
         return Expr("sym", (), replace(base.attr, sub=sub), base.pos)
 
@@ -457,9 +457,26 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) ->
     return claims
 
 
+def _entry_indices(e: Expr) -> frozenset:
+    """Letters of ``\\partial W_{ij}``: two or more index letters under a derivative's ``\\partial`` make an
+    index claim, and those letters are entry indices on both sides (``a_i b_j``); one letter (``W_h``) stays a name."""
+    found: set[str] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        stack.extend(a for a in x.args if isinstance(a, Expr))
+        bottom = x.args[1] if x.op == "deriv" else None
+        if bottom is not None and bottom.op == "sym" and bottom.attr.sub is not None:
+            letters = _compact(bottom.attr.sub)
+            if len(letters) >= 2 and all(ch.isalpha() and ch.islower() for ch in letters):
+                found |= set(letters)
+    return frozenset(found)
+
+
 def _claim(binder, lhs_raw: Expr, rel, rhs_raw: Expr, first: bool, text: str, reader) -> LatexClaim:
     relation = RELATIONS[str(rel)]
-    lhs, rhs = binder.bind(lhs_raw), binder.bind(rhs_raw)
+    entries = _entry_indices(lhs_raw)
+    lhs, rhs = binder.bind(lhs_raw, entries), binder.bind(rhs_raw, entries)
     if relation == "define" and first and lhs.op == "name":
         parsed = ParsedClaim("helper", lhs, rhs, None)
     else:
