@@ -63,3 +63,11 @@ def test_quotes_comments_and_plain_lists_are_untouched():
     spec = load_spec("f.yaml", text)
     assert [c.text.text for c in spec.claims] == ["d loss / d W1 = 2 x z^T", "d z / d x = W1"]
     assert load_spec("f.yaml", FLOW.replace("d: 3,", "d: [2, 3],")).dims["d"].sizes == (2, 3)
+
+
+def test_a_file_full_of_private_use_characters_is_still_read():
+    from tensorcalc.frontends.flowscan import stand_ins
+
+    crowded = "".join(chr(c) for c in range(0xE000, 0xF900))
+    assert stand_ins(crowded) == {}
+    assert len(stand_ins("x")) == 5

@@ -14,9 +14,11 @@ _PROTECTED = ",[]{}"
 
 
 def stand_ins(text: str) -> dict[str, str]:
-    """One private-use character per protected character, none of them present in ``text``."""
-    free = (chr(c) for c in range(0xE000, 0xF8FF) if chr(c) not in text)
-    return {ch: next(free) for ch in _PROTECTED}
+    """One private-use character per protected character, none of them present in ``text``
+    (empty when a file uses them all: its flow collections are then read as YAML reads them)."""
+    present = set(text)
+    free = [chr(c) for c in range(0xE000, 0xF900) if chr(c) not in present][: len(_PROTECTED)]
+    return dict(zip(_PROTECTED, free)) if len(free) == len(_PROTECTED) else {}
 
 
 _CLOSE = {"(": ")", "[": "]"}
