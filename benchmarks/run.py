@@ -10,7 +10,7 @@
 
 Every figure is the median of ``--runs`` runs (min–max beside it); timings are wall-clock
 and the machine may be shared: the load average is printed. ``--quick`` runs tiny sizes
-once (a smoke test of this script).
+once (a smoke test of this script) and writes nothing unless ``--out`` is given.
 
     pip install -e ".[bench]"; python benchmarks/run.py [--quick] [--runs N]
 """
@@ -438,12 +438,20 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def output_folder(out: str | None, quick: bool) -> Path | None:
+    """Where results.md and the plot go: ``--out``, else benchmarks/ for a full run and nowhere for ``--quick``."""
+    if out is not None:
+        return Path(out)
+    return None if quick else HERE
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run each: a smoke test")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=["cold", "depth", "gradient", "corpus"], action="append")
-    parser.add_argument("--out", default=str(HERE), help="folder for results.md and performance.png")
+    parser.add_argument("--out", help="folder for results.md and performance.png (default: benchmarks/, "
+                        "or nowhere with --quick: a smoke test never overwrites the committed results)")
     args = parser.parse_args(argv)
     runs = 1 if args.quick else args.runs
     parts = args.only or ["cold", "depth", "gradient", "corpus"]
@@ -461,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
         results["corpus"] = corpus(runs)
     text = report(results, args.quick)
     print(text)
-    out = Path(args.out)
+    out = output_folder(args.out, args.quick)
+    if out is None:
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.md").write_text("# Performance results\n\nWritten by `python benchmarks/run.py`"
                                     f"{' --quick' if args.quick else ''}.\n\n" + text + "\n", encoding="utf-8")

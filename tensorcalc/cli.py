@@ -13,8 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from . import __version__
 from .errors import TensorcalcError
 from .outputs.escape import terminal
+from .suggest import did_you_mean
 
 EXIT_OK, EXIT_FAILS, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 SUFFIXES = (".yaml", ".yml")
@@ -148,19 +150,20 @@ def _latex(args) -> int:
 def _add_derive_commands(sub) -> None:
     layouts = ["numerator", "denominator", "mixed"]
     derive = sub.add_parser("derive", help="derive gradients in matrix form (verified before printing)")
-    derive.add_argument("path")
-    derive.add_argument("--wrt", action="append", help="tensor to differentiate by (W1, or W[l] for a layer family); default: every parameter")
+    derive.add_argument("path", help="a derivation file (.yaml) or a note (.md, .tex)")
+    derive.add_argument("--wrt", action="append", help="tensor to differentiate by (W1, or W[l] for a layer family); "
+                        "default: the file's parameters (every tensor but one-hot and probability inputs if it names none)")
     derive.add_argument("--of", default=None, help="scalar to differentiate (default: the loss)")
     derive.add_argument("--layout", choices=layouts, default=None, help="print in this layout (default: the file's)")
     derive.add_argument("--steps", action="store_true", help="show the reverse-mode chain step by step, with shapes")
     derive.add_argument("--emit", choices=["numpy"], default=None, help="print a numpy function computing every gradient")
     derive.set_defaults(run=_derive)
     latex = sub.add_parser("latex", help="LaTeX of every claim and derived formula")
-    latex.add_argument("paths", nargs="+")
-    latex.add_argument("-o", "--output", default=None)
+    latex.add_argument("paths", nargs="+", help="derivation files (.yaml) or folders of them")
+    latex.add_argument("-o", "--output", default=None, help="write the LaTeX to this file (default: stdout)")
     latex.add_argument("--standalone", action="store_true", help="a complete document (compiles with pdflatex)")
     latex.add_argument("--steps", action="store_true", help="derivation steps with shapes under each factor")
-    latex.add_argument("--layout", choices=layouts, default=None)
+    latex.add_argument("--layout", choices=layouts, default=None, help="write derived formulas in this layout (default: each file's)")
     latex.set_defaults(run=_latex)
 
 
@@ -177,9 +180,10 @@ def positive_seconds(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tensorcalc", description="Verify matrix- and tensor-calculus derivations.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"tensorcalc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
     check = sub.add_parser("check", help="check the claims of derivation files and notes (.yaml, .md, .tex; files or folders)")
-    check.add_argument("paths", nargs="+")
+    check.add_argument("paths", nargs="+", help="derivation files (.yaml), notes (.md, .tex) or folders of them")
     check.add_argument("--format", choices=FORMATS, default="text",
                        help="text (default), json, junit (JUnit XML) or github (::error annotations for GitHub Actions)")
     check.add_argument("-o", "--output", default=None, help="write the report to this file; the summary table goes to stdout")
@@ -193,12 +197,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = ("check", "derive", "latex")
+
+
+def _refuse_unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """A misspelled command gets the nearest one (argparse itself only lists the choices); exit 2."""
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        hint = did_you_mean(argv[0], COMMANDS) or f"; the commands are {', '.join(COMMANDS)}"
+        parser.error(f"unknown command {terminal(argv[0])!r}{hint}")
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # a command-line run, not a call from Python code: this process is tensorcalc's own
         from .oracles.jaxsetup import configure_own_process
 
         configure_own_process()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    _refuse_unknown_command(parser, sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
     try:
         return args.run(args)
     except TensorcalcError as err:

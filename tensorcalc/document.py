@@ -3,7 +3,7 @@ each text with the position it came from. Frontends build a ``Spec``; the core r
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import Pos
 
@@ -41,6 +41,7 @@ class ClaimSpec:
     expect: str = "holds"
     note_line: int | None = None
     latex: str | None = None
+    parsed: object | None = None  # a LaTeX claim read by its frontend: the raw claim tree (frontends.parse.ParsedClaim)
 
 
 @dataclass(frozen=True)
@@ -65,4 +66,4 @@ class Spec:
     loss: Text | None
     claims: list[ClaimSpec]
     check: CheckSettings
-    extra: dict = field(default_factory=dict)
+    parameters: tuple[Text, ...] | None = None  # the tensors a gradient is taken of; None: every tensor

@@ -87,5 +87,5 @@ def test_fragment_has_one_align_block_per_derivation(root, capsys):
     tex = capsys.readouterr().out
     assert r"\documentclass" not in tex
     derived = tex.split(r"\subsection*{Derived formulas}")[1]
-    assert derived.count(r"\begin{align*}") == 5  # x, W1, b1, W2, b2
+    assert derived.count(r"\begin{align*}") == 4  # the parameters W1, b1, W2, b2
     assert r"\frac{\partial \mathrm{loss}}{\partial W_{1}} &= x \, r^{\top} \, W_{2} \, \operatorname{diag}\left(\sigma'\left(z\right)\right)" in derived

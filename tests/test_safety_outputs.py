@@ -145,10 +145,10 @@ def test_json_keeps_names_exactly(hostile_files, capsys):
 
 
 def test_derive_text_shows_a_hostile_wrt_escaped(derivation, capsys):
-    assert cli.main(["derive", "x.yaml", "--wrt", "x\x1b[31m\n::error::y"]) == 3
+    assert cli.main(["derive", "x.yaml", "--wrt", "x\x1b[31m\n::error::y"]) == 2  # a bad argument
     out = capsys.readouterr()
     _assert_no_injected_lines(out.out + out.err)
-    assert "d ... / d x\\x1b[31m\\n::error::y: not shown" in out.out
+    assert "--wrt 'x\\x1b[31m\\n::error::y': not a tensor or definition" in out.err
 
 
 # ---------------------------------------------------------------- `derive --emit numpy`

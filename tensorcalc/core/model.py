@@ -14,6 +14,7 @@ import sympy
 
 from ..document import Spec, Text
 from ..errors import Pos, TensorcalcError
+from ..suggest import did_you_mean
 from ..frontends import parse as P
 from . import shapes as S
 from .expr import Expr, to_text, walk
@@ -84,15 +85,9 @@ class Prepared:
         self.tensors = [self._declare(k, t, "type_line") for k, t in spec.tensors.items()]
         self.forward = [self._declare(k, t, "def_line") for k, t in spec.forward.items()]
         self.claims: list[Claim] = []
-        symbols = None
-        for c in spec.claims:
-            if c.latex is not None and c.text.text == c.latex:  # a LaTeX claim: its own grammar, same raw trees
-                from ..frontends.latex_input import SymbolMap, parse_latex_claims
-
-                symbols = symbols or SymbolMap.from_yaml(spec.extra.get("symbols"), spec.path)
-                read = [(lc.parsed, lc.text, lc.pos) for lc in parse_latex_claims(c.text.text, c.text.pos, symbols)]
-            else:
-                read = [(P.parse_claim(c.text.text, c.text.pos), c.text.text, c.text.pos)]
+        for c in spec.claims:  # a LaTeX claim comes parsed by its frontend; plain text is parsed here
+            parsed = c.parsed if c.parsed is not None else P.parse_claim(c.text.text, c.text.pos)
+            read = [(parsed, c.text.text, c.text.pos)]
             for parsed, text, pos in read:
                 _refuse_zero_denominator(parsed.lhs, parsed.rhs)
                 self.claims.append(Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, text, pos, c.expect, c.name, c.note_line))
@@ -133,7 +128,8 @@ class Prepared:
                 continue
             if "->" not in text.text:
                 known = ", ".join(sorted(BUILTINS))
-                raise TensorcalcError(f"function {name!r}: unknown built-in {text.text!r} (known: {known}; or write t -> formula)", text.pos)
+                hint = did_you_mean(text.text.strip(), BUILTINS)
+                raise TensorcalcError(f"function {name!r}: unknown built-in {text.text!r}{hint} (known: {known}; or write t -> formula)", text.pos)
             variable, body = P.parse(text.text, "lambda_line", text.pos)
             _refuse_zero_denominator(body)
             formulas[name] = _to_sympy(body, variable, {**BUILTINS, **formulas})

@@ -13,7 +13,8 @@ from . import shapes as S
 from .expr import Expr, num, product_factors, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
-from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, split_name
+from ..suggest import did_you_mean
+from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, builtin_names, split_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -98,7 +99,13 @@ class Resolver:
             raise TensorcalcError(f"{base!r} is a dimension, not a value (write I({base}) or ones({base}))", raw.pos)
         if base in model.prepared.families or key != base:
             raise TensorcalcError(f"{key!r} does not exist at depth L={model.depth}", raw.pos)
-        raise TensorcalcError(f"unknown name {base!r}", raw.pos)
+        raise TensorcalcError(f"unknown name {base!r}{did_you_mean(base, self._known_names())}", raw.pos)
+
+    def _known_names(self) -> set[str]:
+        """Names a misspelling may have meant: tensors, definitions, helpers, functions and built-ins."""
+        model = self.model
+        declared = (*model.leaves, *model.defs, *model.prepared.helpers, *model.functions.formulas)
+        return {name.split("[")[0] for name in declared} | builtin_names()
 
     def _index(self, raw: Expr):
         try:
@@ -144,7 +151,7 @@ class Resolver:
         if len(args) == 1:
             head = self.value(Expr("name", (), raw.attr, raw.pos))
             return Expr("matmul", (head, args[0]), None, raw.pos)
-        raise TensorcalcError(f"unknown function {name!r}", raw.pos)
+        raise TensorcalcError(f"unknown function {name!r}{did_you_mean(name, self._known_names())}", raw.pos)
 
     def _matmul(self, raw: Expr) -> Expr:
         """Juxtaposition; a bare function name applies to the factor after it (``log A``)."""

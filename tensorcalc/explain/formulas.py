@@ -507,7 +507,9 @@ def with_helper_names(e: Expr, names: dict[tuple[str, str], str]) -> Expr:
 
 
 def parameters(prepared: Prepared) -> list[str]:
-    """Tensors to differentiate by default: declared names (``W[l]`` for families), data excluded."""
+    """Tensors to differentiate by default: the file's ``parameters``, else declared names (``W[l]`` for families), data excluded."""
+    if prepared.spec.parameters is not None:
+        return [p.text for p in prepared.spec.parameters]
     out = []
     for decl in prepared.tensors:
         if decl.value.kind in ("onehot", "probability"):

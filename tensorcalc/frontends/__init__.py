@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import Pos, TensorcalcError
 from .notes import load_note
-from .spec import MAX_FILE_BYTES, Spec, load_yaml_spec
+from .spec import MAX_FILE_BYTES, Spec, read_yaml
 
 
 def load_spec(path: str | Path, text: str | None = None) -> Spec:
@@ -29,3 +29,12 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
     if Path(path).suffix.lower() in (".md", ".markdown", ".tex"):  # a note: model block + tagged formulas
         return load_note(path, text)
     return load_yaml_spec(path, text)
+
+
+def load_yaml_spec(path: str, text: str) -> Spec:
+    """A derivation file's YAML text -> Spec (positions relative to ``path``), its LaTeX claims read."""
+    from .latex_input import SymbolMap, read_latex_claims
+
+    spec, raw = read_yaml(path, text)
+    read_latex_claims(spec, SymbolMap.from_yaml(raw.get("symbols"), path))
+    return spec

@@ -29,12 +29,13 @@ import lark
 import yaml
 
 from ..core.expr import Expr, IdentityMap, node, num, product_factors
+from ..document import Text
 from ..errors import Pos, TensorcalcError
-from . import parse as P
+from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
 from .identifiers import refuse_invisible
 from .spec import yaml_pos
 
-MAX_TEXT = P.MAX_TEXT
+MAX_TEXT = MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
 ACCENTS = {"tilde": "tilde", "widetilde": "tilde", "hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "check": "check"}
 OPERATORS = {"tr": "trace", "trace": "trace", "diag": "diag", "softmax": "softmax", "sum": "sum", "exp": "exp", "log": "log", "tanh": "tanh"}
@@ -101,7 +102,7 @@ def _compact(e: Expr) -> str:
 class LatexClaim:
     """One relation read from LaTeX: the parsed claim, its text (as written) and position."""
 
-    parsed: P.ParsedClaim
+    parsed: ParsedClaim
     text: str
     pos: Pos
 
@@ -130,7 +131,7 @@ class SymbolMap:
             if len(items) != 1 or items[0][2] or len(items[0][1]) != 1 or items[0][1][0].op != "sym":
                 raise TensorcalcError(f"symbols: {key_node.value!r} is not one LaTeX symbol", key_pos)
             sym = items[0][1][0].attr
-            value, loop = P.parse(str(value_node.value), "def_line", yaml_pos(path, value_node))
+            value, loop = parse(str(value_node.value), "def_line", yaml_pos(path, value_node))
             if loop is not None:
                 raise TensorcalcError("symbols: a value is a name or an expression, without 'for'", yaml_pos(path, value_node))
             entries[sym.key()] = value
@@ -181,6 +182,12 @@ class _Reader(lark.Transformer):
         text = "".join(("\\" + str(t)[1:]) if t.type == "GREEK" else str(t) for t in parts)
         return Expr("sym", (), Sym(text), self.pos(c[0]))
 
+    def function_name(self, c):
+        """``\\tanh`` or ``\\operatorname{relu}`` before a prime: the function's symbol, to be primed."""
+        text = str(c[0])
+        word = text.split("{")[1].rstrip("} ").strip() if "{" in text else text[1:]
+        return Expr("sym", (), Sym(word), self.pos(c[0]))
+
     def accent(self, c):
         inner = c[-2] if len(c) == 4 else Expr("sym", (), Sym(str(c[1])), self.pos(c[1]))
         if inner.op != "sym" or inner.attr.accent:
@@ -200,13 +207,13 @@ class _Reader(lark.Transformer):
     def group(self, c):
         return c[1]
 
-    add = P.binary("add")
-    sub = P.binary("sub")
-    hadamard = P.binary("hadamard")
-    otimes = P.binary("otimes")
-    mul = P.binary("mul")
-    matmul = P.binary("matmul")
-    div = P.binary("div")
+    add = binary("add")
+    sub = binary("sub")
+    hadamard = binary("hadamard")
+    otimes = binary("otimes")
+    mul = binary("mul")
+    matmul = binary("matmul")
+    div = binary("div")
 
     def neg(self, c):
         return node("neg", c[1], pos=self.pos(c[0]))
@@ -303,7 +310,7 @@ class _Reader(lark.Transformer):
                 base = node("T", base, pos=base.pos)
             elif kind == "prime":
                 base = self._prime(base)
-            elif kind == "layer":
+            elif kind == "layer" or kind == "pow" and _layer_like(value) and base.op == "sym" and base.attr.layer is None:
                 if base.op != "sym" or base.attr.layer is not None or base.attr.primes:
                     raise TensorcalcError("a layer index ^{(l)} belongs right after a symbol", value.pos)
                 base = Expr("sym", (), replace(base.attr, layer=value), base.pos)
@@ -317,7 +324,7 @@ class _Reader(lark.Transformer):
             if not (sub.op == "num" and sub.attr == 2) and not (sub.op == "sym" and sub.attr.base == "F"):
                 raise TensorcalcError("a norm's subscript is 2 or F", self.pos(tok))
             return base
-        if base.op != "sym" or base.attr.sub is not None or base.attr.layer is not None:
+        if base.op != "sym" or base.attr.sub is not None or base.attr.primes:  # W^{[L]}_{ij} as W_{ij}^{[L]}
             raise TensorcalcError("a subscript belongs right after a symbol", self.pos(tok))
         return Expr("sym", (), replace(base.attr, sub=sub), base.pos)
 
@@ -410,6 +417,19 @@ def _items(item):
     return kind, [p for p in parts if isinstance(p, Expr)], [p for p in parts if isinstance(p, lark.Token) and p.type == "REL"]
 
 
+def read_latex_claims(spec, symbols: SymbolMap) -> None:
+    """Replace each LaTeX claim of ``spec`` by the relations it states, each parsed, with its own
+    position and its own index (claims are numbered in order, every relation of a block counted)."""
+    claims = []
+    for claim in spec.claims:
+        if claim.latex is None or claim.text.text != claim.latex:  # plain syntax (a `claim:` beside `latex:` wins)
+            claims.append(replace(claim, index=len(claims)))
+            continue
+        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols):
+            claims.append(replace(claim, index=len(claims), text=Text(read.text, read.pos), parsed=read.parsed))
+    spec.claims = claims
+
+
 def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) -> list[LatexClaim]:
     """Every relation of a LaTeX block, as plain-syntax claims (raw trees, file positions)."""
     symbols = symbols or SymbolMap()
@@ -437,13 +457,30 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) ->
     return claims
 
 
+def _entry_indices(e: Expr) -> frozenset:
+    """Letters of ``\\partial W_{ij}``: two or more index letters under a derivative's ``\\partial`` make an
+    index claim, and those letters are entry indices on both sides (``a_i b_j``); one letter (``W_h``) stays a name."""
+    found: set[str] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        stack.extend(a for a in x.args if isinstance(a, Expr))
+        bottom = x.args[1] if x.op == "deriv" else None
+        if bottom is not None and bottom.op == "sym" and bottom.attr.sub is not None:
+            letters = _compact(bottom.attr.sub)
+            if len(letters) >= 2 and all(ch.isalpha() and ch.islower() for ch in letters):
+                found |= set(letters)
+    return frozenset(found)
+
+
 def _claim(binder, lhs_raw: Expr, rel, rhs_raw: Expr, first: bool, text: str, reader) -> LatexClaim:
     relation = RELATIONS[str(rel)]
-    lhs, rhs = binder.bind(lhs_raw), binder.bind(rhs_raw)
+    entries = _entry_indices(lhs_raw)
+    lhs, rhs = binder.bind(lhs_raw, entries), binder.bind(rhs_raw, entries)
     if relation == "define" and first and lhs.op == "name":
-        parsed = P.ParsedClaim("helper", lhs, rhs, None)
+        parsed = ParsedClaim("helper", lhs, rhs, None)
     else:
-        parsed = P.ParsedClaim("proportional" if relation == "proportional" else "equation", lhs, rhs, None)
+        parsed = ParsedClaim("proportional" if relation == "proportional" else "equation", lhs, rhs, None)
     left_text = _source(text, lhs_raw, reader)
     right_text = _source(text, rhs_raw, reader)
     shown = f"{left_text} {'=' if relation == 'define' and parsed.kind != 'helper' else str(rel)} {right_text}"
@@ -474,7 +511,7 @@ def _row_loop(row, binder):
         index = binder.bind(index)
         if index.op != "name":
             raise TensorcalcError("a range needs an index name on the left of '='", index.pos)
-        loop = P.ForClause(index.attr, binder.bind(lo), binder.bind(row[i + 1][1][0]))
+        loop = ForClause(index.attr, binder.bind(lo), binder.bind(row[i + 1][1][0]))
         row = row[:start] + row[i + 2:]
         break
     for kind, exprs, rels in row:
@@ -489,6 +526,20 @@ def _row_loop(row, binder):
 
 
 # ---------------------------------------------------------------- symbols -> plain names
+LAYER_LETTERS = {"l", "L", "\\ell"}
+
+
+def _layer_like(e: Expr) -> bool:
+    """``l``, ``L``, ``\\ell``, ``l-1``, ``L+1``: a bare superscript that names a layer (``a^{l-1}``), never a power."""
+    if e.op in ("add", "sub"):
+        return _layer_like(e.args[0]) and e.args[1].op == "num"
+    return e.op == "sym" and e.attr.base in LAYER_LETTERS and e.attr == Sym(e.attr.base)
+
+
+def _primes(name: str) -> int:
+    return len(name) - len(name.rstrip("'"))
+
+
 class _Binder:
     """Intermediate trees -> raw trees of parse.py: symbols renamed through the map, sums bound."""
 
@@ -507,6 +558,8 @@ class _Binder:
             head = self.bind(e.attr, bound)
             if head.op == "name" and "[" not in head.attr:
                 return Expr("call", (arg,), head.attr, e.pos)
+            if head.op == "name" and head.attr.endswith("'"):  # {g^{[L]}}'(Z): a primed name applied is a function;
+                return Expr("call", (arg,), head.attr.split("[")[0] + "'" * _primes(head.attr), e.pos)  # one g for every layer
             return node("matmul", head, arg, pos=e.pos)
         if e.op == "deriv":
             return node("deriv", self.bind(e.args[0], bound), self.bind(e.args[1], bound), pos=e.pos)
@@ -569,7 +622,7 @@ class _Binder:
         return text.replace("\\", "")
 
     def _dim(self, e: Expr, bound) -> Expr:
-        return P.parse(self._dim_text(e, bound), "dim_line", e.pos)[0]
+        return parse(self._dim_text(e, bound), "dim_line", e.pos)[0]
 
     def _dim_text(self, e: Expr, bound) -> str:
         """A layer index or size in plain syntax: ``\\ell+1`` -> ``l+1`` (symbols through the map)."""

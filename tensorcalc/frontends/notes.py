@@ -20,7 +20,8 @@ import yaml
 
 from ..document import ClaimSpec, Spec, Text
 from ..errors import Pos, TensorcalcError
-from .spec import load_yaml_spec, yaml_pos
+from .latex_input import SymbolMap, read_latex_claims
+from .spec import read_yaml, yaml_pos
 
 NOTE_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".tex": "latex"}
 
@@ -88,8 +89,8 @@ def load_note(path: str, text: str) -> Spec:
     body = "\n".join(yaml_lines)
     if not re.search(r"(?m)^\s*claims\s*:", body):
         body += "\n" + " " * indent + "claims: []"
-    spec = load_yaml_spec(path, body)
-    selected = _selection(path, spec)
+    spec, raw = read_yaml(path, body)
+    selected = _selection(path, raw.get("notes"))
     claims = list(spec.claims)
     for block in blocks:
         options = _tag_options(block) if block.tag is not None else None
@@ -102,6 +103,7 @@ def load_note(path: str, text: str) -> Spec:
     if not claims:
         raise TensorcalcError("no claims: mark a math block with a check tag (see the README), or list blocks in 'notes'", Pos(path, block_line, 1))
     spec.claims = claims
+    read_latex_claims(spec, SymbolMap.from_yaml(raw.get("symbols"), path))
     return spec
 
 
@@ -142,9 +144,8 @@ def _indent(lines: list[str]) -> int:
     return min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
 
 
-def _selection(path: str, spec: Spec):
-    """``notes: {check: all | [labels]}`` -> "all", a list of labels, or None."""
-    entry = spec.extra.get("notes")
+def _selection(path: str, entry):
+    """``notes: {check: all | [labels]}`` (its raw YAML entry) -> "all", a list of labels, or None."""
     if entry is None:
         return None
     node = entry[1]

@@ -7,6 +7,7 @@ evaluates user text as Python.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -246,15 +247,35 @@ def _wrap_single(result, start):
     return result
 
 
+# Characters that look like ones the syntax knows: what to write instead.
+LOOK_ALIKES = {
+    "’": "write a straight apostrophe ' for a derivative (sigma'(z))",
+    "‘": "write a straight apostrophe ' for a derivative (sigma'(z))",
+    "´": "write a straight apostrophe ' for a derivative (sigma'(z))",
+    "“": "formulas take no quotes; to quote a YAML value use straight quotes \"...\"",
+    "”": "formulas take no quotes; to quote a YAML value use straight quotes \"...\"",
+    "|": "write norm(x) for ||x||, abs(x) for |x| and [W | b] for a block matrix",
+}
+_RUN_TOGETHER = re.compile(r"(?<![\w'])d(\w+)\s*/\s*d(\w+)")
+
+
 def _describe(err: lark.exceptions.UnexpectedInput, text: str) -> str:
+    run_together = _RUN_TOGETHER.search(text)
+    at = getattr(err, "pos_in_stream", None)
+    if run_together and at is not None and run_together.start() <= at < run_together.end():
+        of, wrt = run_together.groups()
+        return f"{run_together.group(0)!r} in {text!r}: write a derivative with spaces, d {of} / d {wrt}"
     if isinstance(err, lark.exceptions.UnexpectedCharacters):
-        return f"unexpected character {text[err.pos_in_stream]!r} in {text!r}"
+        found = text[err.pos_in_stream]
+        fix = f": {LOOK_ALIKES[found]}" if found in LOOK_ALIKES else ""
+        return f"unexpected character {found!r} in {text!r}{fix}"
     if isinstance(err, lark.exceptions.UnexpectedEOF) or getattr(err, "token", None) == "" or (
         isinstance(err, lark.exceptions.UnexpectedToken) and err.token.type == "$END"
     ):
         return f"unexpected end of {text!r}"
-    token = getattr(err, "token", None)
-    return f"unexpected {str(token)!r} in {text!r}"
+    token = str(getattr(err, "token", None))
+    fix = f": {LOOK_ALIKES[token]}" if token in LOOK_ALIKES else ""
+    return f"unexpected {token!r} in {text!r}{fix}"
 
 
 def parse_claim(text: str, pos: Pos) -> ParsedClaim:

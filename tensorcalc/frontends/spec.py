@@ -12,6 +12,8 @@ import yaml
 from ..core.limits import MAX_DIM, check_family_widths, check_size_cases
 from ..document import LAYOUTS, CheckSettings, ClaimSpec, DimSpec, Spec, Text
 from ..errors import Pos, TensorcalcError
+from ..suggest import did_you_mean
+from .flowscan import protect_flow, restore, stand_ins
 from .identifiers import Identifiers, SourcePositions
 
 MAX_FILE_BYTES = 1_000_000
@@ -28,24 +30,37 @@ def yaml_pos(path: str, node: yaml.Node, quoted_offset: bool = True) -> Pos:
     return Pos(path, mark.line + 1, mark.column + 1 + shift)
 
 
-def load_yaml_spec(path: str, text: str) -> Spec:
-    """A derivation file's YAML text -> Spec (positions relative to ``path``)."""
+def read_yaml(path: str, text: str) -> tuple[Spec, dict]:
+    """YAML text -> Spec with claims as written, and the raw entries only frontends read (``symbols``, ``notes``)."""
+    table = stand_ins(text)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = yaml.compose(protect_flow(text, table), Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         pos = Pos(path, mark.line + 1, mark.column + 1) if mark else Pos(path, 1, 1)
         line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        hint = " (put quotes around an expression that starts with '[' or '{')" if re.search(r"(:|-)\s+[\[{]", line) else ""
-        raise TensorcalcError(f"invalid YAML: {err.problem or err.context}{hint}", pos) from None
+        problem = str(err.problem or err.context)
+        raise TensorcalcError(f"invalid YAML: {problem}{_yaml_hint(problem, line)}", pos) from None
     except yaml.YAMLError as err:
         raise TensorcalcError(f"invalid YAML: {err}", Pos(path, 1, 1)) from None
     except RecursionError:
         raise TensorcalcError("invalid YAML: nested too deeply", Pos(path, 1, 1)) from None
     if root is None:
         raise TensorcalcError("empty derivation file", Pos(path, 1, 1))
+    restore(root, table)
     top = _mapping(path, root, "the file")
-    return _build(path, top, root, text)
+    return _build(path, top, root, text), {k: top[k] for k in ("symbols", "notes") if k in top}
+
+
+def _yaml_hint(problem: str, line: str) -> str:
+    """What to write instead, for the YAML mistakes formulas invite."""
+    if "'\\t'" in problem:
+        return " (indent with spaces: YAML does not allow tabs)"
+    if re.search(r"(:|-)\s+[|>]", line):
+        return " (a value starting with '|' or '>' starts a YAML text block: write norm(x) for ||x||, or put the value in quotes)"
+    if re.search(r"(:|-)\s+[\[{]", line):
+        return " (put quotes around an expression that starts with '[' or '{')"
+    return ""
 
 
 def _mapping(path: str, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -96,7 +111,8 @@ def _size(path: str, text: str, pos: Pos, name: str) -> int:
     if value < 1:
         raise TensorcalcError(f"size of {name!r} must be at least 1, got {value}", pos)
     if value > MAX_DIM:
-        raise TensorcalcError(f"size of {name!r} is {value}; sizes above {MAX_DIM} are not checked exactly", pos)
+        raise TensorcalcError(f"size of {name!r} is {value}, above the largest checked size {MAX_DIM}: use a smaller size "
+                              f"(a few small, different sizes such as 3, 4, 5 find the same mistakes)", pos)
     return value
 
 
@@ -131,6 +147,9 @@ def _dims(path: str, entry) -> dict[str, DimSpec]:
     return dims
 
 
+CLAIM_FIELDS = {"claim", "name", "expect", "line in notes", "line", "latex", "why"}
+
+
 def _claims(path: str, entry, source: str = "") -> list[ClaimSpec]:
     if entry is None:
         raise TensorcalcError("missing key 'claims'", Pos(path, 1, 1))
@@ -143,10 +162,10 @@ def _claims(path: str, entry, source: str = "") -> list[ClaimSpec]:
             claims.append(ClaimSpec(index, _expression(path, item, "a claim", source)))
             continue
         fields = _mapping(path, item, "a claim")
-        unknown = set(fields) - {"claim", "name", "expect", "line in notes", "line", "latex", "why"}
+        unknown = set(fields) - CLAIM_FIELDS
         if unknown:
             key = sorted(unknown)[0]
-            raise TensorcalcError(f"unknown claim field {key!r}", yaml_pos(path, fields[key][0]))
+            raise TensorcalcError(f"unknown claim field {key!r}{did_you_mean(key, CLAIM_FIELDS)}", yaml_pos(path, fields[key][0]))
         if "claim" not in fields and "latex" not in fields:
             raise TensorcalcError("a claim entry needs a 'claim' field", yaml_pos(path, item))
         text = _expression(path, fields["claim"][1], "claim", source) if "claim" in fields else None
@@ -177,7 +196,7 @@ def _check(path: str, entry) -> CheckSettings:
     kinds = {"seed": int, "trials": int, "rtol": float, "exact_points": int, "timeout": float}
     for key, (key_node, node) in fields.items():
         if key not in kinds:
-            raise TensorcalcError(f"unknown check setting {key!r}", yaml_pos(path, key_node))
+            raise TensorcalcError(f"unknown check setting {key!r}{did_you_mean(key, kinds)}", yaml_pos(path, key_node))
         text = _scalar(path, node, key)
         try:
             value = kinds[key](text.text)
@@ -195,7 +214,7 @@ def _check(path: str, entry) -> CheckSettings:
     return CheckSettings(**values)
 
 
-FORMULA_KEYS = ("dims", "functions", "tensors", "forward", "loss", "claims", "symbols")
+FORMULA_KEYS = ("dims", "functions", "tensors", "forward", "loss", "claims", "symbols", "parameters")
 PROSE_FIELDS = {"name", "why"}  # free text in a claim entry, not formulas
 
 
@@ -225,13 +244,13 @@ def _formula_scalars(node: yaml.Node, prose=()):
                 yield from _formula_scalars(value_node, prose)
 
 
-KNOWN_KEYS = {"tensorcalc", "title", "source", "layout", "dims", "functions", "tensors", "forward", "loss", "claims", "check", "symbols", "notes"}
+KNOWN_KEYS = {"tensorcalc", "title", "source", "layout", "dims", "functions", "tensors", "forward", "loss", "claims", "check", "symbols", "notes", "parameters"}
 
 
 def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
     for key, (key_node, _v) in top.items():
         if key not in KNOWN_KEYS:
-            raise TensorcalcError(f"unknown key {key!r}", yaml_pos(path, key_node))
+            raise TensorcalcError(f"unknown key {key!r}{did_you_mean(key, KNOWN_KEYS)}", yaml_pos(path, key_node))
     if "tensorcalc" not in top:
         raise TensorcalcError("missing key 'tensorcalc' (the format version, 1)", yaml_pos(path, root))
     _check_identifiers(path, top, source)
@@ -264,5 +283,20 @@ def _build(path: str, top: dict, root: yaml.Node, source: str) -> Spec:
         loss=_scalar(path, top["loss"][1], "loss") if "loss" in top else None,
         claims=_claims(path, top.get("claims"), source),
         check=_check(path, top.get("check")),
-        extra={k: top[k] for k in ("symbols", "notes") if k in top},
+        parameters=_parameters(path, top.get("parameters"), tensors),
     )
+
+
+def _parameters(path: str, entry, tensors: dict[str, Text]) -> tuple[Text, ...] | None:
+    """``parameters: [W1, b1]`` or ``[W[l], b[l]]``: tensors declared under ``tensors``."""
+    if entry is None:
+        return None
+    node = entry[1]
+    items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    names = tuple(_scalar(path, item, "parameters").text.strip() for item in items)
+    declared = {key.split()[0] for key in tensors}
+    for item, name in zip(items, names):
+        if name not in declared:
+            raise TensorcalcError(f"parameters: {name!r} is not declared under 'tensors'{did_you_mean(name, declared)}",
+                                  yaml_pos(path, item))
+    return tuple(Text(name, yaml_pos(path, item)) for item, name in zip(items, names))

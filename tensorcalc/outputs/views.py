@@ -8,6 +8,7 @@ from ..core.model import Prepared
 from ..errors import TensorcalcError
 from ..explain.formulas import Derivation, derive, helper_names, parameters
 from ..frontends import load_spec
+from ..suggest import did_you_mean
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Derived:
 
 def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None) -> Derived:
     prepared = Prepared(load_spec(path))
+    _check_requested(prepared, wrt, of)
     layout = layout or prepared.spec.layout
     out = Derived(path, prepared, layout)
     for name in wrt or parameters(prepared):
@@ -35,6 +37,18 @@ def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = No
             continue  # the loss does not depend on it
         out.derivations.append(d)
     return out
+
+
+def _check_requested(prepared: Prepared, wrt: list[str] | None, of: str | None) -> None:
+    """``--of`` names a definition and each ``--wrt`` a tensor or definition of the file: else a bad argument (exit 2)."""
+    spec = prepared.spec
+    definitions = {key.split("[")[0] for key in spec.forward}
+    names = definitions | {key.split("[")[0] for key in spec.tensors}
+    for option, name, known in [("--of", of, definitions)] + [("--wrt", w, names) for w in wrt or ()]:
+        if name is not None and name.split("[")[0].strip() not in known:
+            listed = ", ".join(sorted(known))
+            raise TensorcalcError(f"{option} {name!r}: not a {'definition' if option == '--of' else 'tensor or definition'} "
+                                  f"of {spec.path}{did_you_mean(name, known)} (known: {listed})")
 
 
 def text_report(derived: Derived, steps: bool) -> str:
