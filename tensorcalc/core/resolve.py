@@ -147,9 +147,10 @@ class Resolver:
         raise TensorcalcError(f"unknown function {name!r}", raw.pos)
 
     def _matmul(self, raw: Expr) -> Expr:
-        """Juxtaposition; a bare function name applies to the factor after it (``log A``)."""
+        """Juxtaposition; a bare function name applies to the factor after it (``log A``).
+        A product in parentheses is one factor: ``A (e^T u) v`` multiplies A by a 1×1 scalar."""
         factors = []
-        for f in product_factors(raw, juxtaposed_only=True):
+        for f in product_factors(raw.args[0], juxtaposed_only=True) + product_factors(raw.args[1], juxtaposed_only=True):
             factors.append(self.resolve(f))
         out = []
         i = 0

@@ -18,6 +18,7 @@ from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
 _STARTS = ["claim_line", "def_line", "type_line", "lambda_line", "dim_line"]
+GROUPED = "()"  # attr of a product written in parentheses
 MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not parsed
 
 
@@ -112,6 +113,12 @@ class _ToExpr(lark.Transformer):
     def deriv(self, items):
         dop, top, _dop2, bottom = items
         return node("deriv", top, bottom, pos=self._tok(dop))
+
+    def group(self, items):
+        """``(A B)``: a product in parentheses stays one factor of the product around it, so a
+        1×1 product such as ``(e^T ones(k))`` acts as a scalar factor there."""
+        (inner,) = items
+        return Expr("matmul", inner.args, GROUPED, inner.pos) if inner.op == "matmul" else inner
 
     def norm_bars(self, items):
         opener, inner, *_rest = items

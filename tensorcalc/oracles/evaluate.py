@@ -217,9 +217,12 @@ def _otimes(ev, e):
 
 def _var(ev, e):
     try:
-        return ev.env[e.attr]
+        value = ev.env[e.attr]
     except KeyError:
         raise TensorcalcError(f"no value for {e.attr!r}", e.pos) from None
+    if getattr(value, "ndim", 0) == 0 and ev.static(e):  # a 1×1 name bound to a scalar (the seed 1 of x^T x)
+        return ev.xp.reshape(value, ev.numeric(e))
+    return value
 
 
 def _num(ev, e):
