@@ -78,3 +78,63 @@ def test_a_product_in_parentheses_is_one_factor(tmp_path):
     holds = ["d f / d w = 2 diag(phi'(w)) (e^T ones(k)) phi(w)", "d f / d w = 2 (e^T ones(k)) diag(phi'(w)) phi(w)",
              "d f / d w = 2 diag(phi'(w)) phi(w) (e^T ones(k))"]
     check_claims(tmp_path, model, holds, ["d f / d w = diag(phi'(w)) (e^T ones(k)) phi(w)"])
+
+
+SQUARE = """
+tensorcalc: 1
+layout: mixed
+dims: {n: 3, m: 2}
+tensors:
+  X: matrix(n, n)
+  A: matrix(n, m)
+  a: vector(n)
+forward:
+  f: trace(X^2)
+  g: logdet(X) + a^T inv(X) a
+"""
+
+
+def test_powers_of_a_square_matrix_are_matrix_powers(tmp_path):
+    """X^2 was computed entry by entry, so the Cookbook's d trace(X^2) / d X = 2 X^T failed."""
+    holds = ["d f / d X = 2 X^T", "X X^{-1} = I(n)", "inv(X) X = I(n)", "X^{-T} = inv(X^T)", "X^-T = inv(X)^T",
+             "X^{-2} = inv(X) inv(X)", "X^3 = X X X", "X^0 = I(n)", "X.^2 = X ⊙ X", "d trace(X^3) / d X = 3 (X^2)^T"]
+    fails = ["d f / d X = 2 X", "X^2 = X ⊙ X", "X^{-1} = 1 / X"]
+    check_claims(tmp_path, SQUARE, holds, fails)
+
+
+def test_determinants_and_inverses(tmp_path):
+    holds = ["d det(X) / d X = det(X) inv(X)^T", "d logdet(X) / d X = X^{-T}", "d log(det(X) ⊙ det(X)) / d X = 2 X^{-T}",
+             "d g / d X = X^{-T} - X^{-T} a a^T X^{-T}", "det(X^2) = det(X) det(X)", "det(inv(X)) = 1 / det(X)"]
+    fails = ["d det(X) / d X = det(X) inv(X)", "d g / d X = X^{-T} - X^{-1} a a^T X^{-1}", "det(X + X) = 2 det(X)"]
+    check_claims(tmp_path, SQUARE, holds, fails)
+
+
+def test_a_power_of_a_non_square_value_is_refused(tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text(textwrap.dedent(SQUARE) + "claims:\n  - A^2 = A ⊙ A\n  - a^2 = a ⊙ a\n  - A.^2 = A ⊙ A\n", encoding="utf-8")
+    first, second, third = check_file(str(f)).claims
+    assert first.verdict == second.verdict == "fails"
+    assert "A is n×m, not square" in first.reason and "A.^2 (or A ⊙ A)" in first.reason
+    assert "a.^2" in second.reason
+    assert third.verdict == "holds", third.reason
+
+
+def test_every_draw_singular_is_inconclusive(tmp_path):
+    """An inverse of a matrix that is singular at every point: no crash, an inconclusive verdict that says why."""
+    f = tmp_path / "t.yaml"
+    model = SQUARE.replace("  f: trace(X^2)\n", "  S: inv(a a^T)\n  f: sum(S)\n")
+    f.write_text(textwrap.dedent(model) + "claims:\n  - d f / d a = a^T\n", encoding="utf-8")
+    (claim,) = check_file(str(f)).claims
+    assert claim.verdict == "error" and "singular matrix" in claim.reason, claim.reason
+
+
+def test_the_documented_example_holds(tmp_path, root):
+    """The example file of docs/derivation-format.md, section Matrix operators."""
+    doc = (root / "docs" / "derivation-format.md").read_text(encoding="utf-8")
+    section = doc.split("## Matrix operators", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    f = tmp_path / "example.yaml"
+    f.write_text(example, encoding="utf-8")
+    result = check_file(str(f))
+    assert result.error is None, result.error
+    assert result.claims and all(c.verdict == c.expected for c in result.claims), [(c.text, c.reason) for c in result.claims]

@@ -10,7 +10,7 @@ from .functions import BUILTINS, SYMPY_FUNCTIONS
 
 _NAME = re.compile(r"^([^\[\]'′]+)((?:\[[^\[\]]*\])*)(['′]*)$")
 # Built-in operators that take a tensor and are not elementwise functions.
-STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose"}
+STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose", "inv", "det", "logdet"}
 CONSTRUCTORS = {"I", "eye", "ones", "zeros"}  # I(n), ones(m, n): a size in, a constant tensor out
 PAIRWISE = {"hadamard", "otimes"}
 REDUCTIONS = {"prod": ("matmul", 1), "sum": ("add", 0)}  # prod(... for i in a..b): combining op, empty value

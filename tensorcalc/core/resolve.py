@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, num, product_factors, to_text
+from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, split_name
@@ -207,16 +207,44 @@ class Resolver:
         return expr
 
     def _pow(self, raw: Expr) -> Expr:
+        """``c^k`` of a scalar; ``X^k`` of a square matrix is the matrix power (``X^{-1}`` the
+        inverse); ``X.^k`` is the power of every entry. A power of any other non-scalar is refused."""
         base, exponent = self.value(raw.args[0]), self.value(raw.args[1])
         if exponent.op != "num":
             raise TensorcalcError(f"exponent must be a number: {to_text(raw.args[1])!r}", raw.args[1].pos)
         if base.op == "num" and exponent.attr.denominator == 1:
             return num(base.attr ** int(exponent.attr), pos=raw.pos)
-        return Expr("pow", (base, exponent), None, raw.pos)
+        shape = shape_of(self.model, base)
+        if S.is_scalar(shape):
+            return Expr("pow", (base, exponent), None, raw.pos)
+        if raw.attr == ELEMENTWISE_POWER:
+            return Expr("pow", (base, exponent), ELEMENTWISE_POWER, raw.pos)
+        return matrix_power(base, exponent.attr, shape, raw.pos)
 
     def _neg(self, raw: Expr) -> Expr:
         arg = self.value(raw.args[0])
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
+
+
+MAX_MATRIX_POWER = 64
+
+
+def matrix_power(base: Expr, k, shape: tuple, pos) -> Expr:
+    """``X^k`` of a square matrix: X times itself k times; ``X^0 = I``, ``X^{-k} = inv(X)^k``."""
+    text = to_text(base)
+    if len(shape) != 2 or not S.same((shape[0],), (shape[1],)):
+        raise S.ShapeError(
+            f"{text}^{k}: {text} is {S.fmt(shape)}, not square, so it has no matrix power; "
+            f"for the power of every entry write {text}.^{k} (or {text} ⊙ {text})", pos)
+    if k.denominator != 1:
+        raise S.ShapeError(f"{text}^{k}: a matrix power needs an integer exponent (for every entry's power write {text}.^{k})", pos)
+    if abs(k) > MAX_MATRIX_POWER:
+        raise TensorcalcError(f"{text}^{k}: a matrix power is limited to exponents of at most {MAX_MATRIX_POWER}", pos)
+    if k < 0:
+        base, k = Expr("inv", (base,), None, pos), -k
+    if k == 0:
+        return Expr("eye", (), shape[0], pos)
+    return base if k == 1 else Expr("mpow", (base, num(k)), None, pos)
 
 
 def _int_or_none(model: Model, raw: Expr, scope: dict):

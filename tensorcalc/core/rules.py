@@ -14,11 +14,15 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   A B             G Bᵀ, Aᵀ G                (scalar factor: sum(G ⊙ B), a G)
   Aᵀ              Gᵀ
   f(x)            G ⊙ f'(x)
-  x^k             G ⊙ k x^(k-1)         (norm(X)^2k: k norm(X)^(2k-2) G X, no division by the norm)
+  x^k, X.^k       G ⊙ k x^(k-1)         (norm(X)^2k: k norm(X)^(2k-2) G X, no division by the norm)
   diag(v)         diag(G) (the diagonal, shaped like v)
   sum(X)          G 1 1ᵀ
   norm(X)         G X / norm(X)
   trace(X)        G I
+  inv(X)          -X⁻ᵀ G X⁻ᵀ
+  X^k (matrix)    Σ_{i<k} (Xᵀ)^i G (Xᵀ)^(k-1-i)
+  det(X)          G det(X) X⁻ᵀ
+  logdet(X)       G X⁻ᵀ                     (log |det X|)
   softmax(z)      a ⊙ (G - 1 1ᵀ (G ⊙ a)),  a = softmax(z), column-wise
   [a; b], [a | b] the matching rows / columns of G
 """
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, node, num
+from .expr import ELEMENTWISE_POWER, Expr, node, num
 
 
 def _neg(g):
@@ -68,7 +72,8 @@ def _hadamard(e, g, shape):
 
 def _div(e, g, shape):
     a, b = e.args
-    return [node("div", g, b), _neg(node("div", _had(g, a), node("pow", b, num(2))))]
+    square = node("pow", b, num(2), attr=None if S.is_scalar(shape(b)) else ELEMENTWISE_POWER)
+    return [node("div", g, b), _neg(node("div", _had(g, a), square))]
 
 
 def _matmul(e, g, shape):
@@ -103,7 +108,47 @@ def _pow(e, g, shape):
         return [node("mul", _had(g, h), x), None]
     if k.attr == 2:
         return [_had(g, node("mul", num(2), x)), None]
-    return [_had(g, node("mul", k, node("pow", x, num(k.attr - 1)))), None]
+    return [_had(g, node("mul", k, node("pow", x, num(k.attr - 1), attr=e.attr))), None]
+
+
+def _inv_t(x):
+    return _t(node("inv", x))
+
+
+def _inverse(e, g, shape):
+    (x,) = e.args
+    return [_neg(_mm(_mm(_inv_t(x), g), _inv_t(x)))]
+
+
+def _power_of(x, i):
+    return x if i == 1 else node("mpow", x, num(i))
+
+
+def _matrix_power(e, g, shape):
+    x, k = e.args
+    k = int(k.attr)
+    terms = []
+    for i in range(k):
+        term = g
+        if i:
+            term = _mm(_t(_power_of(x, i)), term)
+        if k - 1 - i:
+            term = _mm(term, _t(_power_of(x, k - 1 - i)))
+        terms.append(term)
+    total = terms[0]
+    for term in terms[1:]:
+        total = node("add", total, term)
+    return [total, None]
+
+
+def _det(e, g, shape):
+    (x,) = e.args
+    return [node("mul", node("mul", g, e), _inv_t(x))]
+
+
+def _logdet(e, g, shape):
+    (x,) = e.args
+    return [node("mul", g, _inv_t(x))]
 
 
 def _diag(e, g, shape):
@@ -167,6 +212,10 @@ VJP = {
     "sum": _sum,
     "norm": _norm,
     "trace": _trace,
+    "inv": _inverse,
+    "mpow": _matrix_power,
+    "det": _det,
+    "logdet": _logdet,
     "softmax": _softmax,
     "vstack": _stack(0),
     "hstack": _stack(1),

@@ -107,9 +107,18 @@ def diag(expr: Expr, a: Shape) -> Shape:
 
 
 def square(expr: Expr, a: Shape) -> Shape:
+    """trace, det, logdet: a square matrix in, a scalar out."""
     if len(a) == 2 and same((a[0],), (a[1],)):
         return ()
-    raise _err(expr, f"trace needs a square matrix: {_describe(expr.args[0], a)}")
+    raise _err(expr, f"{expr.op} needs a square matrix: {_describe(expr.args[0], a)}")
+
+
+def square_matrix(expr: Expr, a: Shape, *exponent: Shape) -> Shape:
+    """inv(X), X^k: a square matrix in, one of the same shape out."""
+    if len(a) == 2 and same((a[0],), (a[1],)):
+        return a
+    word = "inverse" if expr.op == "inv" else "matrix power"
+    raise _err(expr, f"the {word} needs a square matrix: {_describe(expr.args[0], a)}")
 
 
 def stack(expr: Expr, shapes: list[Shape], axis: int) -> Shape:
@@ -161,6 +170,10 @@ RULES = {
     "sum": scalar,
     "norm": scalar,
     "trace": square,
+    "det": square,
+    "logdet": square,
+    "inv": square_matrix,
+    "mpow": square_matrix,
     "softmax": softmax,
     "pow": power,
     "isum": scalar,

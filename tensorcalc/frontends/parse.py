@@ -13,7 +13,7 @@ from pathlib import Path
 
 import lark
 
-from ..core.expr import Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
@@ -141,6 +141,16 @@ class _ToExpr(lark.Transformer):
     def transpose(self, items):
         arg, _tok = items
         return node("T", arg, pos=arg.pos)
+
+    def inverse_transpose(self, items):
+        """``X^{-T}``: the transpose of the inverse."""
+        arg, _tok = items
+        return node("T", Expr("call", (arg,), "inv", arg.pos), pos=arg.pos)
+
+    def elementwise_pow(self, items):
+        """``X.^2``: the power of every entry (``X^2`` of a square matrix is the matrix power)."""
+        base, _tok, exponent = items
+        return Expr("pow", (base, exponent), ELEMENTWISE_POWER, base.pos)
 
     # --- dimension expressions (sizes, layer indices)
     def dim_int(self, items):

@@ -22,7 +22,7 @@ from ..core.functions import FunctionTable, Transcendentals
 from ..core.layouts import effective, permutation
 from ..core.model import Model
 from ..core.resolve import shape_of
-from ..errors import TensorcalcError
+from ..errors import SingularMatrix, TensorcalcError
 
 
 class Algebra:
@@ -54,6 +54,16 @@ class Algebra:
 
     def diag(self, v):
         return self.xp.diag(v)
+
+    def inverse(self, x):
+        """The inverse of a square matrix; a singular one gives NaN entries (left out like an overflow)."""
+        try:
+            return self.xp.linalg.inv(x)
+        except np.linalg.LinAlgError:
+            return self.xp.full(x.shape, np.nan)
+
+    def det(self, x):
+        return self.xp.linalg.det(x)
 
     def softmax_numerator(self, z):
         """exp(z) scaled per column by exp(-max) (the same softmax, no overflow)."""
@@ -107,10 +117,57 @@ class ExactAlgebra(Algebra):
     def softmax_numerator(self, z):
         return self.apply("exp", 0, z)
 
+    def inverse(self, x):
+        """Gauss–Jordan elimination over the rationals; a singular matrix raises ZeroDivisionError
+        (an exact point where the claim is undefined: the forward pass draws again)."""
+        n = x.shape[0]
+        rows = [list(x[i]) + [Fraction(int(i == j)) for j in range(n)] for i in range(n)]
+        _eliminate(rows, n, reduce_above=True)
+        out = self.const(Fraction(0), (n, n))
+        for i in range(n):
+            out[i] = rows[i][n:]
+        return out
+
+    def det(self, x):
+        """Gaussian elimination over the rationals: the product of the pivots, with the sign of the row swaps."""
+        n = x.shape[0]
+        rows = [list(x[i]) for i in range(n)]
+        try:
+            sign = _eliminate(rows, n, reduce_above=False)
+        except ZeroDivisionError:
+            return Fraction(0)
+        value = Fraction(sign)
+        for i in range(n):
+            value *= rows[i][i]
+        return value
+
     def unit(self, shape: tuple[int, ...], index: tuple[int, ...]):
         out = self.const(Fraction(0), shape)
         out[index] = Fraction(1)
         return out
+
+
+def _eliminate(rows: list[list], n: int, reduce_above: bool) -> int:
+    """Row-reduce the first ``n`` columns of ``rows`` in place (to the identity when
+    ``reduce_above``, else to an upper triangle); returns the sign of the row swaps.
+    ZeroDivisionError when the leading n×n block is singular."""
+    sign = 1
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if rows[r][col] != 0), None)
+        if pivot is None:
+            raise SingularMatrix("singular matrix")
+        if pivot != col:
+            rows[col], rows[pivot] = rows[pivot], rows[col]
+            sign = -sign
+        head = rows[col][col]
+        if reduce_above:
+            rows[col] = [v / head for v in rows[col]]
+            head = 1
+        for r in range(n):
+            if (r > col or (reduce_above and r != col)) and rows[r][col] != 0:
+                factor = rows[r][col] / head
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]
+    return sign
 
 
 def exact_algebra(functions: FunctionTable, seed: int) -> ExactAlgebra:
@@ -251,6 +308,25 @@ def _pow(ev, e):
     return ev.alg.root(base, k)
 
 
+def _mpow(ev, e):
+    """X^k by repeated squaring (k >= 2, an integer)."""
+    x, k = ev.evaluate(e.args[0]), int(e.args[1].attr)
+    result = None
+    while k:
+        if k & 1:
+            result = x if result is None else ev.xp.matmul(result, x)
+        k >>= 1
+        if k:
+            x = ev.xp.matmul(x, x)
+    return result
+
+
+def _logdet(ev, e):
+    """log |det X| (the Cookbook's ln|det X|: defined for every invertible X)."""
+    d = ev.alg.wrap(ev.alg.det(ev.evaluate(e.args[0])))
+    return ev.alg.apply("log", 0, abs(d))
+
+
 def _norm(ev, e):
     x = ev.evaluate(e.args[0])
     return ev.alg.root(ev.xp.sum(x * x), Fraction(1, 2))
@@ -387,6 +463,10 @@ EVAL: dict[str, Callable] = {
     "sum": lambda ev, e: ev.xp.sum(ev.evaluate(e.args[0])),
     "norm": _norm,
     "trace": lambda ev, e: ev.xp.trace(ev.evaluate(e.args[0])),
+    "inv": lambda ev, e: ev.alg.inverse(ev.evaluate(e.args[0])),
+    "det": lambda ev, e: ev.alg.det(ev.evaluate(e.args[0])),
+    "logdet": _logdet,
+    "mpow": _mpow,
     "softmax": _softmax,
     "apply": _apply,
     "pow": _pow,

@@ -249,6 +249,18 @@ class _Emitter:
             return f"np.sum({self.code(base.args[0])} ** 2)"
         return f"({self.code(base)} ** {float(k.attr)!r})"
 
+    def _mpow(self, e):
+        return f"np.linalg.matrix_power({self.code(e.args[0])}, {int(e.args[1].attr)})"
+
+    def _inv(self, e):
+        return f"np.linalg.inv({self.code(e.args[0])})"
+
+    def _det(self, e):
+        return f"np.linalg.det({self.code(e.args[0])})"
+
+    def _logdet(self, e):
+        return f"np.linalg.slogdet({self.code(e.args[0])})[1]"
+
     def _norm(self, e):
         return f"np.sqrt(np.sum({self.code(e.args[0])} ** 2))"
 
