@@ -138,3 +138,49 @@ def test_the_documented_example_holds(tmp_path, root):
     result = check_file(str(f))
     assert result.error is None, result.error
     assert result.claims and all(c.verdict == c.expected for c in result.claims), [(c.text, c.reason) for c in result.claims]
+
+
+BATCH = """
+tensorcalc: 1
+layout: mixed
+dims: {N: 4, d: 3, k: 2}
+tensors:
+  X: matrix(N, d)
+  W: matrix(d, k)
+  b: vector(k)
+  Y: onehot(k, N)
+  z: vector(k)
+  u: vector(d)
+forward:
+  Z: X W + b^T
+  P: softmax_rows(Z)
+  c: mean(X) + sum(mean(X, 1)) + sum(mean(X, 2)) + norm1(W) + sum(sin(X) + cos(X) ⊙ abs(X) + sign(X))
+  loss: -1/N sum(Y^T ⊙ log(P)) + c
+"""
+
+
+def test_reductions_over_one_axis_and_row_softmax(tmp_path):
+    holds = ["sum(X, 1) = ones(N)^T X", "sum(X, 2) = X ones(d)", "mean(X, 1) = 1/N ones(N)^T X", "mean(X) = 1/N 1/d sum(X)",
+             "norm1(W) = sum(abs(W))", "softmax_rows(Z) = softmax(Z^T)^T", "sum(softmax_rows(Z), 2) = ones(N)",
+             "log_softmax(z) = z - ones(k) log(ones(k)^T exp(z))", "Z = X W + ones(N) b^T",
+             "d loss / d W = 1/N X^T (P - Y^T) + sign(W)", "d loss / d b = 1/N (P - Y^T)^T ones(N)",
+             "d c / d X = 1/N 1/d ones(N, d) + 1/N ones(N, d) + 1/d ones(N, d) + cos(X) - sin(X) ⊙ abs(X) + cos(X) ⊙ sign(X)"]
+    fails = ["d loss / d W = X^T (P - Y^T) + sign(W)", "sum(X, 1) = X ones(d)", "mean(X, 2) = sum(X, 2)",
+             "d loss / d b = 1/N (P - Y^T)^T ones(N) + b"]
+    check_claims(tmp_path, BATCH, holds, fails)
+
+
+def test_a_vector_is_spread_only_over_a_matching_matrix(tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text(textwrap.dedent(BATCH) + "claims:\n  - Z = X W + b\n  - u + u^T = u\n", encoding="utf-8")
+    first, second = check_file(str(f)).claims
+    assert first.verdict == second.verdict == "fails"
+    assert "+ needs equal shapes: (X W) is N×k, b is k×1" in first.reason
+    assert "u is d×1, u^T is 1×d" in second.reason
+
+
+def test_an_axis_is_1_or_2(tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text(textwrap.dedent(BATCH) + "claims:\n  - sum(X, 3) = X\n", encoding="utf-8")
+    result = check_file(str(f))
+    assert result.error is not None and "the axis is 1 (down the rows, a 1×n row)" in result.error.message

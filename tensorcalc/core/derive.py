@@ -87,9 +87,7 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
             raise TensorcalcError(f"no derivative rule for {e.op!r}", e.pos)
         for child, cot in zip(e.args, rule(e, g, shape)):
             if cot is not None and depends(child):
-                if S.is_scalar(shape(child)) and not S.is_scalar(shape(cot)):
-                    cot = node("sum", cot)
-                backprop(child, cot)
+                backprop(child, _unbroadcast(cot, shape(child), shape))
 
     backprop(of, seed)
     steps = []
@@ -104,6 +102,21 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
     parts = contributions.get(wrt)
     result = _total(parts) if parts else Expr("zeros", (), tuple(model.shapes[wrt]) or ())
     return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt], MappingProxyType(own))
+
+
+def _unbroadcast(cot: Expr, child_shape: tuple, shape) -> Expr:
+    """The cotangent of an operand that was spread over a larger value: summed back to the
+    operand's shape (a scalar: every entry; a row added to every row of a matrix: its columns)."""
+    if S.is_scalar(child_shape):
+        return cot if S.is_scalar(shape(cot)) else node("sum", cot)
+    if not S.is_vector(child_shape):
+        return cot
+    cot_shape = shape(cot)
+    if not S.spread(cot_shape, child_shape):
+        return cot
+    if child_shape[0] == 1:  # a row: ones(m)^T G
+        return node("matmul", node("T", Expr("ones", (), (cot_shape[0], S.ONE))), cot)
+    return node("matmul", cot, Expr("ones", (), (cot_shape[1], S.ONE)))  # a column: G ones(n)
 
 
 def _total(parts: list[Expr]) -> Expr:

@@ -8,6 +8,7 @@ Operators (attr in brackets):
   var[name]  num[Fraction]  add  sub  neg  matmul  hadamard  mul  div  pow
   otimes  T  diag  eye[dim]  ones[dims]  zeros[dims]  sum  norm  trace  softmax
   pow[None: a scalar's power, ".^": every entry's]  mpow (matrix power, integer k >= 2)  inv  det  logdet
+  sum_axis[1: down the rows, 2: along each row]  mean[None: every entry, or an axis]
   apply[(function, order)]  vstack  hstack  slice[(axis, start, stop)]
   deriv[(wrt_name, wrt_indices, layout)]  entry[indices]  isum[(index, name)]
 """
@@ -166,6 +167,9 @@ def to_text(e: Expr) -> str:
         return f"{to_text(e.args[0])}[{', '.join(map(str, e.attr))}]"
     if op == "isum":
         return f"sum_{e.attr[0]}({to_text(e.args[0])})"
+    if op in ("sum_axis", "mean"):
+        axis = "" if e.attr is None else f", {e.attr}"
+        return f"{'sum' if op == 'sum_axis' else 'mean'}({to_text(e.args[0])}{axis})"
     if op == "slice":
         axis, start, stop = e.attr
         return f"slice{axis}({to_text(e.args[0])}, {start}, {stop})"

@@ -73,6 +73,9 @@ def plain(e: Expr) -> str:
         return f"{_wrap(e.args[0], ATOM, True)}[{', '.join(map(str, e.attr))}]"
     if op == "isum":
         return f"sum_{e.attr}({plain(e.args[0])})"
+    if op in ("sum_axis", "mean"):
+        axis = "" if e.attr is None else f", {e.attr}"
+        return f"{'sum' if op == 'sum_axis' else 'mean'}({plain(e.args[0])}{axis})"
     if op == "slice":
         axis, start, stop = e.attr
         rows = f"{_one_based(start)}..{stop}"

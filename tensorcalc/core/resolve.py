@@ -13,7 +13,7 @@ from . import shapes as S
 from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
-from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, split_name
+from .names import AXIS_REDUCTIONS, CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, split_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -132,9 +132,13 @@ class Resolver:
             return Expr("apply", args, (name, primes), raw.pos)
         if primes:
             raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
+        if name in AXIS_REDUCTIONS and len(args) == 2:
+            return _axis_reduction(name, args, raw)
         if name in STRUCTURAL:
             if len(args) != 1:
                 raise TensorcalcError(f"{name} takes one argument", raw.pos)
+            if name in COMPOSITE:
+                return COMPOSITE[name](self.model, args[0], raw.pos)
             return Expr("T" if name == "transpose" else name, args, None, raw.pos)
         if name in PAIRWISE:
             if len(args) != 2:
@@ -225,6 +229,32 @@ class Resolver:
         arg = self.value(raw.args[0])
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
 
+
+def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:
+    """``sum(X, 1)`` / ``mean(X, 1)``: down the rows (a 1×n row); axis 2: along each row (an m×1 column)."""
+    axis = args[1]
+    if axis.op != "num" or axis.attr not in (1, 2):
+        raise TensorcalcError(f"{name}(X, axis): the axis is 1 (down the rows, a 1×n row) or 2 (along each row, an m×1 column)", axis.pos)
+    op = "sum_axis" if name == "sum" else "mean"
+    return Expr(op, (args[0],), int(axis.attr), raw.pos)
+
+
+def _log_softmax(model: Model, z: Expr, pos) -> Expr:
+    """Column-wise: z - 1 log(1ᵀ exp(z)), so every oracle computes it from exp and log."""
+    shape = shape_of(model, z)
+    if len(shape) != 2:
+        raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {to_text(z)} is {S.fmt(shape)}", pos)
+    ones = Expr("ones", (), (shape[0], S.ONE), pos)
+    total = Expr("matmul", (Expr("T", (ones,), None, pos), Expr("apply", (z,), ("exp", 0), pos)), None, pos)
+    return Expr("sub", (z, Expr("matmul", (ones, Expr("apply", (total,), ("log", 0), pos)), None, pos)), None, pos)
+
+
+# Operators written as one name and resolved to the operators they are made of.
+COMPOSITE = {
+    "norm1": lambda model, x, pos: Expr("sum", (Expr("apply", (x,), ("abs", 0), pos),), None, pos),
+    "softmax_rows": lambda model, z, pos: Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos),
+    "log_softmax": _log_softmax,
+}
 
 MAX_MATRIX_POWER = 64
 

@@ -23,6 +23,8 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   X^k (matrix)    Σ_{i<k} (Xᵀ)^i G (Xᵀ)^(k-1-i)
   det(X)          G det(X) X⁻ᵀ
   logdet(X)       G X⁻ᵀ                     (log |det X|)
+  sum(X, 1)       1 G                       (G a row; sum(X, 2): G 1ᵀ)
+  mean(X), mean(X, k)   the sum's cotangent / the number of terms (sum(1) over the same terms)
   softmax(z)      a ⊙ (G - 1 1ᵀ (G ⊙ a)),  a = softmax(z), column-wise
   [a; b], [a | b] the matching rows / columns of G
 """
@@ -146,6 +148,26 @@ def _det(e, g, shape):
     return [node("mul", node("mul", g, e), _inv_t(x))]
 
 
+def _ones_column(n):
+    return Expr("ones", (), (n, S.ONE))
+
+
+def _sum_axis(e, g, shape):
+    (x,) = e.args
+    m, n = shape(x)
+    return [_mm(_ones_column(m), g) if e.attr == 1 else _mm(g, _t(_ones_column(n)))]
+
+
+def _mean(e, g, shape):
+    (x,) = e.args
+    if e.attr is None:
+        ones = Expr("ones", (), tuple(shape(x)))
+        return [node("mul", g, node("div", ones, node("sum", ones)))]
+    (spread,) = _sum_axis(e, g, shape)
+    count = _ones_column(shape(x)[e.attr - 1])
+    return [node("div", spread, node("sum", count))]
+
+
 def _logdet(e, g, shape):
     (x,) = e.args
     return [node("mul", g, _inv_t(x))]
@@ -216,6 +238,8 @@ VJP = {
     "mpow": _matrix_power,
     "det": _det,
     "logdet": _logdet,
+    "sum_axis": _sum_axis,
+    "mean": _mean,
     "softmax": _softmax,
     "vstack": _stack(0),
     "hstack": _stack(1),

@@ -67,6 +67,25 @@ def broadcast(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
     raise _err(expr, f"{what} needs equal shapes: {_describe(left, a)}, {_describe(right, b)}")
 
 
+def spread(a: Shape, b: Shape) -> bool:
+    """Is ``b`` a 1×n row or an m×1 column that ``X W + b^T`` adds to every row / column of
+    the m×n matrix ``a``? (Both axes of ``a`` larger than 1: a column plus a row is refused.)"""
+    if len(a) != 2 or len(b) != 2 or is_vector(a) or not is_vector(b) or is_scalar(b):
+        return False
+    if b[0] == 1:
+        return same((b[1],), (a[1],))
+    return same((b[0],), (a[0],))
+
+
+def add_like(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
+    """+ and -: equal shapes, a scalar, or a row (column) vector added to every row (column) of a matrix."""
+    if not same(a, b) and spread(a, b):
+        return a
+    if not same(a, b) and spread(b, a):
+        return b
+    return broadcast(expr, a, b, what)
+
+
 def contract(expr: Expr, a: Shape, b: Shape) -> Shape:
     """Shape of the contraction product: last axis of a against first axis of b."""
     if not a or not b:
@@ -141,6 +160,15 @@ def scalar(expr: Expr, a: Shape) -> Shape:
     return ()
 
 
+def axis_reduction(expr: Expr, a: Shape) -> Shape:
+    """sum(X, 1) of an m×n X is 1×n (down the rows); sum(X, 2) is m×1 (along each row); mean(X) is a scalar."""
+    if expr.attr is None:
+        return ()
+    if len(a) != 2:
+        raise _err(expr, f"{expr.op.split('_')[0]}(X, {expr.attr}) needs a vector or a matrix: {_describe(expr.args[0], a)}")
+    return (ONE, a[1]) if expr.attr == 1 else (a[0], ONE)
+
+
 def softmax(expr: Expr, a: Shape) -> Shape:
     if len(a) != 2:
         raise _err(expr, f"softmax needs a vector or a matrix of columns: {_describe(expr.args[0], a)}")
@@ -156,8 +184,8 @@ def power(expr: Expr, a: Shape, b: Shape) -> Shape:
 # op -> rule(expr, *argument shapes) -> shape. Leaves (var, num, eye, ones, deriv, entry)
 # are handled by the model, which knows declarations and layouts.
 RULES = {
-    "add": lambda e, a, b: broadcast(e, a, b, "+"),
-    "sub": lambda e, a, b: broadcast(e, a, b, "-"),
+    "add": lambda e, a, b: add_like(e, a, b, "+"),
+    "sub": lambda e, a, b: add_like(e, a, b, "-"),
     "hadamard": lambda e, a, b: broadcast(e, a, b, "⊙"),
     "mul": lambda e, a, b: broadcast(e, a, b, "*"),
     "div": lambda e, a, b: broadcast(e, a, b, "/"),
@@ -175,6 +203,8 @@ RULES = {
     "inv": square_matrix,
     "mpow": square_matrix,
     "softmax": softmax,
+    "sum_axis": axis_reduction,
+    "mean": axis_reduction,
     "pow": power,
     "isum": scalar,
 }

@@ -321,6 +321,18 @@ def _mpow(ev, e):
     return result
 
 
+def _sum_axis(ev, e):
+    return ev.xp.sum(ev.evaluate(e.args[0]), axis=e.attr - 1, keepdims=True)
+
+
+def _mean(ev, e):
+    """The sum (of all entries, or along an axis) over the number of terms summed."""
+    x = ev.evaluate(e.args[0])
+    if e.attr is None:
+        return ev.xp.sum(x) * ev.alg.const(Fraction(1, max(1, x.size)))
+    return _sum_axis(ev, e) * ev.alg.const(Fraction(1, x.shape[e.attr - 1]))
+
+
 def _logdet(ev, e):
     """log |det X| (the Cookbook's ln|det X|: defined for every invertible X)."""
     d = ev.alg.wrap(ev.alg.det(ev.evaluate(e.args[0])))
@@ -466,6 +478,8 @@ EVAL: dict[str, Callable] = {
     "inv": lambda ev, e: ev.alg.inverse(ev.evaluate(e.args[0])),
     "det": lambda ev, e: ev.alg.det(ev.evaluate(e.args[0])),
     "logdet": _logdet,
+    "sum_axis": _sum_axis,
+    "mean": _mean,
     "mpow": _mpow,
     "softmax": _softmax,
     "apply": _apply,

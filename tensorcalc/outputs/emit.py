@@ -249,6 +249,14 @@ class _Emitter:
             return f"np.sum({self.code(base.args[0])} ** 2)"
         return f"({self.code(base)} ** {float(k.attr)!r})"
 
+    def _sum_axis(self, e):
+        return f"np.sum({self.code(e.args[0])}, axis={e.attr - 1}, keepdims=True)"
+
+    def _mean(self, e):
+        if e.attr is None:
+            return f"np.mean({self.code(e.args[0])})"
+        return f"np.mean({self.code(e.args[0])}, axis={e.attr - 1}, keepdims=True)"
+
     def _mpow(self, e):
         return f"np.linalg.matrix_power({self.code(e.args[0])}, {int(e.args[1].attr)})"
 

@@ -221,6 +221,13 @@ class Printer:
     def _det(self, e):
         return rf"\det\left({self.latex(e.args[0])}\right)"
 
+    def _sum_axis(self, e):
+        return rf"\operatorname{{sum}}_{{{e.attr}}}\left({self.latex(e.args[0])}\right)"
+
+    def _mean(self, e):
+        axis = "" if e.attr is None else f"_{{{e.attr}}}"
+        return rf"\operatorname{{mean}}{axis}\left({self.latex(e.args[0])}\right)"
+
     def _logdet(self, e):
         return rf"\log\left|\det\left({self.latex(e.args[0])}\right)\right|"
 
