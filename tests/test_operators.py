@@ -128,6 +128,27 @@ def test_every_draw_singular_is_inconclusive(tmp_path):
     assert claim.verdict == "error" and "singular matrix" in claim.reason, claim.reason
 
 
+def test_vec_and_kronecker_identities(tmp_path):
+    """The Cookbook's vec(A X B) = (Bᵀ ⊗ A) vec(X), with kron distinct from the seeds' ⊗."""
+    model = """
+    tensorcalc: 1
+    layout: mixed
+    dims: {m: 2, n: 3, p: 4, q: 2}
+    tensors:
+      A: matrix(m, n)
+      X: matrix(n, p)
+      B: matrix(p, q)
+      C: matrix(q, m)
+      D: matrix(m, m)
+    forward:
+      f: sum(vec(A X B)) + trace(kron(D, D))
+    """
+    holds = ["vec(A X B) = kron(B^T, A) vec(X)", "kron(A, B)^T = kron(A^T, B^T)", "kron(A, B) kron(X, C) = kron(A X, B C)",
+             "trace(kron(D, D)) = trace(D) trace(D)", "d f / d X = A^T ones(m) ones(q)^T B^T", "d f / d D = 2 trace(D) I(m)"]
+    fails = ["vec(A X B) = kron(A, B^T) vec(X)", "vec(A X B) = kron(B, A) vec(X)", "vec(X) = vec(X^T)"]
+    check_claims(tmp_path, model, holds, fails)
+
+
 def test_the_documented_example_holds(tmp_path, root):
     """The example file of docs/derivation-format.md, section Matrix operators."""
     doc = (root / "docs" / "derivation-format.md").read_text(encoding="utf-8")

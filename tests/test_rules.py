@@ -23,6 +23,8 @@ CASES = {
     "row times column": ("x: vector(m)\n  y: vector(m)", "x^T y", "1, 1"),
     "quadratic form": ("x: vector(m)\n  A: matrix(m, m)", "x^T A x + 1/m ones(m)^T x", "1, 1"),
     "1x1 product as a scalar factor": ("A: matrix(m, n)\n  x: vector(k)\n  y: vector(k)", "A (x^T y) + (x^T y) A", "m, n"),
+    "kron": ("A: matrix(m, k)\n  B: matrix(n, m)", "kron(A, B)", "m*n, k*m"),
+    "vec": ("A: matrix(m, n)", "vec(A) ones(k)^T", "m*n, k"),
     "outer": ("x: vector(m)\n  y: vector(n)", "x y^T", "m, n"),
     "scalar times": ("c: scalar\n  A: matrix(m, n)", "c A", "m, n"),
     "transpose": ("A: matrix(n, m)", "A^T", "m, n"),

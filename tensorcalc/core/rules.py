@@ -23,6 +23,8 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   X^k (matrix)    Σ_{i<k} (Xᵀ)^i G (Xᵀ)^(k-1-i)
   det(X)          G det(X) X⁻ᵀ
   logdet(X)       G X⁻ᵀ                     (log |det X|)
+  kron(A, B)      kron_adjoint(G, B) (blocks of G against B), kron_adjoint(G, A)
+  vec(X)          unvec(G) (the columns of G put back side by side)
   sum(X, 1)       1 G                       (G a row; sum(X, 2): G 1ᵀ)
   mean(X), mean(X, k)   the sum's cotangent / the number of terms (sum(1) over the same terms)
   softmax(z)      a ⊙ (G - 1 1ᵀ (G ⊙ a)),  a = softmax(z), column-wise
@@ -168,6 +170,16 @@ def _mean(e, g, shape):
     return [node("div", spread, node("sum", count))]
 
 
+def _kron(e, g, shape):
+    a, b = e.args
+    return [Expr("kron_adjoint", (g, b), "left"), Expr("kron_adjoint", (g, a), "right")]
+
+
+def _vec(e, g, shape):
+    (x,) = e.args
+    return [Expr("unvec", (g,), tuple(shape(x)))]
+
+
 def _logdet(e, g, shape):
     (x,) = e.args
     return [node("mul", g, _inv_t(x))]
@@ -239,6 +251,8 @@ VJP = {
     "det": _det,
     "logdet": _logdet,
     "sum_axis": _sum_axis,
+    "kron": _kron,
+    "vec": _vec,
     "mean": _mean,
     "softmax": _softmax,
     "vstack": _stack(0),

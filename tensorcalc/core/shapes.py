@@ -169,6 +169,26 @@ def axis_reduction(expr: Expr, a: Shape) -> Shape:
     return (ONE, a[1]) if expr.attr == 1 else (a[0], ONE)
 
 
+def kron(expr: Expr, a: Shape, b: Shape) -> Shape:
+    """kron(A, B) of an m×n A and a p×q B is mp×nq (vectors are n×1 matrices)."""
+    if len(a) != 2 or len(b) != 2:
+        left, right = expr.args
+        raise _err(expr, f"kron needs two matrices: {_describe(left, a)}, {_describe(right, b)}")
+    return (a[0] * b[0], a[1] * b[1])
+
+
+def kron_adjoint(expr: Expr, g: Shape, other: Shape) -> Shape:
+    """The cotangent of one factor of kron(A, B) from G (mp×nq) and the other factor."""
+    return (sympy.cancel(g[0] / other[0]), sympy.cancel(g[1] / other[1]))
+
+
+def vec(expr: Expr, a: Shape) -> Shape:
+    """vec(X) stacks the columns of an m×n X: mn×1."""
+    if len(a) != 2:
+        raise _err(expr, f"vec needs a matrix: {_describe(expr.args[0], a)}")
+    return (a[0] * a[1], ONE)
+
+
 def softmax(expr: Expr, a: Shape) -> Shape:
     if len(a) != 2:
         raise _err(expr, f"softmax needs a vector or a matrix of columns: {_describe(expr.args[0], a)}")
@@ -204,6 +224,10 @@ RULES = {
     "mpow": square_matrix,
     "softmax": softmax,
     "sum_axis": axis_reduction,
+    "kron": kron,
+    "kron_adjoint": kron_adjoint,
+    "vec": vec,
+    "unvec": lambda e, a: tuple(e.attr),
     "mean": axis_reduction,
     "pow": power,
     "isum": scalar,

@@ -333,6 +333,35 @@ def _mean(ev, e):
     return _sum_axis(ev, e) * ev.alg.const(Fraction(1, x.shape[e.attr - 1]))
 
 
+def _kron(ev, e):
+    a, b = _args(ev, e)
+    m, n = a.shape
+    p, q = b.shape
+    outer = ev.xp.multiply.outer(a, b) if ev.xp is np else a[:, :, None, None] * b[None, None]  # [i, j, k, l] = A_ij B_kl
+    return ev.xp.transpose(outer, (0, 2, 1, 3)).reshape(m * p, n * q)
+
+
+def _kron_adjoint(ev, e):
+    """left: dA_ij = Σ_kl G[ip+k, jq+l] B_kl; right: dB_kl = Σ_ij G[ip+k, jq+l] A_ij."""
+    g, other = _args(ev, e)
+    out = ev.numeric(e)
+    if e.attr == "left":
+        blocks = g.reshape(out[0], other.shape[0], out[1], other.shape[1])  # [i, k, j, l]
+        return ev.xp.tensordot(ev.xp.transpose(blocks, (0, 2, 1, 3)), other, axes=([2, 3], [0, 1]))
+    blocks = g.reshape(other.shape[0], out[0], other.shape[1], out[1])  # [i, k, j, l]
+    return ev.xp.tensordot(ev.xp.transpose(blocks, (1, 3, 0, 2)), other, axes=([2, 3], [0, 1]))
+
+
+def _vec(ev, e):
+    """Columns stacked: vec(X)[j m + i] = X[i, j]."""
+    return ev.xp.transpose(ev.evaluate(e.args[0])).reshape(-1, 1)
+
+
+def _unvec(ev, e):
+    m, n = ev.numeric(e)
+    return ev.xp.transpose(ev.evaluate(e.args[0]).reshape(n, m))
+
+
 def _logdet(ev, e):
     """log |det X| (the Cookbook's ln|det X|: defined for every invertible X)."""
     d = ev.alg.wrap(ev.alg.det(ev.evaluate(e.args[0])))
@@ -479,6 +508,10 @@ EVAL: dict[str, Callable] = {
     "det": lambda ev, e: ev.alg.det(ev.evaluate(e.args[0])),
     "logdet": _logdet,
     "sum_axis": _sum_axis,
+    "kron": _kron,
+    "kron_adjoint": _kron_adjoint,
+    "vec": _vec,
+    "unvec": _unvec,
     "mean": _mean,
     "mpow": _mpow,
     "softmax": _softmax,
