@@ -149,6 +149,37 @@ def test_vec_and_kronecker_identities(tmp_path):
     check_claims(tmp_path, model, holds, fails)
 
 
+def test_symmetric_and_positive_definite_inputs(tmp_path):
+    """Gaussian maximum likelihood; the gradient on symmetric matrices is sym(G) (Srinivasan & Panda 2019):
+    the handbook lifting G + Gᵀ - diag(G) fails."""
+    model = """
+    tensorcalc: 1
+    layout: mixed
+    dims: {n: 3, N: 4}
+    tensors:
+      S: spd(n)
+      A: matrix(n, n) symmetric
+      B: matrix(n, n)
+      X: matrix(n, N)
+      mu: vector(n)
+    forward:
+      R: X - mu ones(N)^T
+      nll: N/2 logdet(S) + 1/2 trace(R^T inv(S) R)
+      g: trace(A B)
+    """
+    holds = ["S = S^T", "A = A^T", "d logdet(S) / d S = inv(S)", "d nll / d mu = -inv(S) R ones(N)",
+             "d nll / d S = N/2 inv(S) - 1/2 inv(S) R R^T inv(S)", "d g / d A = (B + B^T)/2"]
+    fails = ["d g / d A = B + B^T - diag(diag(B))", "d g / d A = B^T", "d nll / d S = N inv(S) - inv(S) R R^T inv(S)"]
+    check_claims(tmp_path, model, holds, fails)
+
+
+def test_only_a_square_matrix_is_symmetric(tmp_path):
+    f = tmp_path / "t.yaml"
+    f.write_text("tensorcalc: 1\ndims: {n: 2, m: 3}\ntensors:\n  A: matrix(n, m) symmetric\nforward: {f: sum(A)}\nclaims: []\n")
+    result = check_file(str(f))
+    assert result.error is not None and "only a square matrix can be symmetric" in result.error.message
+
+
 def test_the_documented_example_holds(tmp_path, root):
     """The example file of docs/derivation-format.md, section Matrix operators."""
     doc = (root / "docs" / "derivation-format.md").read_text(encoding="utf-8")

@@ -25,6 +25,8 @@ CASES = {
     "1x1 product as a scalar factor": ("A: matrix(m, n)\n  x: vector(k)\n  y: vector(k)", "A (x^T y) + (x^T y) A", "m, n"),
     "kron": ("A: matrix(m, k)\n  B: matrix(n, m)", "kron(A, B)", "m*n, k*m"),
     "vec": ("A: matrix(m, n)", "vec(A) ones(k)^T", "m*n, k"),
+    "symmetric input": ("A: matrix(m, m) symmetric\n  B: matrix(m, n)", "A B", "m, n"),
+    "spd input": ("A: spd(m)", "logdet(A) ones(m) ones(n)^T + inv(A) ones(m) ones(n)^T", "m, n"),
     "outer": ("x: vector(m)\n  y: vector(n)", "x y^T", "m, n"),
     "scalar times": ("c: scalar\n  A: matrix(m, n)", "c A", "m, n"),
     "transpose": ("A: matrix(n, m)", "A^T", "m, n"),

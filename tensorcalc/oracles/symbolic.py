@@ -17,7 +17,7 @@ import sympy
 
 from ..core.expr import applied_functions
 from ..core.functions import SYMBOLIC, FunctionTable, UnknownFunction, formula_program
-from ..core.model import Model
+from ..core.model import Model, is_symmetric
 from ..errors import SingularMatrix
 from .evaluate import Evaluator, ExactAlgebra, forward_env
 
@@ -117,6 +117,10 @@ def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
         for index in np.ndindex(*dims) if dims else [()]:
             label = "_".join(str(i + 1) for i in index)
             out[index] = sympy.Symbol(f"{name}_{label}" if label else name, positive=positive or None, real=True)
+        if is_symmetric(kind, flags):  # one symbol per pair (i, j), i <= j
+            for i, j in np.ndindex(*dims):
+                if i > j:
+                    out[i, j] = out[j, i]
         if kind == "onehot":  # a discrete input: one random pattern, like the other oracles
             out[...] = sympy.Integer(0)
             for col in range(out.shape[1]):
