@@ -236,3 +236,22 @@ def test_an_axis_is_1_or_2(tmp_path):
     f.write_text(textwrap.dedent(BATCH) + "claims:\n  - sum(X, 3) = X\n", encoding="utf-8")
     result = check_file(str(f))
     assert result.error is not None and "the axis is 1 (down the rows, a 1×n row)" in result.error.message
+
+
+def test_irrational_constants_and_fractional_powers_of_a_norm(tmp_path):
+    """These true claims made the oracles disagree: the exact oracle drew unrelated stand-ins for
+    norm(r)^(-1/2) and the norm(r)^(-5/2) of its derivative."""
+    model = """
+    tensorcalc: 1
+    dims: {n: 3}
+    tensors:
+      x: vector(n)
+      r: vector(n)
+    forward:
+      f: sum(x) / n^(1/2)
+      g: norm(r)^(-1/2) + norm(x)^3
+    """
+    holds = ["d f / d x = ones(n)^T / n^(1/2)", "d g / d r = -1/2 norm(r)^(-5/2) r^T", "d g / d x = 3 norm(x) x^T",
+             "d norm(r) / d r = r^T / norm(r)"]
+    fails = ["d g / d r = -1/2 norm(r)^(-3/2) r^T", "d f / d x = ones(n)^T / n"]
+    check_claims(tmp_path, model, holds, fails)

@@ -104,9 +104,10 @@ def _apply(e, g, shape):
 
 def _pow(e, g, shape):
     x, k = e.args
-    if x.op == "norm" and k.attr.denominator == 1 and k.attr % 2 == 0:
+    if x.op == "norm":
         # norm(X)^2k is differentiable at X = 0 though norm(X) is not: the cotangent of the
-        # norm is given as (H * norm(X)) and _norm cancels the norm it would divide by
+        # norm is given as (H * norm(X)) and _norm cancels the norm it would divide by; for any
+        # other k, H = k norm(X)^(k-2) is one power of the sum of squares, as the value is
         power = num(k.attr - 2)
         h = node("mul", num(k.attr), node("pow", x, power)) if k.attr != 2 else num(2)
         return [node("mul", _had(g, h), x), None]

@@ -299,9 +299,11 @@ def _fill(value):
 
 def _pow(ev, e):
     base_expr, k = e.args[0], e.args[1].attr
-    if base_expr.op == "norm" and k.denominator == 1 and k.numerator % 2 == 0:
-        x = ev.evaluate(base_expr.args[0])
-        return ev.xp.sum(x * x) ** (k.numerator // 2)  # norm(X)^2k without a square root
+    if base_expr.op == "norm":  # norm(X)^k = (sum of squares)^(k/2): one root of one number, so
+        x = ev.evaluate(base_expr.args[0])  # norm(r)^(-1/2) and its derivative's norm(r)^(-5/2) agree exactly
+        half = k / 2
+        squares = ev.alg.wrap(ev.xp.sum(x * x))
+        return ev.alg.power(squares, int(half)) if half.denominator == 1 else ev.alg.root(squares, half)
     base = ev.evaluate(base_expr)
     if k.denominator == 1:
         return ev.alg.power(base, int(k))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 import numpy as np
 import sympy
@@ -87,7 +88,9 @@ class SymbolicAlgebra(ExactAlgebra):
         return self._each(lambda v: program(v, self.memo), x)
 
     def root(self, x, power):
-        return self._each(lambda v: v ** sympy.Rational(power.numerator, power.denominator), x)
+        # a Fraction (a constant such as n^(1/2)) becomes a sympy number first: Fraction ** Rational is a float
+        exponent = sympy.Rational(power.numerator, power.denominator)
+        return self._each(lambda v: (sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v) ** exponent, x)
 
     def inverse(self, x):
         """adj(X) / det(X), both division-free (Berkowitz): no pivot is tested for zero."""
