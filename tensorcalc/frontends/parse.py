@@ -226,7 +226,7 @@ def parse(text: str, start: str, pos: Pos):
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     try:
-        result = _ToExpr(pos).transform(tree)
+        result = _ToExpr(pos).transform(_collapse_groups(tree))
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     except lark.exceptions.VisitError as err:
@@ -234,6 +234,16 @@ def parse(text: str, start: str, pos: Pos):
             raise err.orig_exc from None
         raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None  # pragma: no cover
     return _wrap_single(result, start)
+
+
+def _collapse_groups(tree):
+    """``((A B))`` is one group: nested parentheses add no depth (walked without recursion)."""
+    if not isinstance(tree, lark.Tree):  # a single token
+        return tree
+    for sub in tree.iter_subtrees():
+        while sub.data == "group" and isinstance(sub.children[0], lark.Tree) and sub.children[0].data == "group":
+            sub.children = sub.children[0].children
+    return tree
 
 
 _CONSTANT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "matmul": lambda a, b: a * b}
