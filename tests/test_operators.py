@@ -255,3 +255,33 @@ def test_irrational_constants_and_fractional_powers_of_a_norm(tmp_path):
              "d norm(r) / d r = r^T / norm(r)"]
     fails = ["d g / d r = -1/2 norm(r)^(-3/2) r^T", "d f / d x = ones(n)^T / n"]
     check_claims(tmp_path, model, holds, fails)
+
+
+def test_emitted_numpy_for_the_new_operators_matches_jax(tmp_path):
+    from tensorcalc.core.model import Prepared
+    from tensorcalc.frontends import load_spec
+    from tensorcalc.outputs.emit import deepest_model, emit_numpy, identifier
+    from tests.test_emit import assert_emitted_matches_jax
+
+    text = """
+    tensorcalc: 1
+    layout: mixed
+    dims: {n: 3, m: 2, N: 4}
+    tensors:
+      X: matrix(n, n)
+      S: spd(n)
+      A: matrix(n, m)
+      B: matrix(m, m)
+      b: vector(m)
+      Z: matrix(N, n)
+    forward:
+      H: Z A + b^T
+      loss: logdet(S) + det(X) + trace(X^3) + sum(inv(X) A) + sum(vec(kron(A, B))) + sum(mean(H, 1)) + sum(H, 2)^T ones(N) + mean(A.^2)
+    """
+    path = tmp_path / "ops.yaml"
+    path.write_text(textwrap.dedent(text) + "claims: []\n", encoding="utf-8")
+    prepared = Prepared(load_spec(str(path)))
+    code = emit_numpy(prepared, None, deepest_model(prepared))
+    for call in ("np.linalg.inv", "np.linalg.det", "np.linalg.slogdet", "np.linalg.matrix_power", "np.kron", "np.mean"):
+        assert call in code, call
+    assert_emitted_matches_jax(prepared, None, code, tmp_path, arguments=identifier)
