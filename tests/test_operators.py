@@ -180,6 +180,24 @@ def test_only_a_square_matrix_is_symmetric(tmp_path):
     assert result.error is not None and "only a square matrix can be symmetric" in result.error.message
 
 
+def test_largest_entry(tmp_path):
+    model = """
+    tensorcalc: 1
+    layout: mixed
+    dims: {n: 3, m: 2}
+    tensors:
+      X: matrix(n, m)
+      W: matrix(m, n)
+      x: vector(n)
+    forward:
+      Y: X W
+      f: max(Y) + max(X) + max(x) * max(x)
+    """
+    holds = ["d max(X) / d X = argmax(X)", "d f / d W = X^T argmax(Y)", "d f / d x = 2 max(x) argmax(x)",
+             "sum(argmax(X)) = 1", "max(X) = sum(argmax(X) ⊙ X)"]
+    check_claims(tmp_path, model, holds, ["d f / d W = argmax(Y)^T X", "d f / d x = argmax(x)"])
+
+
 def test_the_documented_example_holds(tmp_path, root):
     """The example file of docs/derivation-format.md, section Matrix operators."""
     doc = (root / "docs" / "derivation-format.md").read_text(encoding="utf-8")

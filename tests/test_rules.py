@@ -27,6 +27,7 @@ CASES = {
     "vec": ("A: matrix(m, n)", "vec(A) ones(k)^T", "m*n, k"),
     "symmetric input": ("A: matrix(m, m) symmetric\n  B: matrix(m, n)", "A B", "m, n"),
     "spd input": ("A: spd(m)", "logdet(A) ones(m) ones(n)^T + inv(A) ones(m) ones(n)^T", "m, n"),
+    "max": ("A: matrix(m, n)", "max(A) ones(m) ones(n)^T + argmax(A)", "m, n"),
     "outer": ("x: vector(m)\n  y: vector(n)", "x y^T", "m, n"),
     "scalar times": ("c: scalar\n  A: matrix(m, n)", "c A", "m, n"),
     "transpose": ("A: matrix(n, m)", "A^T", "m, n"),

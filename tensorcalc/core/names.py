@@ -11,7 +11,7 @@ from .functions import BUILTINS, SYMPY_FUNCTIONS
 _NAME = re.compile(r"^([^\[\]'′]+)((?:\[[^\[\]]*\])*)(['′]*)$")
 # Built-in operators that take a tensor and are not elementwise functions.
 STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose", "inv", "det", "logdet", "mean", "norm1", "softmax_rows",
-              "log_softmax", "vec"}
+              "log_softmax", "vec", "max", "argmax"}
 AXIS_REDUCTIONS = {"sum", "mean"}  # sum(X, 1): down the rows (a 1×n row); sum(X, 2): along each row (an m×1 column)
 CONSTRUCTORS = {"I", "eye", "ones", "zeros"}  # I(n), ones(m, n): a size in, a constant tensor out
 PAIRWISE = {"hadamard", "otimes", "kron"}

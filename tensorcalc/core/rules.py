@@ -23,6 +23,7 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   X^k (matrix)    Σ_{i<k} (Xᵀ)^i G (Xᵀ)^(k-1-i)
   det(X)          G det(X) X⁻ᵀ
   logdet(X)       G X⁻ᵀ                     (log |det X|)
+  max(X)          G argmax(X)               (the indicator of the largest entry)
   kron(A, B)      kron_adjoint(G, B) (blocks of G against B), kron_adjoint(G, A)
   vec(X)          unvec(G) (the columns of G put back side by side)
   sum(X, 1)       1 G                       (G a row; sum(X, 2): G 1ᵀ)
@@ -171,6 +172,11 @@ def _mean(e, g, shape):
     return [node("div", spread, node("sum", count))]
 
 
+def _max(e, g, shape):
+    (x,) = e.args
+    return [node("mul", g, Expr("argmax", (x,)))]
+
+
 def _kron(e, g, shape):
     a, b = e.args
     return [Expr("kron_adjoint", (g, b), "left"), Expr("kron_adjoint", (g, a), "right")]
@@ -253,6 +259,8 @@ VJP = {
     "logdet": _logdet,
     "sum_axis": _sum_axis,
     "kron": _kron,
+    "max": _max,
+    "argmax": lambda e, g, shape: [Expr("zeros", (), tuple(shape(e.args[0])))],
     "vec": _vec,
     "mean": _mean,
     "softmax": _softmax,

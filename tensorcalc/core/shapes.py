@@ -225,6 +225,8 @@ RULES = {
     "softmax": softmax,
     "sum_axis": axis_reduction,
     "kron": kron,
+    "max": scalar,
+    "argmax": elementwise,
     "kron_adjoint": kron_adjoint,
     "vec": vec,
     "unvec": lambda e, a: tuple(e.attr),

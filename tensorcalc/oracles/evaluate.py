@@ -335,6 +335,17 @@ def _mean(ev, e):
     return _sum_axis(ev, e) * ev.alg.const(Fraction(1, x.shape[e.attr - 1]))
 
 
+def _argmax(ev, e):
+    """1/k at each of the k largest entries of X (k = 1 unless entries tie), 0 elsewhere: d max(X) / d X."""
+    x = ev.evaluate(e.args[0])
+    hits = x == ev.xp.max(x)
+    if ev.alg.exact:
+        count = int(np.sum(hits))
+        return np.where(hits, Fraction(1, count), Fraction(0)).astype(object)
+    hits = hits.astype(x.dtype)
+    return hits / ev.xp.sum(hits)
+
+
 def _kron(ev, e):
     a, b = _args(ev, e)
     m, n = a.shape
@@ -511,6 +522,8 @@ EVAL: dict[str, Callable] = {
     "logdet": _logdet,
     "sum_axis": _sum_axis,
     "kron": _kron,
+    "max": lambda ev, e: ev.xp.max(ev.evaluate(e.args[0])),
+    "argmax": _argmax,
     "kron_adjoint": _kron_adjoint,
     "vec": _vec,
     "unvec": _unvec,

@@ -257,6 +257,13 @@ class _Emitter:
             return f"np.mean({self.code(e.args[0])})"
         return f"np.mean({self.code(e.args[0])}, axis={e.attr - 1}, keepdims=True)"
 
+    def _max(self, e):
+        return f"np.max({self.code(e.args[0])})"
+
+    def _argmax(self, e):
+        x = self.code(e.args[0])
+        return f"(({x} == np.max({x})) / np.sum({x} == np.max({x})))"
+
     def _kron(self, e):
         return f"np.kron({self.code(e.args[0])}, {self.code(e.args[1])})"
 
