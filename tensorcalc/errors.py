@@ -47,10 +47,16 @@ class InternalError(TensorcalcError):
     """A failure inside tensorcalc, not in the input: reported as inconclusive (exit code 3)."""
 
 
+class SingularMatrix(ZeroDivisionError):
+    """The exact inverse of a matrix whose determinant is 0."""
+
+
 def arithmetic_reason(err: ArithmeticError | None) -> str:
     """Plain words for an exact-arithmetic failure."""
     if err is None:
         return "no point drawn"
+    if isinstance(err, SingularMatrix):
+        return "the inverse of a singular matrix"
     if isinstance(err, ZeroDivisionError):
         return "division by zero"
     return str(err) or type(err).__name__

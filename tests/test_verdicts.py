@@ -50,7 +50,7 @@ def test_true_claims_hold(tmp_path, claim):
 
 
 def test_tanh_derivative_spelled_two_ways(tmp_path):
-    claims = ["d s / d z = diag(1 - tanh(z)^2)", "d s / d z = diag(1 - s ⊙ s)", "d s / d z = diag(sigma'(z))"]
+    claims = ["d s / d z = diag(1 - tanh(z).^2)", "d s / d z = diag(1 - s ⊙ s)", "d s / d z = diag(sigma'(z))"]
     for result in run(tmp_path, claims, sigma="tanh"):
         assert result.verdict == "holds", (result.text, result.reason)
 

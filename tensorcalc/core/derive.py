@@ -2,7 +2,8 @@
 
 ``gradient_program(model, of, wrt)`` returns a ``Program``: named adjoint steps, one
 per definition on a path from ``wrt`` to ``of`` (so its size grows linearly with
-depth), and a result expression, the cotangent of ``wrt`` (shape of ``wrt``). When
+depth), and a result expression, the cotangent of ``wrt`` (shape of ``wrt``; for a symmetric
+input sym(G) = (G + Gᵀ)/2, the gradient on the space of symmetric matrices). When
 ``of`` is not a scalar the program is linear in a cotangent variable ``@G`` (shape
 of ``of``); feeding unit cotangents gives the Jacobian / 3-tensor row by row.
 
@@ -12,13 +13,14 @@ never in the model: programs of one model share nothing but the model, which the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from types import MappingProxyType
 from typing import Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
 from .expr import Expr, node, num, var, walk
-from .model import Model
+from .model import Model, is_symmetric
 from .resolve import shape_of
 from .rules import VJP
 
@@ -87,9 +89,7 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
             raise TensorcalcError(f"no derivative rule for {e.op!r}", e.pos)
         for child, cot in zip(e.args, rule(e, g, shape)):
             if cot is not None and depends(child):
-                if S.is_scalar(shape(child)) and not S.is_scalar(shape(cot)):
-                    cot = node("sum", cot)
-                backprop(child, cot)
+                backprop(child, _unbroadcast(cot, shape(child), shape))
 
     backprop(of, seed)
     steps = []
@@ -103,7 +103,24 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
         backprop(model.defs[name], var(adj))
     parts = contributions.get(wrt)
     result = _total(parts) if parts else Expr("zeros", (), tuple(model.shapes[wrt]) or ())
+    if parts and wrt in model.leaves and is_symmetric(*model.leaves[wrt][::2]):
+        result = node("mul", num(Fraction(1, 2)), node("add", result, node("T", result)))  # sym(G): Srinivasan & Panda 2019
     return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt], MappingProxyType(own))
+
+
+def _unbroadcast(cot: Expr, child_shape: tuple, shape) -> Expr:
+    """The cotangent of an operand that was spread over a larger value: summed back to the
+    operand's shape (a scalar: every entry; a row added to every row of a matrix: its columns)."""
+    if S.is_scalar(child_shape):
+        return cot if S.is_scalar(shape(cot)) else node("sum", cot)
+    if not S.is_vector(child_shape):
+        return cot
+    cot_shape = shape(cot)
+    if not S.spread(cot_shape, child_shape):
+        return cot
+    if child_shape[0] == 1:  # a row: ones(m)^T G
+        return node("matmul", node("T", Expr("ones", (), (cot_shape[0], S.ONE))), cot)
+    return node("matmul", cot, Expr("ones", (), (cot_shape[1], S.ONE)))  # a column: G ones(n)
 
 
 def _total(parts: list[Expr]) -> Expr:

@@ -7,6 +7,8 @@ rewrites; shapes are inferred by ``shapes.py`` and values by ``evaluate.py``.
 Operators (attr in brackets):
   var[name]  num[Fraction]  add  sub  neg  matmul  hadamard  mul  div  pow
   otimes  T  diag  eye[dim]  ones[dims]  zeros[dims]  sum  norm  trace  softmax
+  pow[None: a scalar's power, ".^": every entry's]  mpow (matrix power, integer k >= 2)  inv  det  logdet
+  sum_axis[1: down the rows, 2: along each row]  mean[None: every entry, or an axis]
   apply[(function, order)]  vstack  hstack  slice[(axis, start, stop)]
   deriv[(wrt_name, wrt_indices, layout)]  entry[indices]  isum[(index, name)]
 """
@@ -17,6 +19,9 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import Pos
+
+
+ELEMENTWISE_POWER = ".^"  # attr of a power of every entry of a non-scalar (X.^2); X^2 of a square X is mpow
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,9 @@ def to_text(e: Expr) -> str:
         return "(" + _INFIX[op].join(to_text(a) for a in e.args) + ")"
     if op == "neg":
         return f"(-{to_text(e.args[0])})"
-    if op == "pow":
-        return f"{to_text(e.args[0])}^{to_text(e.args[1])}"
+    if op in ("pow", "mpow"):
+        caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
+        return f"{to_text(e.args[0])}{caret}{to_text(e.args[1])}"
     if op == "T":
         return f"{to_text(e.args[0])}^T"
     if op == "apply":
@@ -161,6 +167,9 @@ def to_text(e: Expr) -> str:
         return f"{to_text(e.args[0])}[{', '.join(map(str, e.attr))}]"
     if op == "isum":
         return f"sum_{e.attr[0]}({to_text(e.args[0])})"
+    if op in ("sum_axis", "mean"):
+        axis = "" if e.attr is None else f", {e.attr}"
+        return f"{'sum' if op == 'sum_axis' else 'mean'}({to_text(e.args[0])}{axis})"
     if op == "slice":
         axis, start, stop = e.attr
         return f"slice{axis}({to_text(e.args[0])}, {start}, {stop})"

@@ -23,8 +23,14 @@ from .limits import check_entries, loop_values
 from .names import refuse_builtin, split_name
 from .resolve import Resolver, shape_of
 
-TYPE_KINDS = {"scalar": 0, "vector": 1, "rowvector": 1, "matrix": 2, "onehot": (1, 2), "probability": (1, 2)}
-FLAGS = {"positive"}
+TYPE_KINDS = {"scalar": 0, "vector": 1, "rowvector": 1, "matrix": 2, "onehot": (1, 2), "probability": (1, 2), "spd": 1}
+FLAGS = {"positive", "symmetric"}
+
+
+def is_symmetric(kind: str, flags: tuple[str, ...]) -> bool:
+    """A symmetric input (``matrix(n, n) symmetric``, ``spd(n)``): drawn symmetric, and its
+    gradient is the one on the space of symmetric matrices, sym(G) = (G + Gᵀ)/2."""
+    return kind == "spd" or "symmetric" in flags
 
 
 @dataclass(frozen=True)
@@ -261,11 +267,15 @@ class Model:
             raise TensorcalcError(f"{kind} takes {' or '.join(map(str, allowed))} sizes, got {len(parsed.dims)}", pos)
         for flag in parsed.flags:
             if flag not in FLAGS:
-                raise TensorcalcError(f"unknown tensor flag {flag!r} (known: positive)", pos)
+                raise TensorcalcError(f"unknown tensor flag {flag!r} (known: {', '.join(sorted(FLAGS))})", pos)
         dims = tuple(self.dim(d, scope) for d in parsed.dims)
+        if "symmetric" in parsed.flags and (kind != "matrix" or not S.same((dims[0],), (dims[1],))):
+            raise TensorcalcError(f"only a square matrix can be symmetric: write matrix(n, n) symmetric (or spd(n)), not {kind}", pos)
         check_entries(tuple(self.size(d) for d in dims), f"{kind}({', '.join(map(str, dims))})", pos)
         if kind == "rowvector":
             return kind, (S.ONE, dims[0]), parsed.flags
+        if kind == "spd":
+            return kind, (dims[0], dims[0]), parsed.flags
         if len(dims) == 1 and kind != "scalar":
             dims = (dims[0], S.ONE)
         return kind, dims, parsed.flags

@@ -10,9 +10,11 @@ from .functions import BUILTINS, SYMPY_FUNCTIONS
 
 _NAME = re.compile(r"^([^\[\]'′]+)((?:\[[^\[\]]*\])*)(['′]*)$")
 # Built-in operators that take a tensor and are not elementwise functions.
-STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose"}
+STRUCTURAL = {"diag", "sum", "norm", "trace", "softmax", "transpose", "inv", "det", "logdet", "mean", "norm1", "softmax_rows",
+              "log_softmax", "vec", "max", "argmax"}
+AXIS_REDUCTIONS = {"sum", "mean"}  # sum(X, 1): down the rows (a 1×n row); sum(X, 2): along each row (an m×1 column)
 CONSTRUCTORS = {"I", "eye", "ones", "zeros"}  # I(n), ones(m, n): a size in, a constant tensor out
-PAIRWISE = {"hadamard", "otimes"}
+PAIRWISE = {"hadamard", "otimes", "kron"}
 REDUCTIONS = {"prod": ("matmul", 1), "sum": ("add", 0)}  # prod(... for i in a..b): combining op, empty value
 
 

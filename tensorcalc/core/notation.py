@@ -5,11 +5,11 @@ Precedence, loosest first (grammar.lark): + -  |  unary -  |  ⊙ * ⊗  |  juxt
 """
 from __future__ import annotations
 
-from .expr import Expr
+from .expr import ELEMENTWISE_POWER, Expr
 
 ADD, NEG, ELEMENTWISE, PRODUCT, QUOTIENT, POWER, POSTFIX, ATOM = range(8)
 LEVEL = {"add": ADD, "sub": ADD, "neg": NEG, "hadamard": ELEMENTWISE, "mul": ELEMENTWISE, "otimes": ELEMENTWISE,
-         "matmul": PRODUCT, "div": QUOTIENT, "pow": POWER, "T": POSTFIX}
+         "matmul": PRODUCT, "div": QUOTIENT, "pow": POWER, "mpow": POWER, "T": POSTFIX}
 INFIX = {"add": " + ", "sub": " - ", "hadamard": " ⊙ ", "mul": " * ", "otimes": " ⊗ ", "matmul": " ", "div": "/"}
 # right operand of the same level needs no parentheses for these (associative in value)
 ASSOCIATIVE = {"add", "hadamard", "mul", "matmul"}
@@ -48,8 +48,9 @@ def plain(e: Expr) -> str:
         return f"{left}{INFIX[op]}{right}"
     if op == "neg":
         return "-" + _wrap(e.args[0], NEG, True)
-    if op == "pow":
-        return f"{_wrap(e.args[0], POSTFIX, True)}^{plain(e.args[1])}"
+    if op in ("pow", "mpow"):  # X^k of a square X is the matrix power; X.^k the power of every entry
+        caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
+        return f"{_wrap(e.args[0], POSTFIX, True)}{caret}{plain(e.args[1])}"
     if op == "T":
         return f"{_wrap(e.args[0], ATOM, True)}^T"
     if op == "apply":
@@ -72,6 +73,9 @@ def plain(e: Expr) -> str:
         return f"{_wrap(e.args[0], ATOM, True)}[{', '.join(map(str, e.attr))}]"
     if op == "isum":
         return f"sum_{e.attr}({plain(e.args[0])})"
+    if op in ("sum_axis", "mean"):
+        axis = "" if e.attr is None else f", {e.attr}"
+        return f"{'sum' if op == 'sum_axis' else 'mean'}({plain(e.args[0])}{axis})"
     if op == "slice":
         axis, start, stop = e.attr
         rows = f"{_one_based(start)}..{stop}"

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, num, product_factors, to_text
+from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from ..suggest import did_you_mean
-from .names import CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, builtin_names, split_name
+from .names import AXIS_REDUCTIONS, CONSTRUCTORS, PAIRWISE, REDUCTIONS, STRUCTURAL, builtin_names, split_name
 
 if TYPE_CHECKING:
     from .model import Model
@@ -139,9 +139,13 @@ class Resolver:
             return Expr("apply", args, (name, primes), raw.pos)
         if primes:
             raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
+        if name in AXIS_REDUCTIONS and len(args) == 2:
+            return _axis_reduction(name, args, raw)
         if name in STRUCTURAL:
             if len(args) != 1:
                 raise TensorcalcError(f"{name} takes one argument", raw.pos)
+            if name in COMPOSITE:
+                return COMPOSITE[name](self.model, args[0], raw.pos)
             return Expr("T" if name == "transpose" else name, args, None, raw.pos)
         if name in PAIRWISE:
             if len(args) != 2:
@@ -154,9 +158,10 @@ class Resolver:
         raise TensorcalcError(f"unknown function {name!r}{did_you_mean(name, self._known_names())}", raw.pos)
 
     def _matmul(self, raw: Expr) -> Expr:
-        """Juxtaposition; a bare function name applies to the factor after it (``log A``)."""
+        """Juxtaposition; a bare function name applies to the factor after it (``log A``).
+        A product in parentheses is one factor: ``A (e^T u) v`` multiplies A by a 1×1 scalar."""
         factors = []
-        for f in product_factors(raw, juxtaposed_only=True):
+        for f in product_factors(raw.args[0], juxtaposed_only=True) + product_factors(raw.args[1], juxtaposed_only=True):
             factors.append(self.resolve(f))
         out = []
         i = 0
@@ -213,16 +218,70 @@ class Resolver:
         return expr
 
     def _pow(self, raw: Expr) -> Expr:
+        """``c^k`` of a scalar; ``X^k`` of a square matrix is the matrix power (``X^{-1}`` the
+        inverse); ``X.^k`` is the power of every entry. A power of any other non-scalar is refused."""
         base, exponent = self.value(raw.args[0]), self.value(raw.args[1])
         if exponent.op != "num":
             raise TensorcalcError(f"exponent must be a number: {to_text(raw.args[1])!r}", raw.args[1].pos)
         if base.op == "num" and exponent.attr.denominator == 1:
             return num(base.attr ** int(exponent.attr), pos=raw.pos)
-        return Expr("pow", (base, exponent), None, raw.pos)
+        shape = shape_of(self.model, base)
+        if S.is_scalar(shape):
+            return Expr("pow", (base, exponent), None, raw.pos)
+        if raw.attr == ELEMENTWISE_POWER:
+            return Expr("pow", (base, exponent), ELEMENTWISE_POWER, raw.pos)
+        return matrix_power(base, exponent.attr, shape, raw.pos)
 
     def _neg(self, raw: Expr) -> Expr:
         arg = self.value(raw.args[0])
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
+
+
+def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:
+    """``sum(X, 1)`` / ``mean(X, 1)``: down the rows (a 1×n row); axis 2: along each row (an m×1 column)."""
+    axis = args[1]
+    if axis.op != "num" or axis.attr not in (1, 2):
+        raise TensorcalcError(f"{name}(X, axis): the axis is 1 (down the rows, a 1×n row) or 2 (along each row, an m×1 column)", axis.pos)
+    op = "sum_axis" if name == "sum" else "mean"
+    return Expr(op, (args[0],), int(axis.attr), raw.pos)
+
+
+def _log_softmax(model: Model, z: Expr, pos) -> Expr:
+    """Column-wise: z - 1 log(1ᵀ exp(z)), so every oracle computes it from exp and log."""
+    shape = shape_of(model, z)
+    if len(shape) != 2:
+        raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {to_text(z)} is {S.fmt(shape)}", pos)
+    ones = Expr("ones", (), (shape[0], S.ONE), pos)
+    total = Expr("matmul", (Expr("T", (ones,), None, pos), Expr("apply", (z,), ("exp", 0), pos)), None, pos)
+    return Expr("sub", (z, Expr("matmul", (ones, Expr("apply", (total,), ("log", 0), pos)), None, pos)), None, pos)
+
+
+# Operators written as one name and resolved to the operators they are made of.
+COMPOSITE = {
+    "norm1": lambda model, x, pos: Expr("sum", (Expr("apply", (x,), ("abs", 0), pos),), None, pos),
+    "softmax_rows": lambda model, z, pos: Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos),
+    "log_softmax": _log_softmax,
+}
+
+MAX_MATRIX_POWER = 64
+
+
+def matrix_power(base: Expr, k, shape: tuple, pos) -> Expr:
+    """``X^k`` of a square matrix: X times itself k times; ``X^0 = I``, ``X^{-k} = inv(X)^k``."""
+    text = to_text(base)
+    if len(shape) != 2 or not S.same((shape[0],), (shape[1],)):
+        raise S.ShapeError(
+            f"{text}^{k}: {text} is {S.fmt(shape)}, not square, so it has no matrix power; "
+            f"for the power of every entry write {text}.^{k} (or {text} ⊙ {text})", pos)
+    if k.denominator != 1:
+        raise S.ShapeError(f"{text}^{k}: a matrix power needs an integer exponent (for every entry's power write {text}.^{k})", pos)
+    if abs(k) > MAX_MATRIX_POWER:
+        raise TensorcalcError(f"{text}^{k}: a matrix power is limited to exponents of at most {MAX_MATRIX_POWER}", pos)
+    if k < 0:
+        base, k = Expr("inv", (base,), None, pos), -k
+    if k == 0:
+        return Expr("eye", (), shape[0], pos)
+    return base if k == 1 else Expr("mpow", (base, num(k)), None, pos)
 
 
 def _int_or_none(model: Model, raw: Expr, scope: dict):

@@ -14,11 +14,20 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   A B             G Bᵀ, Aᵀ G                (scalar factor: sum(G ⊙ B), a G)
   Aᵀ              Gᵀ
   f(x)            G ⊙ f'(x)
-  x^k             G ⊙ k x^(k-1)         (norm(X)^2k: k norm(X)^(2k-2) G X, no division by the norm)
+  x^k, X.^k       G ⊙ k x^(k-1)         (norm(X)^2k: k norm(X)^(2k-2) G X, no division by the norm)
   diag(v)         diag(G) (the diagonal, shaped like v)
   sum(X)          G 1 1ᵀ
   norm(X)         G X / norm(X)
   trace(X)        G I
+  inv(X)          -X⁻ᵀ G X⁻ᵀ
+  X^k (matrix)    Σ_{i<k} (Xᵀ)^i G (Xᵀ)^(k-1-i)
+  det(X)          G det(X) X⁻ᵀ
+  logdet(X)       G X⁻ᵀ                     (log |det X|)
+  max(X)          G argmax(X)               (the indicator of the largest entry)
+  kron(A, B)      kron_adjoint(G, B) (blocks of G against B), kron_adjoint(G, A)
+  vec(X)          unvec(G) (the columns of G put back side by side)
+  sum(X, 1)       1 G                       (G a row; sum(X, 2): G 1ᵀ)
+  mean(X), mean(X, k)   the sum's cotangent / the number of terms (sum(1) over the same terms)
   softmax(z)      a ⊙ (G - 1 1ᵀ (G ⊙ a)),  a = softmax(z), column-wise
   [a; b], [a | b] the matching rows / columns of G
 """
@@ -26,7 +35,7 @@ from __future__ import annotations
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, node, num
+from .expr import ELEMENTWISE_POWER, Expr, node, num
 
 
 def _neg(g):
@@ -68,7 +77,8 @@ def _hadamard(e, g, shape):
 
 def _div(e, g, shape):
     a, b = e.args
-    return [node("div", g, b), _neg(node("div", _had(g, a), node("pow", b, num(2))))]
+    square = node("pow", b, num(2), attr=None if S.is_scalar(shape(b)) else ELEMENTWISE_POWER)
+    return [node("div", g, b), _neg(node("div", _had(g, a), square))]
 
 
 def _matmul(e, g, shape):
@@ -95,15 +105,91 @@ def _apply(e, g, shape):
 
 def _pow(e, g, shape):
     x, k = e.args
-    if x.op == "norm" and k.attr.denominator == 1 and k.attr % 2 == 0:
+    if x.op == "norm":
         # norm(X)^2k is differentiable at X = 0 though norm(X) is not: the cotangent of the
-        # norm is given as (H * norm(X)) and _norm cancels the norm it would divide by
+        # norm is given as (H * norm(X)) and _norm cancels the norm it would divide by; for any
+        # other k, H = k norm(X)^(k-2) is one power of the sum of squares, as the value is
         power = num(k.attr - 2)
         h = node("mul", num(k.attr), node("pow", x, power)) if k.attr != 2 else num(2)
         return [node("mul", _had(g, h), x), None]
     if k.attr == 2:
         return [_had(g, node("mul", num(2), x)), None]
-    return [_had(g, node("mul", k, node("pow", x, num(k.attr - 1)))), None]
+    return [_had(g, node("mul", k, node("pow", x, num(k.attr - 1), attr=e.attr))), None]
+
+
+def _inv_t(x):
+    return _t(node("inv", x))
+
+
+def _inverse(e, g, shape):
+    (x,) = e.args
+    return [_neg(_mm(_mm(_inv_t(x), g), _inv_t(x)))]
+
+
+def _power_of(x, i):
+    return x if i == 1 else node("mpow", x, num(i))
+
+
+def _matrix_power(e, g, shape):
+    x, k = e.args
+    k = int(k.attr)
+    terms = []
+    for i in range(k):
+        term = g
+        if i:
+            term = _mm(_t(_power_of(x, i)), term)
+        if k - 1 - i:
+            term = _mm(term, _t(_power_of(x, k - 1 - i)))
+        terms.append(term)
+    total = terms[0]
+    for term in terms[1:]:
+        total = node("add", total, term)
+    return [total, None]
+
+
+def _det(e, g, shape):
+    (x,) = e.args
+    return [node("mul", node("mul", g, e), _inv_t(x))]
+
+
+def _ones_column(n):
+    return Expr("ones", (), (n, S.ONE))
+
+
+def _sum_axis(e, g, shape):
+    (x,) = e.args
+    m, n = shape(x)
+    return [_mm(_ones_column(m), g) if e.attr == 1 else _mm(g, _t(_ones_column(n)))]
+
+
+def _mean(e, g, shape):
+    (x,) = e.args
+    if e.attr is None:
+        ones = Expr("ones", (), tuple(shape(x)))
+        return [node("mul", g, node("div", ones, node("sum", ones)))]
+    (spread,) = _sum_axis(e, g, shape)
+    count = _ones_column(shape(x)[e.attr - 1])
+    return [node("div", spread, node("sum", count))]
+
+
+def _max(e, g, shape):
+    (x,) = e.args
+    return [node("mul", g, Expr("argmax", (x,)))]
+
+
+def _kron(e, g, shape):
+    a, b = e.args
+    return [Expr("kron_adjoint", (g, b), "left"), Expr("kron_adjoint", (g, a), "right")]
+
+
+def _vec(e, g, shape):
+    (x,) = e.args
+    return [Expr("unvec", (g,), tuple(shape(x)))]
+
+
+def _logdet(e, g, shape):
+    (x,) = e.args
+    return [node("mul", g, _inv_t(x))]
 
 
 def _diag(e, g, shape):
@@ -167,6 +253,16 @@ VJP = {
     "sum": _sum,
     "norm": _norm,
     "trace": _trace,
+    "inv": _inverse,
+    "mpow": _matrix_power,
+    "det": _det,
+    "logdet": _logdet,
+    "sum_axis": _sum_axis,
+    "kron": _kron,
+    "max": _max,
+    "argmax": lambda e, g, shape: [Expr("zeros", (), tuple(shape(e.args[0])))],
+    "vec": _vec,
+    "mean": _mean,
     "softmax": _softmax,
     "vstack": _stack(0),
     "hstack": _stack(1),

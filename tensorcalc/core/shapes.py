@@ -62,6 +62,25 @@ def broadcast(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
     return _scalar_factor(expr, a, b, f"{what} needs equal shapes")
 
 
+def spread(a: Shape, b: Shape) -> bool:
+    """Is ``b`` a 1×n row or an m×1 column that ``X W + b^T`` adds to every row / column of
+    the m×n matrix ``a``? (Both axes of ``a`` larger than 1: a column plus a row is refused.)"""
+    if len(a) != 2 or len(b) != 2 or is_vector(a) or not is_vector(b) or is_scalar(b):
+        return False
+    if b[0] == 1:
+        return same((b[1],), (a[1],))
+    return same((b[0],), (a[0],))
+
+
+def add_like(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
+    """+ and -: equal shapes, a scalar, or a row (column) vector added to every row (column) of a matrix."""
+    if not same(a, b) and spread(a, b):
+        return a
+    if not same(a, b) and spread(b, a):
+        return b
+    return broadcast(expr, a, b, what)
+
+
 def contract(expr: Expr, a: Shape, b: Shape) -> Shape:
     """Shape of the contraction product: last axis of a against first axis of b."""
     if not a or not b:
@@ -107,9 +126,18 @@ def diag(expr: Expr, a: Shape) -> Shape:
 
 
 def square(expr: Expr, a: Shape) -> Shape:
+    """trace, det, logdet: a square matrix in, a scalar out."""
     if len(a) == 2 and same((a[0],), (a[1],)):
         return ()
-    raise _err(expr, f"trace needs a square matrix: {_describe(expr.args[0], a)}")
+    raise _err(expr, f"{expr.op} needs a square matrix: {_describe(expr.args[0], a)}")
+
+
+def square_matrix(expr: Expr, a: Shape, *exponent: Shape) -> Shape:
+    """inv(X), X^k: a square matrix in, one of the same shape out."""
+    if len(a) == 2 and same((a[0],), (a[1],)):
+        return a
+    word = "inverse" if expr.op == "inv" else "matrix power"
+    raise _err(expr, f"the {word} needs a square matrix: {_describe(expr.args[0], a)}")
 
 
 def stack(expr: Expr, shapes: list[Shape], axis: int) -> Shape:
@@ -132,6 +160,35 @@ def scalar(expr: Expr, a: Shape) -> Shape:
     return ()
 
 
+def axis_reduction(expr: Expr, a: Shape) -> Shape:
+    """sum(X, 1) of an m×n X is 1×n (down the rows); sum(X, 2) is m×1 (along each row); mean(X) is a scalar."""
+    if expr.attr is None:
+        return ()
+    if len(a) != 2:
+        raise _err(expr, f"{expr.op.split('_')[0]}(X, {expr.attr}) needs a vector or a matrix: {_describe(expr.args[0], a)}")
+    return (ONE, a[1]) if expr.attr == 1 else (a[0], ONE)
+
+
+def kron(expr: Expr, a: Shape, b: Shape) -> Shape:
+    """kron(A, B) of an m×n A and a p×q B is mp×nq (vectors are n×1 matrices)."""
+    if len(a) != 2 or len(b) != 2:
+        left, right = expr.args
+        raise _err(expr, f"kron needs two matrices: {_describe(left, a)}, {_describe(right, b)}")
+    return (a[0] * b[0], a[1] * b[1])
+
+
+def kron_adjoint(expr: Expr, g: Shape, other: Shape) -> Shape:
+    """The cotangent of one factor of kron(A, B) from G (mp×nq) and the other factor."""
+    return (sympy.cancel(g[0] / other[0]), sympy.cancel(g[1] / other[1]))
+
+
+def vec(expr: Expr, a: Shape) -> Shape:
+    """vec(X) stacks the columns of an m×n X: mn×1."""
+    if len(a) != 2:
+        raise _err(expr, f"vec needs a matrix: {_describe(expr.args[0], a)}")
+    return (a[0] * a[1], ONE)
+
+
 def softmax(expr: Expr, a: Shape) -> Shape:
     if len(a) != 2:
         raise _err(expr, f"softmax needs a vector or a matrix of columns: {_describe(expr.args[0], a)}")
@@ -147,8 +204,8 @@ def power(expr: Expr, a: Shape, b: Shape) -> Shape:
 # op -> rule(expr, *argument shapes) -> shape. Leaves (var, num, eye, ones, deriv, entry)
 # are handled by the model, which knows declarations and layouts.
 RULES = {
-    "add": lambda e, a, b: broadcast(e, a, b, "+"),
-    "sub": lambda e, a, b: broadcast(e, a, b, "-"),
+    "add": lambda e, a, b: add_like(e, a, b, "+"),
+    "sub": lambda e, a, b: add_like(e, a, b, "-"),
     "hadamard": lambda e, a, b: broadcast(e, a, b, "⊙"),
     "mul": lambda e, a, b: broadcast(e, a, b, "*"),
     "div": lambda e, a, b: broadcast(e, a, b, "/"),
@@ -161,7 +218,19 @@ RULES = {
     "sum": scalar,
     "norm": scalar,
     "trace": square,
+    "det": square,
+    "logdet": square,
+    "inv": square_matrix,
+    "mpow": square_matrix,
     "softmax": softmax,
+    "sum_axis": axis_reduction,
+    "kron": kron,
+    "max": scalar,
+    "argmax": elementwise,
+    "kron_adjoint": kron_adjoint,
+    "vec": vec,
+    "unvec": lambda e, a: tuple(e.attr),
+    "mean": axis_reduction,
     "pow": power,
     "isum": scalar,
 }

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import lark
 
-from ..core.expr import Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
 _STARTS = ["claim_line", "def_line", "type_line", "lambda_line", "dim_line"]
+GROUPED = "()"  # attr of a product written in parentheses
 MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not parsed
 
 
@@ -114,6 +115,12 @@ class _ToExpr(lark.Transformer):
         dop, top, _dop2, bottom = items
         return node("deriv", top, bottom, pos=self._tok(dop))
 
+    def group(self, items):
+        """``(A B)``: a product in parentheses stays one factor of the product around it, so a
+        1×1 product such as ``(e^T ones(k))`` acts as a scalar factor there."""
+        (inner,) = items
+        return Expr("matmul", inner.args, GROUPED, inner.pos) if inner.op == "matmul" else inner
+
     def norm_bars(self, items):
         opener, inner, *_rest = items
         return Expr("call", (inner,), "norm", self._tok(opener))
@@ -135,6 +142,16 @@ class _ToExpr(lark.Transformer):
     def transpose(self, items):
         arg, _tok = items
         return node("T", arg, pos=arg.pos)
+
+    def inverse_transpose(self, items):
+        """``X^{-T}``: the transpose of the inverse."""
+        arg, _tok = items
+        return node("T", Expr("call", (arg,), "inv", arg.pos), pos=arg.pos)
+
+    def elementwise_pow(self, items):
+        """``X.^2``: the power of every entry (``X^2`` of a square matrix is the matrix power)."""
+        base, _tok, exponent = items
+        return Expr("pow", (base, exponent), ELEMENTWISE_POWER, base.pos)
 
     # --- dimension expressions (sizes, layer indices)
     def dim_int(self, items):
@@ -210,7 +227,7 @@ def parse(text: str, start: str, pos: Pos):
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     try:
-        result = _ToExpr(pos).transform(tree)
+        result = _ToExpr(pos).transform(_collapse_groups(tree))
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     except lark.exceptions.VisitError as err:
@@ -218,6 +235,16 @@ def parse(text: str, start: str, pos: Pos):
             raise err.orig_exc from None
         raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None  # pragma: no cover
     return _wrap_single(result, start)
+
+
+def _collapse_groups(tree):
+    """``((A B))`` is one group: nested parentheses add no depth (walked without recursion)."""
+    if not isinstance(tree, lark.Tree):  # a single token
+        return tree
+    for sub in tree.iter_subtrees():
+        while sub.data == "group" and isinstance(sub.children[0], lark.Tree) and sub.children[0].data == "group":
+            sub.children = sub.children[0].children
+    return tree
 
 
 _CONSTANT_OPS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "matmul": lambda a, b: a * b}

@@ -22,7 +22,7 @@ from ..core.functions import FunctionTable, Transcendentals
 from ..core.layouts import effective, permutation
 from ..core.model import Model
 from ..core.resolve import shape_of
-from ..errors import TensorcalcError
+from ..errors import SingularMatrix, TensorcalcError
 
 
 class Algebra:
@@ -54,6 +54,16 @@ class Algebra:
 
     def diag(self, v):
         return self.xp.diag(v)
+
+    def inverse(self, x):
+        """The inverse of a square matrix; a singular one gives NaN entries (left out like an overflow)."""
+        try:
+            return self.xp.linalg.inv(x)
+        except np.linalg.LinAlgError:
+            return self.xp.full(x.shape, np.nan)
+
+    def det(self, x):
+        return self.xp.linalg.det(x)
 
     def softmax_numerator(self, z):
         """exp(z) scaled per column by exp(-max) (the same softmax, no overflow)."""
@@ -107,10 +117,57 @@ class ExactAlgebra(Algebra):
     def softmax_numerator(self, z):
         return self.apply("exp", 0, z)
 
+    def inverse(self, x):
+        """Gauss–Jordan elimination over the rationals; a singular matrix raises ZeroDivisionError
+        (an exact point where the claim is undefined: the forward pass draws again)."""
+        n = x.shape[0]
+        rows = [list(x[i]) + [Fraction(int(i == j)) for j in range(n)] for i in range(n)]
+        _eliminate(rows, n, reduce_above=True)
+        out = self.const(Fraction(0), (n, n))
+        for i in range(n):
+            out[i] = rows[i][n:]
+        return out
+
+    def det(self, x):
+        """Gaussian elimination over the rationals: the product of the pivots, with the sign of the row swaps."""
+        n = x.shape[0]
+        rows = [list(x[i]) for i in range(n)]
+        try:
+            sign = _eliminate(rows, n, reduce_above=False)
+        except ZeroDivisionError:
+            return Fraction(0)
+        value = Fraction(sign)
+        for i in range(n):
+            value *= rows[i][i]
+        return value
+
     def unit(self, shape: tuple[int, ...], index: tuple[int, ...]):
         out = self.const(Fraction(0), shape)
         out[index] = Fraction(1)
         return out
+
+
+def _eliminate(rows: list[list], n: int, reduce_above: bool) -> int:
+    """Row-reduce the first ``n`` columns of ``rows`` in place (to the identity when
+    ``reduce_above``, else to an upper triangle); returns the sign of the row swaps.
+    ZeroDivisionError when the leading n×n block is singular."""
+    sign = 1
+    for col in range(n):
+        pivot = next((r for r in range(col, n) if rows[r][col] != 0), None)
+        if pivot is None:
+            raise SingularMatrix("singular matrix")
+        if pivot != col:
+            rows[col], rows[pivot] = rows[pivot], rows[col]
+            sign = -sign
+        head = rows[col][col]
+        if reduce_above:
+            rows[col] = [v / head for v in rows[col]]
+            head = 1
+        for r in range(n):
+            if (r > col or (reduce_above and r != col)) and rows[r][col] != 0:
+                factor = rows[r][col] / head
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]
+    return sign
 
 
 def exact_algebra(functions: FunctionTable, seed: int) -> ExactAlgebra:
@@ -217,9 +274,12 @@ def _otimes(ev, e):
 
 def _var(ev, e):
     try:
-        return ev.env[e.attr]
+        value = ev.env[e.attr]
     except KeyError:
         raise TensorcalcError(f"no value for {e.attr!r}", e.pos) from None
+    if getattr(value, "ndim", 0) == 0 and ev.static(e):  # a 1×1 name bound to a scalar (the seed 1 of x^T x)
+        return ev.xp.reshape(value, ev.numeric(e))
+    return value
 
 
 def _num(ev, e):
@@ -239,13 +299,86 @@ def _fill(value):
 
 def _pow(ev, e):
     base_expr, k = e.args[0], e.args[1].attr
-    if base_expr.op == "norm" and k.denominator == 1 and k.numerator % 2 == 0:
-        x = ev.evaluate(base_expr.args[0])
-        return ev.xp.sum(x * x) ** (k.numerator // 2)  # norm(X)^2k without a square root
+    if base_expr.op == "norm":  # norm(X)^k = (sum of squares)^(k/2): one root of one number, so
+        x = ev.evaluate(base_expr.args[0])  # norm(r)^(-1/2) and its derivative's norm(r)^(-5/2) agree exactly
+        half = k / 2
+        squares = ev.alg.wrap(ev.xp.sum(x * x))
+        return ev.alg.power(squares, int(half)) if half.denominator == 1 else ev.alg.root(squares, half)
     base = ev.evaluate(base_expr)
     if k.denominator == 1:
         return ev.alg.power(base, int(k))
     return ev.alg.root(base, k)
+
+
+def _mpow(ev, e):
+    """X^k by repeated squaring (k >= 2, an integer)."""
+    x, k = ev.evaluate(e.args[0]), int(e.args[1].attr)
+    result = None
+    while k:
+        if k & 1:
+            result = x if result is None else ev.xp.matmul(result, x)
+        k >>= 1
+        if k:
+            x = ev.xp.matmul(x, x)
+    return result
+
+
+def _sum_axis(ev, e):
+    return ev.xp.sum(ev.evaluate(e.args[0]), axis=e.attr - 1, keepdims=True)
+
+
+def _mean(ev, e):
+    """The sum (of all entries, or along an axis) over the number of terms summed."""
+    x = ev.evaluate(e.args[0])
+    if e.attr is None:
+        return ev.xp.sum(x) * ev.alg.const(Fraction(1, max(1, x.size)))
+    return _sum_axis(ev, e) * ev.alg.const(Fraction(1, x.shape[e.attr - 1]))
+
+
+def _argmax(ev, e):
+    """1/k at each of the k largest entries of X (k = 1 unless entries tie), 0 elsewhere: d max(X) / d X."""
+    x = ev.evaluate(e.args[0])
+    hits = x == ev.xp.max(x)
+    if ev.alg.exact:
+        count = int(np.sum(hits))
+        return np.where(hits, Fraction(1, count), Fraction(0)).astype(object)
+    hits = hits.astype(x.dtype)
+    return hits / ev.xp.sum(hits)
+
+
+def _kron(ev, e):
+    a, b = _args(ev, e)
+    m, n = a.shape
+    p, q = b.shape
+    outer = ev.xp.multiply.outer(a, b) if ev.xp is np else a[:, :, None, None] * b[None, None]  # [i, j, k, l] = A_ij B_kl
+    return ev.xp.transpose(outer, (0, 2, 1, 3)).reshape(m * p, n * q)
+
+
+def _kron_adjoint(ev, e):
+    """left: dA_ij = Σ_kl G[ip+k, jq+l] B_kl; right: dB_kl = Σ_ij G[ip+k, jq+l] A_ij."""
+    g, other = _args(ev, e)
+    out = ev.numeric(e)
+    if e.attr == "left":
+        blocks = g.reshape(out[0], other.shape[0], out[1], other.shape[1])  # [i, k, j, l]
+        return ev.xp.tensordot(ev.xp.transpose(blocks, (0, 2, 1, 3)), other, axes=([2, 3], [0, 1]))
+    blocks = g.reshape(other.shape[0], out[0], other.shape[1], out[1])  # [i, k, j, l]
+    return ev.xp.tensordot(ev.xp.transpose(blocks, (1, 3, 0, 2)), other, axes=([2, 3], [0, 1]))
+
+
+def _vec(ev, e):
+    """Columns stacked: vec(X)[j m + i] = X[i, j]."""
+    return ev.xp.transpose(ev.evaluate(e.args[0])).reshape(-1, 1)
+
+
+def _unvec(ev, e):
+    m, n = ev.numeric(e)
+    return ev.xp.transpose(ev.evaluate(e.args[0]).reshape(n, m))
+
+
+def _logdet(ev, e):
+    """log |det X| (the Cookbook's ln|det X|: defined for every invertible X)."""
+    d = ev.alg.wrap(ev.alg.det(ev.evaluate(e.args[0])))
+    return ev.alg.apply("log", 0, abs(d))
 
 
 def _norm(ev, e):
@@ -384,6 +517,18 @@ EVAL: dict[str, Callable] = {
     "sum": lambda ev, e: ev.xp.sum(ev.evaluate(e.args[0])),
     "norm": _norm,
     "trace": lambda ev, e: ev.xp.trace(ev.evaluate(e.args[0])),
+    "inv": lambda ev, e: ev.alg.inverse(ev.evaluate(e.args[0])),
+    "det": lambda ev, e: ev.alg.det(ev.evaluate(e.args[0])),
+    "logdet": _logdet,
+    "sum_axis": _sum_axis,
+    "kron": _kron,
+    "max": lambda ev, e: ev.xp.max(ev.evaluate(e.args[0])),
+    "argmax": _argmax,
+    "kron_adjoint": _kron_adjoint,
+    "vec": _vec,
+    "unvec": _unvec,
+    "mean": _mean,
+    "mpow": _mpow,
     "softmax": _softmax,
     "apply": _apply,
     "pow": _pow,

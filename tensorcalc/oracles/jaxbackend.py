@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..core.expr import Expr, free_vars, var
-from ..core.model import Model
+from ..core.model import Model, is_symmetric
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names
 from .jaxsetup import discard_all_entries, own_cache_folder
 
@@ -186,6 +186,10 @@ class JaxBatch:
         with float64_on_cpu():
             found = run_compiled(jacobians, leaves, offsets)
             out = [{n: np.asarray(v) for n, v in {**by_leaf, **by_def}.items()} for by_leaf, by_def in found]
+        for found_one in out:  # a symmetric input: the gradient on symmetric matrices, sym(G) = (G + Gᵀ)/2
+            for name in found_one:
+                if name in model.leaves and is_symmetric(*model.leaves[name][::2]):
+                    found_one[name] = (found_one[name] + np.swapaxes(found_one[name], -1, -2)) / 2
         return _float64(out)
 
 

@@ -18,12 +18,18 @@ import sympy
 
 from ..core.expr import applied_functions
 from ..core.functions import SYMBOLIC, FunctionTable, UnknownFunction, formula_program
-from ..core.model import Model
+from ..core.model import Model, is_symmetric
+from ..errors import SingularMatrix
 from .evaluate import Evaluator, ExactAlgebra, forward_env
 
 MAX_LEAF_ENTRIES = 40  # above this many scalar inputs the proof is not attempted
 MAX_ENTRIES = 64  # entries compared per side
 MAX_NODES = 2000  # above this many nodes in one entry's difference, cancelling can take minutes
+MAX_INVERSE = 3  # inverses and determinants of larger matrices: not attempted (the entries grow too large to cancel quickly)
+
+
+class OutsideFragment(Exception):
+    """A value this proof does not attempt (the exact and numeric oracles still decide)."""
 
 
 class SymbolicTranscendentals:
@@ -85,10 +91,27 @@ class SymbolicAlgebra(ExactAlgebra):
     def root(self, x, power):
         return self._each(lambda v: _sympy_number(v) ** sympy.Rational(power.numerator, power.denominator), x)
 
+    def inverse(self, x):
+        """adj(X) / det(X), both division-free (Berkowitz): no pivot is tested for zero."""
+        matrix = _small_matrix(x)
+        det = matrix.det(method="berkowitz")
+        if det == 0:
+            raise SingularMatrix("singular matrix")
+        return np.array((matrix.adjugate(method="berkowitz") / det).tolist(), dtype=object).reshape(x.shape)
+
+    def det(self, x):
+        return _small_matrix(x).det(method="berkowitz")
+
 
 def _sympy_number(v):
     """A ``Fraction`` (a size or a constant) as a sympy rational: ``Fraction ** Rational`` would give a float."""
     return sympy.Rational(v.numerator, v.denominator) if isinstance(v, Fraction) else v
+
+
+def _small_matrix(x) -> sympy.Matrix:
+    if x.shape[0] > MAX_INVERSE:
+        raise OutsideFragment(f"inverse or determinant of a {x.shape[0]}×{x.shape[0]} matrix")
+    return sympy.Matrix(x.tolist())
 
 
 def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
@@ -101,6 +124,10 @@ def symbolic_leaves(model: Model, seed: int) -> dict[str, np.ndarray]:
         for index in np.ndindex(*dims) if dims else [()]:
             label = "_".join(str(i + 1) for i in index)
             out[index] = sympy.Symbol(f"{name}_{label}" if label else name, positive=positive or None, real=True)
+        if is_symmetric(kind, flags):  # one symbol per pair (i, j), i <= j
+            for i, j in np.ndindex(*dims):
+                if i > j:
+                    out[i, j] = out[j, i]
         if kind == "onehot":  # a discrete input: one random pattern, like the other oracles
             out[...] = sympy.Integer(0)
             for col in range(out.shape[1]):
@@ -124,7 +151,7 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
         env = forward_env(model, alg, symbolic_leaves(model, 0))
         ev = Evaluator(model, alg, env, derivative_factory())
         left, right = np.asarray(ev.evaluate(lhs), dtype=object), np.asarray(ev.evaluate(rhs), dtype=object)
-    except (UnknownFunction, ZeroDivisionError, TypeError):  # outside the fragment this proof handles
+    except (UnknownFunction, ZeroDivisionError, TypeError, OutsideFragment):  # outside the fragment this proof handles
         return None
     if left.shape != right.shape and not (left.size == right.size == 1):
         return False

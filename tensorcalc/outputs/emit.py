@@ -249,6 +249,49 @@ class _Emitter:
             return f"np.sum({self.code(base.args[0])} ** 2)"
         return f"({self.code(base)} ** {float(k.attr)!r})"
 
+    def _sum_axis(self, e):
+        return f"np.sum({self.code(e.args[0])}, axis={e.attr - 1}, keepdims=True)"
+
+    def _mean(self, e):
+        if e.attr is None:
+            return f"np.mean({self.code(e.args[0])})"
+        return f"np.mean({self.code(e.args[0])}, axis={e.attr - 1}, keepdims=True)"
+
+    def _max(self, e):
+        return f"np.max({self.code(e.args[0])})"
+
+    def _argmax(self, e):
+        x = self.code(e.args[0])
+        return f"(({x} == np.max({x})) / np.sum({x} == np.max({x})))"
+
+    def _kron(self, e):
+        return f"np.kron({self.code(e.args[0])}, {self.code(e.args[1])})"
+
+    def _vec(self, e):
+        return f"{self.code(e.args[0])}.T.reshape(-1, 1)"
+
+    def _unvec(self, e):
+        m, n = e.attr
+        return f"{self.code(e.args[0])}.reshape({self.dim(n)}, {self.dim(m)}).T"
+
+    def _kron_adjoint(self, e):
+        g, other = (self.code(a) for a in e.args)
+        if e.attr == "left":
+            return f"np.einsum('ikjl,kl->ij', {g}.reshape(-1, {other}.shape[0], {g}.shape[1] // {other}.shape[1], {other}.shape[1]), {other})"
+        return f"np.einsum('ikjl,ij->kl', {g}.reshape({other}.shape[0], -1, {other}.shape[1], {g}.shape[1] // {other}.shape[1]), {other})"
+
+    def _mpow(self, e):
+        return f"np.linalg.matrix_power({self.code(e.args[0])}, {int(e.args[1].attr)})"
+
+    def _inv(self, e):
+        return f"np.linalg.inv({self.code(e.args[0])})"
+
+    def _det(self, e):
+        return f"np.linalg.det({self.code(e.args[0])})"
+
+    def _logdet(self, e):
+        return f"np.linalg.slogdet({self.code(e.args[0])})[1]"
+
     def _norm(self, e):
         return f"np.sqrt(np.sum({self.code(e.args[0])} ** 2))"
 

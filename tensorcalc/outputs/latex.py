@@ -12,7 +12,7 @@ import unicodedata
 
 import sympy
 
-from ..core.expr import Expr
+from ..core.expr import ELEMENTWISE_POWER, Expr
 from ..core.notation import ATOM, ELEMENTWISE, LEVEL, NEG, PRODUCT
 
 GREEK = {
@@ -209,7 +209,27 @@ class Printer:
         base, k = e.args
         if base.op == "call" and base.attr == "norm" or base.op == "norm":
             return f"{self.latex(base)}^{{{self.latex(k)}}}"
-        return f"{_base(self.wrap(base, ATOM, True))}^{{{self.latex(k)}}}"
+        circle = r"\circ " if e.attr == ELEMENTWISE_POWER else ""  # the Hadamard power X^{∘k}
+        return f"{_base(self.wrap(base, ATOM, True))}^{{{circle}{self.latex(k)}}}"
+
+    def _mpow(self, e):
+        return self._pow(e)
+
+    def _inv(self, e):
+        return f"{_base(self.wrap(e.args[0], ATOM, True))}^{{-1}}"
+
+    def _det(self, e):
+        return rf"\det\left({self.latex(e.args[0])}\right)"
+
+    def _sum_axis(self, e):
+        return rf"\operatorname{{sum}}_{{{e.attr}}}\left({self.latex(e.args[0])}\right)"
+
+    def _mean(self, e):
+        axis = "" if e.attr is None else f"_{{{e.attr}}}"
+        return rf"\operatorname{{mean}}{axis}\left({self.latex(e.args[0])}\right)"
+
+    def _logdet(self, e):
+        return rf"\log\left|\det\left({self.latex(e.args[0])}\right)\right|"
 
     def _T(self, e):
         return f"{_base(self.wrap(e.args[0], ATOM, True))}^{{\\top}}"
@@ -286,6 +306,8 @@ class Printer:
             return f"{self.wrap(args[0], ELEMENTWISE, True)} \\otimes {self.wrap(args[1], ELEMENTWISE, True)}"
         if base == "transpose" and len(args) == 1:
             return f"{_base(self.wrap(args[0], ATOM, True))}^{{\\top}}"
+        if base in ("inv", "det", "logdet") and len(args) == 1:
+            return self.latex(Expr(base, args))
         if base.startswith("sum_"):
             return rf"\sum_{{{name(base[4:])}}} {self.wrap(args[0], PRODUCT)}"
         head = OPERATORS.get(base) or name(fn, self.families)
