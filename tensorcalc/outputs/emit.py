@@ -186,6 +186,9 @@ class _Emitter:
     def _num(self, e):
         return repr(float(e.attr))
 
+    def _size(self, e):
+        return self.dim(e.attr)
+
     def _binary(self, e, op):
         a, b = e.args
         return f"({self.code(a)} {op} {self.code(b)})"
