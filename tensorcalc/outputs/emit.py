@@ -19,7 +19,7 @@ import sympy
 from ..core import shapes as S
 from ..core.derive import gradient_program
 from ..core.expr import Expr, node, substitute, var
-from ..core.functions import CODE, UnknownFunction, formula_program
+from ..core.functions import CODE, Logistic, T, UnknownFunction, formula_program, stable_form
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.resolve import shape_of
@@ -28,6 +28,7 @@ from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from ..explain.formulas import NotDerivable, parameters
 
+_SIGMA = sympy.Symbol("sigma")
 _MEMBER = re.compile(r"^(.*)\[(-?\d+)\]$")
 # Names the generated module must keep for itself: no variable may shadow them.
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"np", "t", "_softmax"}
@@ -94,6 +95,9 @@ class _Emitter:
         self.helpers: set[str] = set()
         self.dims: dict[sympy.Symbol, str] = {}
         self.names = _Names(_RESERVED)
+        self.backward = False  # in the backward pass, σ'(z) reads the forward σ(z) when there is one
+        self.logistic_of = {d.args[0]: k for k, d in model.defs.items()
+                            if d.op == "apply" and d.attr[1] == 0 and stable_form(model.functions.formula(d.attr[0])) == Logistic(T)}
 
     def shape(self, e: Expr) -> tuple:
         return shape_of(self.model, e, self.cache, self.program_shapes)
@@ -150,6 +154,7 @@ class _Emitter:
                 steps.setdefault(adj, expr)
         inline: dict[str, Expr] = {}
         lines = []
+        self.backward = True
         for adj in sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]]):
             value = simplify(substitute(steps[adj], inline), self.shape)
             if value.op in ("num", "var"):
@@ -241,10 +246,23 @@ class _Emitter:
 
     def _apply(self, e):
         fn, order = e.attr
+        reused = self._from_forward(fn, order, e.args[0])
+        if reused is not None:
+            return reused
         key = (fn, order)
         if key not in self.functions:
             self.functions[key] = self.names(("function", fn, order), fn + ("" if order == 0 else f"_d{order}"))
         return f"{self.functions[key]}({self.code(e.args[0])})"
+
+    def _from_forward(self, fn: str, order: int, arg: Expr) -> str | None:
+        """σ'(z) = a (1 - a) when the forward pass computed a = σ(z): no exponential twice."""
+        if not self.backward or arg not in self.logistic_of:
+            return None
+        stable = stable_form(self.model.functions.formula(fn, order))
+        in_sigma = stable.subs(Logistic(T), _SIGMA)
+        if in_sigma.has(T) or not in_sigma.has(_SIGMA):
+            return None
+        return formula_program(in_sigma.subs(_SIGMA, T), CODE)(self.variable(self.logistic_of[arg]), None)
 
     def _pow(self, e):
         base, k = e.args
@@ -309,7 +327,7 @@ class _Emitter:
         if not formula.free_symbols:
             return f"np.full(np.shape(t), {float(formula)!r})"
         try:
-            return formula_program(formula, CODE)("t", None)
+            return formula_program(stable_form(formula), CODE)("t", None)
         except UnknownFunction as err:
             raise TensorcalcError(f"no numpy form: {err}") from None
 
