@@ -27,6 +27,7 @@ from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from ..explain.formulas import NotDerivable, parameters
+from .stable import LogCancellation
 
 _SIGMA = sympy.Symbol("sigma")
 _MEMBER = re.compile(r"^(.*)\[(-?\d+)\]$")
@@ -155,9 +156,10 @@ class _Emitter:
         inline: dict[str, Expr] = {}
         lines = []
         self.backward = True
+        stable = LogCancellation(model.functions, dict(model.defs), self.shape)
         for adj in sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]]):
-            value = simplify(substitute(steps[adj], inline), self.shape)
-            if value.op in ("num", "var"):
+            value = stable.rewrite(simplify(substitute(steps[adj], inline), self.shape))
+            if value.op in ("num", "var") or stable.has_log_derivative(value):  # log'(u): its reader cancels it against u
                 inline[adj] = value
                 continue
             lines.append(f"{self._adjoint(adj)} = {self.code(value)}")
@@ -165,7 +167,7 @@ class _Emitter:
         numerator = effective(self.layout, ()) == "numerator"
         results = []
         for name, prog in programs.items():
-            gradient = simplify(substitute(prog.result, inline), self.shape)
+            gradient = stable.rewrite(simplify(substitute(prog.result, inline), self.shape))
             if numerator:
                 gradient = simplify(node("T", gradient), self.shape)
             results.append((name, self.code(gradient)))
