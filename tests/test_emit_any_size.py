@@ -147,3 +147,23 @@ def test_softmax_classifier_gradient_is_finite_at_extreme_inputs(root, tmp_path,
     with jax.enable_x64(True):
         truth = {k: np.asarray(v) for k, v in jax.grad(loss)(params).items()}
     assert_close({k: got[k] for k in truth}, truth, "denominator")
+
+
+def test_readme_batch_example_runs_at_another_n(root, tmp_path):
+    """README: the emitted module, saved as grad.py, matches jax.grad at N = 7."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    (command, module), = re.findall(r"```\n\$ python -m tensorcalc (derive derivations/batch_regression.yaml --emit numpy)\n(.*?)```",
+                                    readme, re.S)
+    assert module == emit_numpy(Prepared(load_spec(str(root / "derivations/batch_regression.yaml")))).replace(
+        str(root / "derivations/batch_regression.yaml"), "derivations/batch_regression.yaml")
+    (script,) = re.findall(r"```python\n(import jax.*?from grad import gradients.*?)```", readme, re.S)
+    (tmp_path / "grad.py").write_text(module, encoding="utf-8")
+    (tmp_path / "run.py").write_text(script, encoding="utf-8")
+    done = subprocess.run([sys.executable, "run.py"], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == script.strip().splitlines()[-1].lstrip("# ")

@@ -264,7 +264,10 @@ class _Emitter:
         in_sigma = stable.subs(Logistic(T), _SIGMA)
         if in_sigma.has(T) or not in_sigma.has(_SIGMA):
             return None
-        return formula_program(in_sigma.subs(_SIGMA, T), CODE)(self.variable(self.logistic_of[arg]), None)
+        sigma = self.variable(self.logistic_of[arg])
+        if sympy.expand(in_sigma - _SIGMA * (1 - _SIGMA)) == 0:
+            return f"({sigma} * (1.0 - {sigma}))"  # as written by hand, one multiplication fewer
+        return formula_program(in_sigma.subs(_SIGMA, T), CODE)(sigma, None)
 
     def _pow(self, e):
         base, k = e.args
