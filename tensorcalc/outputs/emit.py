@@ -80,10 +80,13 @@ def deepest_model(prepared: Prepared) -> Model:
     return Model(prepared, max(sets, key=lambda s: s.get("L", 0)))
 
 
-def emit_numpy(prepared: Prepared, layout: str | None = None, model: Model | None = None, function: str = "gradients") -> str:
+def emit_numpy(prepared: Prepared, layout: str | None = None, model: Model | None = None, function: str = "gradients",
+               wrt: list[str] | None = None) -> str:
+    """The module's source; ``wrt``: the tensors whose gradients it returns (``W[l]`` for a family;
+    default: every parameter, data included)."""
     model = model or deepest_model(prepared)
     layout = layout or prepared.spec.layout
-    return _Emitter(model, layout).module(prepared, function)
+    return _Emitter(model, layout).module(prepared, function, wrt)
 
 
 class _Emitter:
@@ -104,12 +107,12 @@ class _Emitter:
         return shape_of(self.model, e, self.cache, self.program_shapes)
 
     # --- the module
-    def module(self, prepared: Prepared, function: str) -> str:
+    def module(self, prepared: Prepared, function: str, wrt: list[str] | None = None) -> str:
         model = self.model
         loss = model.loss
         if loss is None:
             raise NotDerivable("the file defines no scalar loss")
-        names = self._parameter_keys(prepared)
+        names = self._parameter_keys(wrt or parameters(prepared))
         self.names.taken.add(function)
         sig = ", ".join(self.variable(k) for k in model.leaves)  # first, so arguments keep their plain names
         body = [f"{self.variable(k)} = {self.code(e)}" for k, e in model.defs.items()]
@@ -133,9 +136,9 @@ class _Emitter:
         lines = header + [f"def {function}({sig}):", doc] + ["    " + ln for ln in dims + body]
         return "\n".join(lines) + "\n"
 
-    def _parameter_keys(self, prepared: Prepared) -> list[str]:
+    def _parameter_keys(self, wanted: list[str]) -> list[str]:
         keys = []
-        for p in parameters(prepared):
+        for p in wanted:
             base = p.split("[")[0]
             if "[" in p and not re.search(r"\[\d+\]$", p):
                 keys += sorted((k for k in self.model.leaves if (m := _MEMBER.match(k)) and m.group(1) == base), key=_index)
@@ -201,10 +204,23 @@ class _Emitter:
         return f"({self.code(a)} {op} {self.code(b)})"
 
     def _add(self, e):
-        return self._binary(e, "+")
+        return self._broadcast(e, "+")
 
     def _sub(self, e):
-        return self._binary(e, "-")
+        return self._broadcast(e, "-")
+
+    def _broadcast(self, e, op):
+        """``Z + b 1ᵀ``: numpy adds the column ``b`` to every column; no ones matrix, no outer product."""
+        a, b = (self._spread(x) for x in e.args)
+        return f"({a} {op} {b})"
+
+    def _spread(self, e) -> str:
+        ones = e.op == "matmul" and (e.args[1].op == "ones" or (e.args[1].op == "T" and e.args[1].args[0].op == "ones"))
+        if ones and e.args[0].op != "ones":
+            column, row = self.shape(e.args[0]), self.shape(e.args[1])
+            if len(column) == 2 and column[1] == 1 and len(row) == 2 and row[0] == 1:
+                return self.code(e.args[0])
+        return self.code(e)
 
     def _hadamard(self, e):
         return self._binary(e, "*")
