@@ -109,8 +109,10 @@ def test_stable_form_is_the_same_function_and_finite_everywhere(formula, text):
         assert str(stable) == text
     t = np.array([-800.0, -40.0, -3.0, 0.0, 0.5, 40.0, 800.0])
     fast = formula_program(stable, ARRAY)(t, np) + 0 * t
-    code = _code_value(stable, t) + 0 * t
-    assert np.all(np.isfinite(fast)) and np.array_equal(fast, code)
+    with np.errstate(over="ignore"):  # as emitted: exp(800) = inf, 1/(1 + inf) = 0
+        code = _code_value(stable, t) + 0 * t
+    assert np.all(np.isfinite(fast)) and np.all(np.isfinite(code))
+    np.testing.assert_allclose(code, fast, rtol=1e-14, atol=0)
     moderate = np.abs(t) < 5  # where the naive formula is still accurate
     with np.errstate(all="ignore"):
         naive = formula_program(formula, ARRAY)(t, np) + 0 * t

@@ -18,7 +18,7 @@ import sympy
 
 from ..core import shapes as S
 from ..core.derive import gradient_program
-from ..core.expr import Expr, node, substitute, var
+from ..core.expr import Expr, free_vars, node, substitute, var
 from ..core.functions import CODE, Logistic, T, UnknownFunction, formula_program, stable_form
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
@@ -99,6 +99,7 @@ class _Emitter:
         self.helpers: set[str] = set()
         self.dims: dict[sympy.Symbol, str] = {}
         self.names = _Names(_RESERVED)
+        self.read: set[str] = set()  # names the generated code reads
         self.backward = False  # in the backward pass, σ'(z) reads the forward σ(z) when there is one
         self.logistic_of = {d.args[0]: k for k, d in model.defs.items()
                             if d.op == "apply" and d.attr[1] == 0 and stable_form(model.functions.formula(d.attr[0])) == Logistic(T)}
@@ -115,8 +116,11 @@ class _Emitter:
         names = self._parameter_keys(wrt or parameters(prepared))
         self.names.taken.add(function)
         sig = ", ".join(self.variable(k) for k in model.leaves)  # first, so arguments keep their plain names
-        body = [f"{self.variable(k)} = {self.code(e)}" for k, e in model.defs.items()]
+        for k in model.defs:
+            self.variable(k)  # then the forward pass, in its order
         steps, results = self._backward(loss, names)
+        self.backward = False
+        body = [f"{self.variable(k)} = {self.code(model.defs[k])}" for k in self._needed(self.read)]
         body += steps
         body.append("return {")
         body += [f"    {k!r}: {code}," for k, code in results]
@@ -128,13 +132,27 @@ class _Emitter:
             "",
         ]
         for (fn, order), code_name in self.functions.items():
-            header += [f"def {code_name}(t):", f"    return {self._function_code(fn, order)}", ""]
+            code = self._function_code(fn, order)
+            if "np.exp(-" in code and stable_form(model.functions.formula(fn, order)).has(Logistic):
+                # σ(-800) = 1/(1 + inf) = 0 is the right value: the overflow of exp is expected
+                header += [f"def {code_name}(t):", "    with np.errstate(over='ignore'):", f"        return {code}", ""]
+            else:
+                header += [f"def {code_name}(t):", f"    return {code}", ""]
         if "softmax" in self.helpers:
             header += ["def _softmax(z):", "    e = np.exp(z - np.max(z, axis=0, keepdims=True))", "    return e / np.sum(e, axis=0, keepdims=True)", ""]
         depth = f" (depth L={model.depth})" if model.depth is not None else ""
         doc = "    " + _docstring(f"d {loss} / d each parameter{depth}; arrays as declared (a vector is n×1).")
         lines = header + [f"def {function}({sig}):", doc] + ["    " + ln for ln in dims + body]
         return "\n".join(lines) + "\n"
+
+    def _needed(self, read: set[str]) -> list[str]:
+        """Forward definitions the backward pass reads, with what they read, in forward order
+        (the loss value itself is not returned, so it is not computed)."""
+        needed = set(read)
+        for k in reversed(list(self.model.defs)):
+            if k in needed:
+                needed |= free_vars(self.model.defs[k])
+        return [k for k in self.model.defs if k in needed]
 
     def _parameter_keys(self, wanted: list[str]) -> list[str]:
         keys = []
@@ -188,6 +206,7 @@ class _Emitter:
         return method(e)
 
     def _var(self, e):
+        self.read.add(e.attr)
         return self._adjoint(e.attr) if e.attr.startswith("@adj[") else self.variable(e.attr)
 
     def variable(self, name: str) -> str:
@@ -280,6 +299,7 @@ class _Emitter:
         in_sigma = stable.subs(Logistic(T), _SIGMA)
         if in_sigma.has(T) or not in_sigma.has(_SIGMA):
             return None
+        self.read.add(self.logistic_of[arg])
         sigma = self.variable(self.logistic_of[arg])
         if sympy.expand(in_sigma - _SIGMA * (1 - _SIGMA)) == 0:
             return f"({sigma} * (1.0 - {sigma}))"  # as written by hand, one multiplication fewer
