@@ -260,6 +260,10 @@ class _Emitter:
             raise NotDerivable("a 3-tensor is left in the formula; no matrix form to emit")
         if S.is_scalar(sa) or S.is_scalar(sb):
             return self._binary(e, "*")
+        if a.op == "ones" and len(sa) == 2 and sa[0] == 1:  # 1ᵀ X: column sums, no ones vector
+            return f"np.sum({self.code(b)}, axis=0, keepdims=True)"
+        if b.op == "ones" and len(sb) == 2 and sb[1] == 1:  # X 1: row sums
+            return f"np.sum({self.code(a)}, axis=1, keepdims=True)"
         if b.op == "diag" and S.is_vector(self.shape(b.args[0])):  # A diag(v): scale columns
             return f"({self.code(a)} * {self._as_row(b.args[0])})"
         if a.op == "diag" and S.is_vector(self.shape(a.args[0])):  # diag(v) B: scale rows
