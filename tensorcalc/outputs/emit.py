@@ -120,10 +120,13 @@ class _Emitter:
             self.variable(k)  # then the forward pass, in its order
         steps, results = self._backward(loss, names)
         self.backward = False
-        body = [f"{self.variable(k)} = {self.code(model.defs[k])}" for k in self._needed(self.read)]
-        body += steps
+        forward = []
+        for k in self._needed(set().union(*(r for _t, r, _d in steps), *(r for _n, _c, r in results))):
+            self.read = set()
+            forward.append((f"{self.variable(k)} = {self.code(model.defs[k])}", self.read, k))
+        body = _schedule(forward + steps, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
         body.append("return {")
-        body += [f"    {k!r}: {code}," for k, code in results]
+        body += [f"    {n!r}: {self.names(('gradient', n), '')}," for n, _c, _r in results]
         body.append("}")
         dims = [f"{self.names(('dim', str(sym)), str(sym))} = {where}" for sym, where in self.dims.items()]
         header = [
@@ -183,7 +186,8 @@ class _Emitter:
             if value.op in ("num", "var") or stable.has_log_derivative(value):  # log'(u): its reader cancels it against u
                 inline[adj] = value
                 continue
-            lines.append(f"{self._adjoint(adj)} = {self.code(value)}")
+            self.read = set()
+            lines.append((f"{self._adjoint(adj)} = {self.code(value)}", self.read, adj))
             inline[adj] = var(adj)
         numerator = effective(self.layout, ()) == "numerator"
         results = []
@@ -191,7 +195,8 @@ class _Emitter:
             gradient = stable.rewrite(simplify(substitute(prog.result, inline), self.shape))
             if numerator:
                 gradient = simplify(node("T", gradient), self.shape)
-            results.append((name, self.code(gradient)))
+            self.read = set()
+            results.append((name, self.code(gradient), self.read))
         return lines, results
 
     def _adjoint(self, adj: str) -> str:
@@ -375,6 +380,31 @@ class _Emitter:
             return formula_program(stable_form(formula), CODE)("t", None)
         except UnknownFunction as err:
             raise TensorcalcError(f"no numpy form: {err}") from None
+
+
+def _schedule(lines: list[tuple[str, set, str]], gradients: list[tuple[str, str, set]]) -> list[str]:
+    """Straight-line code: each gradient right after the last line it reads, and every array
+    dropped (``del``) after its last use, so the live arrays are those of hand-written backprop.
+    ``lines``: (text, names read, name defined); ``gradients``: (variable, code, names read)."""
+    defined_at = {d: i for i, (_t, _r, d) in enumerate(lines)}
+    last_use: dict[str, int] = {}
+    for i, (_t, reads, _d) in enumerate(lines):
+        for n in reads:
+            last_use[n] = i
+    placed: dict[int, list[str]] = {}
+    for variable, code, reads in gradients:
+        at = max((defined_at[n] for n in reads if n in defined_at), default=-1)
+        placed.setdefault(at, []).append(f"{variable} = {code}")
+        for n in reads:
+            last_use[n] = max(last_use.get(n, -1), at)
+    out = placed.get(-1, [])
+    for i, (text, _r, _d) in enumerate(lines):
+        out.append(text)
+        out += placed.get(i, [])
+        dead = [lines[defined_at[n]][0].split(" = ", 1)[0] for n, last in last_use.items() if last == i and n in defined_at]
+        if dead:
+            out.append(f"del {', '.join(sorted(dead))}")
+    return out
 
 
 def _index(key: str) -> int:
