@@ -18,7 +18,7 @@ from .outputs.escape import terminal
 
 EXIT_OK, EXIT_FAILS, EXIT_INVALID, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 SUFFIXES = (".yaml", ".yml")
-FORMATS = ("text", "json", "junit", "github")
+FORMATS = ("text", "json", "junit", "github", "html")
 
 
 def _files(paths: list[str], sources_only: bool = False) -> list[str]:
@@ -80,7 +80,10 @@ def _check(args) -> int:
     jobs = args.jobs if args.jobs is not None else min(2, len(files))
     results = check_paths(files, args.time_limit, on_claim=on_claim if stream else None, on_file=on_file, jobs=jobs)
     if not stream:
-        views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations}
+        from .outputs.html import to_html
+
+        views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations,
+                 "html": to_html}
         output = views[args.format](results)
         if args.output:
             write_output(args.output, output if output.endswith("\n") else output + "\n", args.paths + files)

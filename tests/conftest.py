@@ -12,6 +12,10 @@ from tensorcalc.oracles.jaxsetup import configure_own_process  # noqa: E402
 
 configure_own_process()  # the test run is tensorcalc's own process: the command line's jax settings
 
+# jax is loaded once, here, after its settings: pytester's in-process runs drop the modules first
+# imported inside them, and jaxlib aborts the process when it is imported a second time.
+import jax  # noqa: E402, F401
+
 
 @pytest.fixture
 def root() -> Path:

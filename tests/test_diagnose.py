@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tensorcalc.verdicts import check as C
+from tensorcalc.verdicts import evidence
 from tensorcalc.verdicts.check import check_file
 from tests.helpers import SHALLOW_MODEL
 
@@ -88,7 +89,7 @@ def test_true_claims_unchanged(tmp_path):
 
 
 def test_exact_budget_falls_back_to_numeric(tmp_path, monkeypatch):
-    monkeypatch.setattr(C, "EXACT_BUDGET", 10)
+    monkeypatch.setattr(evidence, "EXACT_BUDGET", 10)
     ok, wrong = run(tmp_path, ["d loss / d W1 = x r^T W2 diag(sigma'(z))", "d loss / d W1 = 2 x r^T W2 diag(sigma'(z))"])
     assert ok.verdict == "holds" and "exact oracle skipped" in ok.how
     assert wrong.verdict == "fails"

@@ -150,7 +150,7 @@ def test_exception_inside_a_claim_is_that_claims_internal_error(monkeypatch):
     monkeypatch.setitem(evaluate.EVAL, "otimes", broken)  # only the first claim has a ⊗
     claims = check_file(str(ROOT / "derivations" / "shallow.yaml")).claims
     assert [c.verdict for c in claims] == ["error"] + ["holds"] * 7
-    assert "internal error: RuntimeError: boom (at tensorcalc/evaluate.py:" in claims[0].reason
+    assert "internal error: RuntimeError: boom (at tensorcalc/oracles/evaluate.py:" in claims[0].reason
     assert "Traceback" not in claims[0].reason
 
 
@@ -169,7 +169,7 @@ def test_exception_while_reading_a_file_is_its_internal_error(monkeypatch):
 def test_internal_file_error_is_inconclusive_in_every_format():
     from tensorcalc.errors import Pos
     from tensorcalc.outputs import report
-    from tensorcalc.verdicts.check import FileResult
+    from tensorcalc.verdicts.results import FileResult
 
     bad = FileResult("bad.yaml", error=InternalError("internal error: KeyError", Pos("bad.yaml", 1, 1)))
     assert report.summary([bad])["error"] == 1 and report.summary([bad])["invalid_files"] == 0
@@ -248,18 +248,19 @@ def stuck_and_dying(tmp_path, jobs: str) -> list:
 
     copy = tmp_path / "copy.yaml"
     copy.write_text(SHALLOW, encoding="utf-8")
-    run = run_with_fault(STUCK, ["check", "derivations/shallow.yaml", str(copy), "--time-limit", "5", "--format", "json", "--jobs", jobs])
+    run = run_with_fault(STUCK, ["check", "derivations/shallow.yaml", str(copy), "--time-limit", "12", "--format", "json", "--jobs", jobs])
     assert run.returncode == 3, run.stderr
     assert "Traceback" not in run.stderr + run.stdout
     return [[(c["verdict"], c["reason"]) for c in f["claims"]] for f in json.loads(run.stdout)["files"]]
 
 
+@pytest.mark.slow
 def test_stuck_and_dying_claims_are_recorded_and_the_rest_checked(tmp_path):
     start = time.monotonic()
     files = stuck_and_dying(tmp_path, "2")
-    assert time.monotonic() - start < 60
+    assert time.monotonic() - start < 120
     assert [[verdict for verdict, _reason in f] for f in files] == [["holds", "timeout", "holds", "error"] + ["holds"] * 4] * 2
-    assert files[0][1][1] == "gave up after 5 s (stopped from outside)"
+    assert files[0][1][1] == "gave up after 12 s (stopped from outside)"
     assert files[0][3][1] == "internal error: the worker process checking it stopped (exit code 9)"
 
 
@@ -355,3 +356,20 @@ def test_output_into_head_ends_at_once():
     assert time.monotonic() - start < 20
     assert len(run.stdout.splitlines()) == 1
     assert "Traceback" not in run.stderr and "Exception" not in run.stderr
+
+
+def test_a_script_without_a_main_guard_can_check_after_importing_jax(tmp_path):
+    """Workers of a process that already loaded jax are new interpreters that do not import
+    the caller's script again (multiprocessing's spawn would, and fail in every worker)."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import jax\n"
+        "from tensorcalc.verdicts.workers import check_paths\n"
+        "results = check_paths(['derivations/shallow.yaml'])\n"
+        "print([c.verdict for c in results[0].claims])\n",
+        encoding="utf-8",
+    )
+    run = subprocess.run([sys.executable, str(script)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.stdout.strip() == str(["holds"] * 8)

@@ -203,7 +203,7 @@ NAMES_THAT_COLLIDE = """tensorcalc: 1
 title: names that collide with the generated code
 layout: numerator
 dims: {d: 3, h: 4, n: 2}
-functions: {np: sigmoid, sum: tanh}
+functions: {np: sigmoid, len: tanh}
 tensors:
   x: vector(d)
   t: matrix(h, d)

@@ -59,12 +59,7 @@ def _describe(expr: Expr, shape: Shape) -> str:
 def broadcast(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
     if same(a, b):
         return a if len(a) >= len(b) else b
-    if is_scalar(a):
-        return b
-    if is_scalar(b):
-        return a
-    left, right = expr.args
-    raise _err(expr, f"{what} needs equal shapes: {_describe(left, a)}, {_describe(right, b)}")
+    return _scalar_factor(expr, a, b, f"{what} needs equal shapes")
 
 
 def contract(expr: Expr, a: Shape, b: Shape) -> Shape:
@@ -73,12 +68,17 @@ def contract(expr: Expr, a: Shape, b: Shape) -> Shape:
         return b if not a else a
     if sympy.expand(a[-1] - b[0]) == 0:
         return squeeze(a[:-1] + b[1:])
+    return _scalar_factor(expr, a, b, "cannot multiply")
+
+
+def _scalar_factor(expr: Expr, a: Shape, b: Shape, problem: str) -> Shape:
+    """A scalar operand takes the other's shape; otherwise ``problem``, naming both operands."""
     if is_scalar(a):
         return b
     if is_scalar(b):
         return a
     left, right = expr.args
-    raise _err(expr, f"cannot multiply: {_describe(left, a)}, {_describe(right, b)}")
+    raise _err(expr, f"{problem}: {_describe(left, a)}, {_describe(right, b)}")
 
 
 def otimes(expr: Expr, a: Shape, b: Shape) -> Shape:

@@ -425,23 +425,21 @@ def _one_step_derivatives(model) -> list[Expr]:
     return out
 
 
+def _shape_or_none(model, raw: Expr, scope: dict):
+    """The shape of a raw expression, or None where it does not resolve or type-check."""
+    try:
+        return model.shape(model.resolve(raw, scope))
+    except TensorcalcError:
+        return None
+
+
 def _factor_candidates(model, scope: dict, claimed_raw: Expr) -> list[tuple[str, Expr]]:
     """A factor of the product replaced by a one-step true derivative, or one inserted."""
     factors = product_factors(claimed_raw)
     terms = _one_step_derivatives(model)
     out = []
-    shapes = []
-    for f in factors:
-        try:
-            shapes.append(model.shape(model.resolve(f, scope)))
-        except TensorcalcError:
-            shapes.append(None)
-    term_shapes = []
-    for t in terms:
-        try:
-            term_shapes.append(model.shape(model.resolve(t, scope)))
-        except TensorcalcError:
-            term_shapes.append(None)
+    shapes = [_shape_or_none(model, f, scope) for f in factors]
+    term_shapes = [_shape_or_none(model, t, scope) for t in terms]
     if len(factors) > 1:
         for i, (f, fs) in enumerate(zip(factors, shapes)):
             for t, ts in zip(terms, term_shapes):

@@ -58,6 +58,18 @@ class Derivation:
     model: Model | None = None
     general: bool = False
 
+    def displayed(self, steps: bool) -> list[tuple[Line, bool]]:
+        """The lines shown, in order, each with whether it continues the line above (no left side):
+        a general layer formula with its recursion; else the result, or with ``steps`` every step."""
+        if self.general:
+            return [(self.result, False)] + [(line, False) for line in self.steps]
+        if not steps:
+            return [(self.result, False)]
+        shown = [(line, False) for line in self.steps]
+        if self.chain is not None and self.chain.rhs != self.result.rhs:
+            return shown + [(self.chain, False), (self.result, True)]
+        return shown + [(self.result, False)]
+
 
 # --- entry point ---------------------------------------------------------------------
 

@@ -325,7 +325,8 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 RELATION = {"equation": "=", "proportional": r"\propto", "helper": ":="}
 
 
-def _families(prepared) -> set[str]:
+def layer_families(prepared) -> set[str]:
+    """Names printed with a layer superscript (``W[l]`` -> W^{(l)})."""
     out = set(prepared.families)
     out |= {base for base, (key, _raw) in prepared.helpers.items() if key.param}
     return out
@@ -337,15 +338,18 @@ def _loop(printer: Printer, loop) -> str:
     return rf" && {name(loop.index)} = {printer(loop.lo)}, \dots, {printer(loop.hi)}"
 
 
+def claim_row(printer: Printer, claim, expected_to_fail: bool = False) -> str:
+    """One claim (kind, lhs, rhs, loop) as written: ``lhs &= rhs`` and its loop or a tag."""
+    lhs = printer(claim.lhs)
+    rhs = printer(claim.rhs)
+    note = r" && \text{(expected to fail)}" if expected_to_fail else ""
+    return f"{lhs} &{RELATION.get(claim.kind, '=')} {rhs}{_loop(printer, claim.loop) or note}"
+
+
 def claims_block(prepared) -> str:
     """Every claim of the file as written, one aligned line each."""
-    printer = Printer(_families(prepared))
-    rows = []
-    for claim in prepared.claims:
-        lhs = printer(claim.lhs)
-        rhs = printer(claim.rhs)
-        tag = r" && \text{(expected to fail)}" if claim.expect == "fails" else ""
-        rows.append(f"{lhs} &{RELATION.get(claim.kind, '=')} {rhs}{_loop(printer, claim.loop) or tag}")
+    printer = Printer(layer_families(prepared))
+    rows = [claim_row(printer, claim, claim.expect == "fails") for claim in prepared.claims]
     if not rows:
         return ""
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
@@ -355,7 +359,7 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
     """One align block: the derived formula (and its recursion), or every step with shapes."""
     from ..explain.formulas import with_helper_names
 
-    families = _families(prepared)
+    families = layer_families(prepared)
     printer = Printer(families)
     rows = []
 
@@ -366,20 +370,8 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
         loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
         rows.append(f"{lhs} &= {rhs}{loop}")
 
-    if d.general:
-        row(d.result)
-        for line in d.steps:
-            row(line)
-    elif steps:
-        for line in d.steps:
-            row(line, braces=True)
-        if d.chain is not None and d.chain.rhs != d.result.rhs:
-            row(d.chain, braces=True)
-            row(d.result, lhs_override="", braces=True)
-        else:
-            row(d.result, braces=True)
-    else:
-        row(d.result)
+    for line, continued in d.displayed(steps):
+        row(line, lhs_override="" if continued else None, braces=steps and not d.general)
     return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 

@@ -17,20 +17,8 @@ def derivation_text(d, names: dict, steps: bool = False) -> str:
         loop = f"   for l in {line.loop[0]}..{line.loop[1]}" if line.loop else ""
         rows.append((lhs, rhs + loop, shape_text(line.shape)))
 
-    if d.general:
-        add(d.result)
-        for line in d.steps:
-            add(line)
-    elif steps:
-        for line in d.steps:
-            add(line)
-        if d.chain is not None and d.chain.rhs != d.result.rhs:
-            add(d.chain)
-            add(d.result, "")
-        else:
-            add(d.result)
-    else:
-        add(d.result)
+    for line, continued in d.displayed(steps):
+        add(line, "" if continued else None)
     width = max(len(r[0]) for r in rows)
     body = max(len(r[1]) for r in rows)
     out = []

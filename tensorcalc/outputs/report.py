@@ -6,7 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 
 from ..errors import InternalError
-from ..verdicts.check import ClaimResult, FileResult
+from ..verdicts.results import ClaimResult, FileResult
 from .escape import github_data, github_property, json_document, terminal, xml, xml_document
 
 MARK = {"holds": "holds", "fails": "FAILS", "error": "ERROR", "timeout": "GAVE UP"}

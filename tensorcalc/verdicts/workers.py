@@ -1,7 +1,7 @@
 """Files checked in worker processes that the parent watches.
 
 A worker checks one file at a time and tells the parent when each claim starts and what
-its result is. The in-process timer of ``check.wall_clock`` normally ends a slow claim;
+its result is. The in-process timer of ``timer.wall_clock`` normally ends a slow claim;
 when a claim runs on past its limit plus ``grace(limit)`` anyway (stuck in C code, or an
 alarm lost), the parent kills the worker, records the claim as ``timeout`` and starts a
 new worker for the rest of the file. A worker that dies gets its current claim recorded
@@ -24,7 +24,8 @@ from multiprocessing import connection
 
 from ..document import CheckSettings
 from ..errors import InternalError, Pos
-from .check import ClaimResult, FileResult, Instance, check_file
+from .check import check_file
+from .results import ClaimResult, FileResult, Instance
 
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -137,11 +138,67 @@ class _Worker:
 
 
 def _context():
-    """fork is cheapest, but not once jax (and its threads) lives in this process; spawn (not
-    forkserver) keeps this process the workers' parent, which ``_die_with_parent`` checks."""
+    """fork is cheapest, but not once jax (and its threads) lives in this process; then each
+    worker is a new interpreter (``_Launched``), and this process stays its parent, which
+    ``_die_with_parent`` checks."""
     import multiprocessing
 
-    return multiprocessing.get_context("spawn" if "jax" in sys.modules or sys.platform != "linux" else "fork")
+    return _LaunchContext() if "jax" in sys.modules or sys.platform != "linux" else multiprocessing.get_context("fork")
+
+
+class _LaunchContext:
+    """Workers as ``python -c`` processes talking over a socket pair. Unlike multiprocessing's
+    spawn, the caller's main module is not imported again in the worker, so a script that
+    calls ``check_paths`` at its top level (no ``if __name__ == "__main__"``) works too."""
+
+    @staticmethod
+    def Pipe():
+        import multiprocessing
+
+        return multiprocessing.Pipe()
+
+    @staticmethod
+    def Process(target, args, daemon=True):
+        return _Launched(*args)
+
+
+class _Launched:
+    """The part of ``multiprocessing.Process`` the parent uses, for a worker started with subprocess."""
+
+    def __init__(self, child_conn, parent: int):
+        self.child_conn, self.parent, self.popen = child_conn, parent, None
+
+    def start(self) -> None:
+        import subprocess
+
+        fd = self.child_conn.fileno()
+        code = "import sys; from tensorcalc.verdicts.workers import serve_fd; serve_fd(int(sys.argv[1]), int(sys.argv[2]))"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.popen = subprocess.Popen([sys.executable, "-c", code, str(fd), str(self.parent)], pass_fds=(fd,), env=env,
+                                      stdin=subprocess.DEVNULL, close_fds=True)
+
+    def is_alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> None:
+        self.popen.kill()
+
+    def join(self, timeout: float | None = None) -> None:
+        import subprocess
+
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+
+def serve_fd(fd: int, parent: int) -> None:
+    """Entry point of a ``_Launched`` worker: serve on the inherited socket ``fd``."""
+    _serve(connection.Connection(fd), parent)
 
 
 def check_paths(paths: list[str], time_limit: float | None = None, on_claim=None, on_file=None, jobs: int = 1) -> list[FileResult]:
