@@ -167,3 +167,54 @@ def test_readme_batch_example_runs_at_another_n(root, tmp_path):
                           env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == script.strip().splitlines()[-1].lstrip("# ")
+
+
+GENERATED = """tensorcalc: 1
+title: generated
+layout: {layout}
+dims: {{d: 2, h: 3, k: 2, N: {n}}}
+tensors:
+  X: matrix(d, N)
+  Y: matrix(k, N)
+  W1: matrix(h, d)
+  W2: matrix(k, h)
+forward:
+  A1: {f}(W1 X)
+  Yhat: W2 A1
+  L: {coefficient} norm(Yhat - Y)^2
+loss: L
+claims: []
+"""
+
+
+def _generated_case():
+    from hypothesis import strategies as st
+
+    return st.tuples(
+        st.sampled_from(["sigmoid", "tanh", "softplus", "exp"]),
+        st.sampled_from(["1/N", "1/(2 N)", "3/(d N)", "N/(h k)", "(d + h)/N^2", "2"]),
+        st.sampled_from(["numerator", "denominator", "mixed"]),
+        st.sampled_from([2, 5]),
+        st.sampled_from([1, 3, 7, 64]),
+    )
+
+
+def test_generated_batch_losses_match_jax_at_every_batch_size(tmp_path_factory):
+    """Random activations, size-valued coefficients and layouts: code emitted at one N is right at another."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(_generated_case())
+    def check(case):
+        f, coefficient, layout, file_n, run_n = case
+        text = GENERATED.format(layout=layout, n=file_n, f=f, coefficient=coefficient)
+        prepared = Prepared(load_spec("generated.yaml", text))
+        code = emit_numpy(prepared)
+        assert f"= {file_n}" not in code
+        module = load_emitted(code, tmp_path_factory.mktemp("gen"), f"emitted_generated_{abs(hash(case))}")
+        model = model_at(prepared, N=run_n)
+        leaves = draws.float_leaves(model, np.random.default_rng(run_n))
+        got = module.gradients(**{identifier(k): v for k, v in leaves.items()})
+        assert_close(got, jax_gradients(model, leaves), layout)
+
+    check()
