@@ -91,3 +91,12 @@ def test_the_number_in_place_of_the_name_fails_and_the_correction_names_the_size
     assert main(["check", str(root / "derivations/batch_regression.yaml")]) == 0
     out = capsys.readouterr().out
     assert "correct: d L / d W2 = 1/N (Yhat - Y) A1^T" in out
+
+
+def test_layer_width_used_as_a_value_is_printed_relative_to_l(root, tmp_path, capsys):
+    text = (root / "derivations/mlp.yaml").read_text(encoding="utf-8")
+    lines = [ln for ln in text.split("claims:")[0].splitlines() if not ln.startswith("  C:")]
+    path = tmp_path / "width.yaml"
+    path.write_text("\n".join(lines + ["  C: 1/n[L] norm(a[L] - y)^2", "claims: []", ""]), encoding="utf-8")
+    assert main(["derive", str(path), "--wrt", "W[l]"]) == 0
+    assert "d C / d z[L] = 2/n[L] (a[L] - y) ⊙ mu'(z[L])" in capsys.readouterr().out
