@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from test_emit import load_emitted
+from test_sizes_symbols import prepared_batch
 
 from tensorcalc.core.expr import var
 from tensorcalc.core.layouts import effective
@@ -169,22 +170,6 @@ def test_readme_batch_example_runs_at_another_n(root, tmp_path):
     assert done.stdout.strip() == script.strip().splitlines()[-1].lstrip("# ")
 
 
-GENERATED = """tensorcalc: 1
-title: generated
-layout: {layout}
-dims: {{d: 2, h: 3, k: 2, N: {n}}}
-tensors:
-  X: matrix(d, N)
-  Y: matrix(k, N)
-  W1: matrix(h, d)
-  W2: matrix(k, h)
-forward:
-  A1: {f}(W1 X)
-  Yhat: W2 A1
-  L: {coefficient} norm(Yhat - Y)^2
-loss: L
-claims: []
-"""
 
 
 def _generated_case():
@@ -207,8 +192,7 @@ def test_generated_batch_losses_match_jax_at_every_batch_size(tmp_path_factory):
     @given(_generated_case())
     def check(case):
         f, coefficient, layout, file_n, run_n = case
-        text = GENERATED.format(layout=layout, n=file_n, f=f, coefficient=coefficient)
-        prepared = Prepared(load_spec("generated.yaml", text))
+        prepared = prepared_batch(str(file_n), layout, f, coefficient)
         code = emit_numpy(prepared)
         assert f"= {file_n}" not in code
         module = load_emitted(code, tmp_path_factory.mktemp("gen"), f"emitted_generated_{abs(hash(case))}")

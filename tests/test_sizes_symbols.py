@@ -15,7 +15,7 @@ from tensorcalc.outputs.latex import Printer
 
 BATCH = """tensorcalc: 1
 title: batch
-layout: denominator
+layout: {layout}
 dims: {{d: 3, h: 4, k: 2, N: {N}}}
 tensors:
   X: matrix(d, N)
@@ -24,17 +24,16 @@ tensors:
   W2: matrix(k, h)
 forward:
   Z1: W1 X
-  A1: sigmoid(Z1)
+  A1: {f}(Z1)
   Yhat: W2 A1
-  L: 1/(2 N) norm(Yhat - Y)^2
+  L: {coefficient} norm(Yhat - Y)^2
 loss: L
-claims:
-  - d L / d W2 = 1/N (Yhat - Y) A1^T
+claims: []
 """
 
 
-def prepared_batch(sizes: str) -> Prepared:
-    return Prepared(load_spec("batch.yaml", BATCH.format(N=sizes)))
+def prepared_batch(sizes: str, layout: str = "denominator", f: str = "sigmoid", coefficient: str = "1/(2 N)") -> Prepared:
+    return Prepared(load_spec("batch.yaml", BATCH.format(N=sizes, layout=layout, f=f, coefficient=coefficient)))
 
 
 @pytest.mark.parametrize("sizes", ["5", "[3, 5]", "[1, 2, 7]"])
