@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def test_emitted_code_is_straight_line_numpy(root):
     prepared = Prepared(load_spec(str(root / "derivations/shallow.yaml")))
     code = emit_numpy(prepared)
     assert "def gradients(x, W1, b1, W2, b2):" in code
-    assert "'W1': (x @ dloss_dz.T)," in code
+    assert "    dloss_dW1 = (x @ dloss_dz.T)\n" in code and "'W1': dloss_dW1," in code
     assert "exec" not in code and "eval" not in code
 
 
@@ -69,3 +70,18 @@ def test_family_is_unrolled_at_the_deepest_checked_depth(root):
     code = emit_numpy(prepared)
     assert "def gradients(x, y, W_1, W_2, W_3, W_4, b_1, b_2, b_3, b_4):" in code
     assert "'W[4]'" in code
+
+
+def test_each_array_is_dropped_after_its_last_use(root):
+    """Live arrays as in hand-written backprop: a gradient is computed as soon as its inputs
+    are, and every intermediate is deleted after the line that last reads it."""
+    prepared = Prepared(load_spec(str(root / "derivations/mlp.yaml")))
+    lines = [ln.strip() for ln in emit_numpy(prepared).splitlines()]
+    body = lines[lines.index('"""d C / d each parameter (depth L=4); arrays as declared (a vector is n×1)."""') + 1 : lines.index("return {")]
+    defined = [ln.split(" = ")[0] for ln in body if " = " in ln]
+    for i, ln in enumerate(body):
+        if ln.startswith("del "):
+            for name in ln[4:].split(", "):
+                assert name in defined
+                assert not any(re.search(rf"\b{re.escape(name)}\b", later) for later in body[i + 1 :]), name
+    assert sum(ln.startswith("del ") for ln in body) >= 4

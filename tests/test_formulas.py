@@ -80,4 +80,4 @@ def test_readme_derive_examples_are_real_output(root, capsys):
         argv[1] = str(root / argv[1])
         status, out, _ = run(capsys, *argv)
         assert status == 0
-        assert out == expected, command
+        assert out.replace(f"{root}/", "") == expected, command  # emitted code names the file as given

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import sympy
 
-from tensorcalc.core.functions import ARRAY, CODE, EXACT, HEADS, T, Transcendentals, formula_program
+from tensorcalc.core.functions import (
+    ARRAY, BUILTINS, CODE, EXACT, HEADS, Logistic, Softplus, T, Transcendentals, formula_program, stable_form,
+)
 from tensorcalc.oracles.symbolic import SymbolicTranscendentals
 from tensorcalc.verdicts.check import check_file
 
@@ -18,6 +20,7 @@ ALGEBRAIC = {  # formulas whose exact value is the real value (no transcendental
     "Heaviside": sympy.Heaviside(T), "DiracDelta": sympy.DiracDelta(T),
 }
 TRANSCENDENTAL = {name: getattr(sympy, name)(T) for name in ("exp", "log", "tanh", "sinh", "cosh", "sin", "cos")}
+TRANSCENDENTAL.update({"Logistic": Logistic(T), "Softplus": Softplus(T)})  # the stable forms of emitted code
 
 
 def _code_value(formula: sympy.Expr, t: np.ndarray) -> np.ndarray:
@@ -84,3 +87,38 @@ def test_trigonometric_formulas_are_checked_by_both_oracles(tmp_path):
     assert result.error is None, result.error
     assert [c.verdict for c in result.claims] == ["holds", "holds", "fails"]
     assert all(i.exact_points for c in result.claims for i in c.instances)  # decided exactly, not only numerically
+
+
+SIGMOID = BUILTINS["sigmoid"]
+STABLE = [  # (formula, its stable form as text)
+    (SIGMOID, "Logistic(t)"),
+    (sympy.diff(SIGMOID, T), "-(Logistic(t) - 1)*Logistic(t)"),  # σ' = σ (1 - σ)
+    (sympy.diff(SIGMOID, T, 2), None),
+    (BUILTINS["softplus"], "Softplus(t)"),
+    (sympy.diff(BUILTINS["softplus"], T), "Logistic(t)"),
+    (sympy.log(SIGMOID), "-Softplus(-t)"),  # log-sigmoid
+    (sympy.diff(sympy.log(SIGMOID), T), "1 - Logistic(t)"),
+    (sympy.log(1 - SIGMOID), "-Softplus(t)"),
+]
+
+
+@pytest.mark.parametrize("formula, text", STABLE)
+def test_stable_form_is_the_same_function_and_finite_everywhere(formula, text):
+    stable = stable_form(formula)
+    if text is not None:
+        assert str(stable) == text
+    t = np.array([-800.0, -40.0, -3.0, 0.0, 0.5, 40.0, 800.0])
+    fast = formula_program(stable, ARRAY)(t, np) + 0 * t
+    with np.errstate(over="ignore"):  # as emitted: exp(800) = inf, 1/(1 + inf) = 0
+        code = _code_value(stable, t) + 0 * t
+    assert np.all(np.isfinite(fast)) and np.all(np.isfinite(code))
+    np.testing.assert_allclose(code, fast, rtol=1e-14, atol=0)
+    moderate = np.abs(t) < 5  # where the naive formula is still accurate
+    with np.errstate(all="ignore"):
+        naive = formula_program(formula, ARRAY)(t, np) + 0 * t
+    np.testing.assert_allclose(fast[moderate], naive[moderate], rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("formula", [sympy.exp(T), sympy.tanh(T), sympy.diff(sympy.exp(T) / (1 + sympy.exp(T) ** 2), T)])
+def test_stable_form_leaves_other_formulas_alone(formula):
+    assert stable_form(formula) == formula

@@ -166,9 +166,12 @@ def _assert_only_expected_statements(code: str) -> ast.Module:
     for f in functions:
         arguments = [a.arg for a in f.args.args]
         body = f.body[1:] if isinstance(f.body[0], ast.Expr) else f.body
-        assert all(isinstance(s, (ast.Assign, ast.Return)) for s in body), ast.dump(f)
+        body = [_errstate_body(s) for s in body]
+        assert all(isinstance(s, (ast.Assign, ast.Return, ast.Delete)) for s in body), ast.dump(f)
         assigned = [t.id for s in body if isinstance(s, ast.Assign) for t in s.targets]
         assert not set(arguments + assigned) & reserved and len(set(assigned)) == len(assigned)
+        deleted = [t.id for s in body if isinstance(s, ast.Delete) for t in s.targets]
+        assert set(deleted) <= set(assigned) and len(set(deleted)) == len(deleted)  # only its own arrays, once
         assert not set(arguments) & set(assigned)
         for node in ast.walk(f):
             if isinstance(node, ast.Call):
@@ -179,6 +182,19 @@ def _assert_only_expected_statements(code: str) -> ast.Module:
                 assert node.id in {"np"} | own | set(arguments) | set(assigned), node.id
             assert not isinstance(node, (ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal, ast.Lambda))
     return tree
+
+
+def _errstate_body(statement):
+    """``with np.errstate(over='ignore'): return ...`` (σ at -800) -> its one return; anything else unchanged."""
+    if not isinstance(statement, ast.With):
+        return statement
+    (item,) = statement.items
+    call = item.context_expr
+    assert isinstance(call, ast.Call) and ast.unparse(call.func) == "np.errstate" and item.optional_vars is None
+    assert [(k.arg, getattr(k.value, "value", None)) for k in call.keywords] == [("over", "ignore")] and not call.args
+    (inner,) = statement.body
+    assert isinstance(inner, ast.Return)
+    return inner
 
 
 def _derive_numpy(capsys, path: str) -> str:

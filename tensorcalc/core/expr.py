@@ -5,7 +5,7 @@ a function and derivative order, dimension expressions...). Construction never
 rewrites; shapes are inferred by ``shapes.py`` and values by ``evaluate.py``.
 
 Operators (attr in brackets):
-  var[name]  num[Fraction]  add  sub  neg  matmul  hadamard  mul  div  pow
+  var[name]  num[Fraction]  size[sympy size expression: N, n[2]]  add  sub  neg  matmul  hadamard  mul  div  pow
   otimes  T  diag  eye[dim]  ones[dims]  zeros[dims]  sum  norm  trace  softmax
   pow[None: a scalar's power, ".^": every entry's]  mpow (matrix power, integer k >= 2)  inv  det  logdet
   sum_axis[1: down the rows, 2: along each row]  mean[None: every entry, or an axis]
@@ -90,6 +90,12 @@ def num(value, pos: Pos | None = None) -> Expr:
     return Expr("num", (), Fraction(value), pos)
 
 
+def size(dim, pos: Pos | None = None) -> Expr:
+    """A dimension used as a value (``1/N``, ``n[L]``): a scalar that stays a name until an
+    oracle evaluates it at one size set. ``dim``: a sympy expression in dimension symbols."""
+    return Expr("size", (), dim, pos)
+
+
 def node(op: str, *args: Expr, attr: Any = None, pos: Pos | None = None) -> Expr:
     return Expr(op, tuple(args), attr, pos)
 
@@ -133,6 +139,8 @@ def to_text(e: Expr) -> str:
         v = e.attr
         text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
         return f"({text})" if v < 0 else text
+    if op == "size":  # a dimension used as a value: printed by name, a number only when evaluated
+        return str(e.attr)
     if op == "call":  # raw call as written: sigma'(z), diag(v), I(h)
         return f"{e.attr}({', '.join(to_text(a) for a in e.args)})"
     if op in _INFIX:

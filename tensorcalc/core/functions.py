@@ -123,7 +123,26 @@ def _cosh(memo, a):
     return (e + 1 / e) / 2
 
 
+class Logistic(sympy.Function):
+    """σ(t) = 1/(1 + e^-t) as one head, so code can compute it without overflow."""
+
+
+class Softplus(sympy.Function):
+    """log(1 + e^t) as one head: np.logaddexp(0, t) is finite and exact at any t."""
+
+
+def _logistic_code(a: list[str]) -> str:
+    return f"(1.0 / (1.0 + np.exp(-{a[0]})))"  # exp(800) = inf gives 0, the right value (emit silences the overflow)
+
+
+def _logistic_exact(memo, a):
+    return 1 / (1 + memo.exp(-a[0]))
+
+
 HEADS: dict[str, Head] = {
+    "Logistic": Head(lambda xp, a: xp.exp(-xp.logaddexp(0.0, -a[0])), _logistic_exact, _logistic_code),
+    "Softplus": Head(lambda xp, a: xp.logaddexp(0.0, a[0]), lambda memo, a: memo.log(1 + memo.exp(a[0])),
+                     lambda a: f"np.logaddexp(0.0, {a[0]})"),
     "exp": _unary("exp", lambda memo, a: memo.exp(a[0])),
     "log": _unary("log", lambda memo, a: memo.log(a[0])),
     "tanh": _unary("tanh", _tanh),
@@ -192,6 +211,37 @@ def formula_program(f: sympy.Expr, how: Interpretation) -> Callable[[Any, Any], 
     if how.name == "code":
         return lambda x, ctx: rule([g(x, ctx) for g in args])
     return lambda x, ctx: rule(ctx, [g(x, ctx) for g in args])
+
+
+_S = sympy.Symbol("s")
+
+
+@functools.lru_cache(maxsize=None)
+def stable_form(f: sympy.Expr) -> sympy.Expr:
+    """The same function written so floats cannot overflow: a formula in e^±t that is a
+    rational function of σ(t) (σ and its derivatives: σ' = σ(1 - σ), softplus', log-sigmoid')
+    is written in σ (a polynomial in σ only: e^t = σ/(1 - σ) would overflow again); log σ and log(1 - σ) become -softplus(-t), -softplus(t). Other formulas
+    are returned unchanged. ``f == stable_form(f)`` as functions of t (tests check it)."""
+    if not f.has(sympy.exp):
+        return f
+    in_s = sympy.factor(sympy.simplify(f.subs(sympy.exp(-T), (1 - _S) / _S).subs(sympy.exp(T), _S / (1 - _S))))
+    logs = {}
+    for term in in_s.atoms(sympy.log):
+        (a,) = term.args
+        if sympy.simplify(a - _S) == 0:
+            logs[term] = -Softplus(-T)
+        elif sympy.simplify(a - (1 - _S)) == 0:
+            logs[term] = -Softplus(T)
+        elif sympy.simplify(a * (1 - _S) - 1) == 0:
+            logs[term] = Softplus(T)
+        else:
+            return f
+    out = in_s.xreplace(logs)
+    if out.has(T) and not out.has(Softplus) or out.has(sympy.log):
+        return f
+    if not out.free_symbols - {T, _S} and out.subs(Softplus(T), 0).subs(Softplus(-T), 0).is_polynomial(_S):  # no 1/(1 - σ)
+        return out.subs(_S, Logistic(T))
+    return f
 
 
 class UnknownFunction(ArithmeticError):

@@ -15,11 +15,18 @@ INFIX = {"add": " + ", "sub": " - ", "hadamard": " ⊙ ", "mul": " * ", "otimes"
 ASSOCIATIVE = {"add", "hadamard", "mul", "matmul"}
 
 
+def is_constant(e: Expr) -> bool:
+    """Numbers and sizes only (``1/N``, ``2 N``): a coefficient written before what it scales."""
+    if e.op in ("num", "size"):
+        return True
+    return e.op in ("mul", "matmul", "div", "pow", "neg") and all(is_constant(a) for a in e.args)
+
+
 def level(e: Expr) -> int:
     if e.op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return NEG
-    if e.op == "mul" and e.args[0].op == "num":
-        return PRODUCT  # 2 x reads better than 2 * x
+    if e.op == "mul" and is_constant(e.args[0]):
+        return PRODUCT  # 2 x, 1/N x read better than 2 * x
     if e.op == "num" and e.attr.denominator != 1:
         return QUOTIENT
     if e.op == "num" and e.attr < 0:
@@ -36,8 +43,10 @@ def plain(e: Expr) -> str:
         return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     if op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return "-" + plain(Expr("mul", (Expr("num", (), -e.args[0].attr), e.args[1])))
-    if op == "mul" and e.args[0].op == "num":
+    if op == "mul" and is_constant(e.args[0]):
         return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, True)}"
+    if op == "size":
+        return str(e.attr)
     if op in INFIX:
         a, b = e.args
         mine = LEVEL[op]

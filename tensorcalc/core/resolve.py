@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, to_text
+from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, size, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from ..suggest import did_you_mean
@@ -69,8 +69,8 @@ class Resolver:
         key = base
         if base not in model.prepared.families and groups and len(groups) == 1 and len(groups[0]) == 1:
             sized = f"{base}[{_int_or_none(model, groups[0][0], self.scope)}]"
-            if sized in model.sizes:  # a layer width used as a number: n[L]
-                return num(model.sizes[sized], pos=raw.pos)
+            if sized in model.sizes:  # a layer width used as a value: n[L]
+                return self._size(sized, raw.pos)
         if base in model.prepared.families:
             if not groups or len(groups[0]) != 1:
                 raise TensorcalcError(f"{base!r} is a layer family: write {base}[l]", raw.pos)
@@ -93,7 +93,9 @@ class Resolver:
             if hkey.param:
                 scope[hkey.param] = int(key[len(base) + 1 : -1])
             return Resolver(model, scope, budget=self.budget).value(hraw)
-        if key == base and base in self.scope:  # a size or a layer index used as a number: 1/m, 1/N
+        if key == base and base in model.sizes:  # a size used as a value: 1/m, 1/N
+            return self._size(base, raw.pos)
+        if key == base and base in self.scope:  # a layer index used as a number
             return num(self.scope[base], pos=raw.pos)
         if base in model.sizes or f"{base}[0]" in model.sizes:
             raise TensorcalcError(f"{base!r} is a dimension, not a value (write I({base}) or ones({base}))", raw.pos)
@@ -106,6 +108,10 @@ class Resolver:
         model = self.model
         declared = (*model.leaves, *model.defs, *model.prepared.helpers, *model.functions.formulas)
         return {name.split("[")[0] for name in declared} | builtin_names()
+
+    def _size(self, name: str, pos) -> Expr:
+        """The dimension ``name`` (``N``, ``n[3]``) as a value: a symbol, never its number."""
+        return size(self.model.dim(Expr("name", (), name, pos), {}), pos=pos)
 
     def _index(self, raw: Expr):
         try:
@@ -220,7 +226,7 @@ class Resolver:
     def _pow(self, raw: Expr) -> Expr:
         """``c^k`` of a scalar; ``X^k`` of a square matrix is the matrix power (``X^{-1}`` the
         inverse); ``X.^k`` is the power of every entry. A power of any other non-scalar is refused."""
-        base, exponent = self.value(raw.args[0]), self.value(raw.args[1])
+        base, exponent = self.value(raw.args[0]), _fold_sizes(self.model, self.value(raw.args[1]))
         if exponent.op != "num":
             raise TensorcalcError(f"exponent must be a number: {to_text(raw.args[1])!r}", raw.args[1].pos)
         if base.op == "num" and exponent.attr.denominator == 1:
@@ -284,6 +290,20 @@ def matrix_power(base: Expr, k, shape: tuple, pos) -> Expr:
     return base if k == 1 else Expr("mpow", (base, num(k)), None, pos)
 
 
+def _fold_sizes(model: Model, expr: Expr) -> Expr:
+    """An exponent built from numbers and sizes (``x^N``, ``x^(N-1)``) -> its number at the model's
+    sizes: a power is evaluated elementwise, so its exponent is a number. Anything else unchanged."""
+    if expr.op == "size":
+        return num(model.size(expr.attr), pos=expr.pos)
+    if expr.op == "neg" or (expr.op in _FOLD and len(expr.args) == 2):
+        args = [_fold_sizes(model, a) for a in expr.args]
+        if all(a.op == "num" for a in args):
+            value = -args[0].attr if expr.op == "neg" else _FOLD[expr.op](args[0].attr, args[1].attr)
+            if value is not None:
+                return num(value, pos=expr.pos)
+    return expr
+
+
 def _int_or_none(model: Model, raw: Expr, scope: dict):
     try:
         return model.eval_int(raw, scope)
@@ -303,7 +323,7 @@ def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping
     op = expr.op
     if op == "var":
         shape = names[expr.attr] if names and expr.attr in names else model.shapes[expr.attr]
-    elif op == "num":
+    elif op in ("num", "size"):
         shape = ()
     elif op == "eye":
         shape = (expr.attr, expr.attr)

@@ -9,6 +9,7 @@ reads as one line of a matrix-calculus cheat sheet:
   transpose_*          (Aᵀ)ᵀ, (A B)ᵀ, (u ⊙ v)ᵀ, (-A)ᵀ  A, Bᵀ Aᵀ, uᵀ ⊙ vᵀ, -Aᵀ  (pushed down; (A + B)ᵀ stays)
   transpose_symmetric  diag(v)ᵀ, Iᵀ, cᵀ             diag(v), I, c
   identity_factor      I A, A I                     A
+  trace_identity       trace(I(n))                  n            (sizes stay names: 1/N, not 1/5)
   diag_of_transpose    diag(vᵀ)                     diag(v)
   diag_column          diag(v) w      (w a column)  v ⊙ w
   row_hadamard_diag    uᵀ ⊙ vᵀ        (rows)        uᵀ diag(v)
@@ -160,12 +161,18 @@ def _monomial(e: Expr, shape: ShapeFn) -> _Monomial:
 
 
 def _rebuild(m: _Monomial) -> Expr:
-    ups = [(b, p) for b, p in sorted(m.powers.items(), key=lambda kv: to_text(kv[0])) if p > 0]
-    downs = [(b, -p) for b, p in sorted(m.powers.items(), key=lambda kv: to_text(kv[0])) if p < 0]
-    factors = [b if p == 1 else node("pow", b, num(p)) for b, p in ups]
+    powers = sorted(m.powers.items(), key=lambda kv: to_text(kv[0]))
+    sizes = [(b, p) for b, p in powers if b.op == "size"]
+    ups = [(b, p) for b, p in powers if p > 0 and b.op != "size"]
+    downs = [(b, -p) for b, p in powers if p < 0 and b.op != "size"]
+    factors = [_raised(b, p) for b, p in ups]
     if m.core is not None:
         factors.append(m.core)
     coef = m.coef
+    if sizes:  # 1/N, 2/(h N): one leading coefficient, the sizes by name
+        constant = _size_coefficient(abs(coef), sizes)
+        factors = [constant, *factors] if factors and constant != num(1) else factors or [constant]
+        coef = Fraction(-1 if coef < 0 else 1)
     if not factors:
         out = num(coef)
     else:
@@ -177,8 +184,27 @@ def _rebuild(m: _Monomial) -> Expr:
         elif coef != 1:
             out = node("mul", num(coef), out)
     for b, p in downs:
-        out = node("div", out, b if p == 1 else node("pow", b, num(p)))
+        out = node("div", out, _raised(b, p))
     return out
+
+
+def _raised(b: Expr, p: int) -> Expr:
+    return b if p == 1 else node("pow", b, num(p))
+
+
+def _size_coefficient(coef: Fraction, sizes: list[tuple[Expr, int]]) -> Expr:
+    """``coef`` × Π size^power as one constant: numbers and sizes over numbers and sizes."""
+
+    def product(parts: list[Expr]) -> Expr | None:
+        out = None
+        for f in parts:
+            out = f if out is None else node("matmul", out, f)
+        return out
+
+    top = ([num(coef.numerator)] if coef.numerator != 1 else []) + [_raised(b, p) for b, p in sizes if p > 0]
+    bottom = ([num(coef.denominator)] if coef.denominator != 1 else []) + [_raised(b, -p) for b, p in sizes if p < 0]
+    numerator = product(top) or num(1)
+    return numerator if not bottom else node("div", numerator, product(bottom))
 
 
 def scalar_factors(e: Expr, shape: ShapeFn) -> Expr | None:
@@ -232,6 +258,12 @@ def transpose_symmetric(e, shape):
 
 
 # --- identities, diag, hadamard ----------------------------------------------------
+
+
+def trace_identity(e, shape):
+    """trace(I(n)) = n, the size by name."""
+    inner = e.args[0]
+    return Expr("size", (), inner.attr) if inner.op == "eye" else None
 
 
 def identity_factor(e, shape):
@@ -306,6 +338,7 @@ RULES: list[tuple[str, str, Callable]] = [
     ("transpose_product", "T", transpose_product),
     ("transpose_elementwise", "T", transpose_elementwise),
     ("diag_of_transpose", "diag", diag_of_transpose),
+    ("trace_identity", "trace", trace_identity),
     ("identity_factor", "matmul", identity_factor),
     ("otimes_contraction", "matmul", otimes_contraction),
     ("diag_column", "matmul", diag_column),

@@ -299,7 +299,7 @@ class IndexMap:
         if e.op == "deriv":
             wrt, idx, layout = e.attr
             return Expr("deriv", tuple(self.expr(a, relative_to_l) for a in e.args), (self.name(wrt, relative_to_l), idx, layout))
-        if e.op in ("eye", "ones", "zeros"):
+        if e.op in ("eye", "ones", "zeros", "size"):
             return Expr(e.op, (), _map_dims(e.attr, lambda s: self.name(s, relative_to_l)))
         if not e.args:
             return e
@@ -369,7 +369,7 @@ def instantiate(e: Expr, l: int | None, depth: int) -> Expr:
         if e.op == "deriv":
             wrt, idx, layout = e.attr
             return Expr("deriv", tuple(walk_(a) for a in e.args), (name(wrt), idx, layout))
-        if e.op in ("eye", "ones", "zeros"):
+        if e.op in ("eye", "ones", "zeros", "size"):
             return Expr(e.op, (), _map_dims(e.attr, name))
         if not e.args:
             return e

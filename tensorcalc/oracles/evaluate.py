@@ -286,6 +286,10 @@ def _num(ev, e):
     return ev.alg.const(e.attr)
 
 
+def _size(ev, e):
+    return ev.alg.const(Fraction(ev.model.size(e.attr)))
+
+
 def _eye(ev, e):
     return ev.alg.eye(ev.model.size(e.attr))
 
@@ -501,6 +505,7 @@ def arrange(ev: Evaluator, e: Expr, full):
 EVAL: dict[str, Callable] = {
     "var": _var,
     "num": _num,
+    "size": _size,
     "eye": _eye,
     "ones": _fill(1),
     "zeros": _fill(0),

@@ -18,8 +18,8 @@ import sympy
 
 from ..core import shapes as S
 from ..core.derive import gradient_program
-from ..core.expr import Expr, node, substitute, var
-from ..core.functions import CODE, UnknownFunction, formula_program
+from ..core.expr import Expr, free_vars, node, substitute, var
+from ..core.functions import CODE, Logistic, T, UnknownFunction, formula_program, stable_form
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.resolve import shape_of
@@ -27,7 +27,9 @@ from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from ..explain.formulas import NotDerivable, parameters
+from .stable import LogCancellation
 
+_SIGMA = sympy.Symbol("sigma")
 _MEMBER = re.compile(r"^(.*)\[(-?\d+)\]$")
 # Names the generated module must keep for itself: no variable may shadow them.
 _RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) | {"np", "t", "_softmax"}
@@ -78,10 +80,13 @@ def deepest_model(prepared: Prepared) -> Model:
     return Model(prepared, max(sets, key=lambda s: s.get("L", 0)))
 
 
-def emit_numpy(prepared: Prepared, layout: str | None = None, model: Model | None = None, function: str = "gradients") -> str:
+def emit_numpy(prepared: Prepared, layout: str | None = None, model: Model | None = None, function: str = "gradients",
+               wrt: list[str] | None = None) -> str:
+    """The module's source; ``wrt``: the tensors whose gradients it returns (``W[l]`` for a family;
+    default: every parameter, data included)."""
     model = model or deepest_model(prepared)
     layout = layout or prepared.spec.layout
-    return _Emitter(model, layout).module(prepared, function)
+    return _Emitter(model, layout).module(prepared, function, wrt)
 
 
 class _Emitter:
@@ -94,24 +99,34 @@ class _Emitter:
         self.helpers: set[str] = set()
         self.dims: dict[sympy.Symbol, str] = {}
         self.names = _Names(_RESERVED)
+        self.read: set[str] = set()  # names the generated code reads
+        self.backward = False  # in the backward pass, σ'(z) reads the forward σ(z) when there is one
+        self.logistic_of = {d.args[0]: k for k, d in model.defs.items()
+                            if d.op == "apply" and d.attr[1] == 0 and stable_form(model.functions.formula(d.attr[0])) == Logistic(T)}
 
     def shape(self, e: Expr) -> tuple:
         return shape_of(self.model, e, self.cache, self.program_shapes)
 
     # --- the module
-    def module(self, prepared: Prepared, function: str) -> str:
+    def module(self, prepared: Prepared, function: str, wrt: list[str] | None = None) -> str:
         model = self.model
         loss = model.loss
         if loss is None:
             raise NotDerivable("the file defines no scalar loss")
-        names = self._parameter_keys(prepared)
+        names = self._parameter_keys(wrt or parameters(prepared))
         self.names.taken.add(function)
         sig = ", ".join(self.variable(k) for k in model.leaves)  # first, so arguments keep their plain names
-        body = [f"{self.variable(k)} = {self.code(e)}" for k, e in model.defs.items()]
+        for k in model.defs:
+            self.variable(k)  # then the forward pass, in its order
         steps, results = self._backward(loss, names)
-        body += steps
+        self.backward = False
+        forward = []
+        for k in self._needed(set().union(*(r for _t, r, _d in steps), *(r for _n, _c, r in results))):
+            self.read = set()
+            forward.append((f"{self.variable(k)} = {self.code(model.defs[k])}", self.read, k))
+        body = _schedule(forward + steps, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
         body.append("return {")
-        body += [f"    {k!r}: {code}," for k, code in results]
+        body += [f"    {n!r}: {self.names(('gradient', n), '')}," for n, _c, _r in results]
         body.append("}")
         dims = [f"{self.names(('dim', str(sym)), str(sym))} = {where}" for sym, where in self.dims.items()]
         header = [
@@ -120,7 +135,12 @@ class _Emitter:
             "",
         ]
         for (fn, order), code_name in self.functions.items():
-            header += [f"def {code_name}(t):", f"    return {self._function_code(fn, order)}", ""]
+            code = self._function_code(fn, order)
+            if "np.exp(-" in code and stable_form(model.functions.formula(fn, order)).has(Logistic):
+                # σ(-800) = 1/(1 + inf) = 0 is the right value: the overflow of exp is expected
+                header += [f"def {code_name}(t):", "    with np.errstate(over='ignore'):", f"        return {code}", ""]
+            else:
+                header += [f"def {code_name}(t):", f"    return {code}", ""]
         if "softmax" in self.helpers:
             header += ["def _softmax(z):", "    e = np.exp(z - np.max(z, axis=0, keepdims=True))", "    return e / np.sum(e, axis=0, keepdims=True)", ""]
         depth = f" (depth L={model.depth})" if model.depth is not None else ""
@@ -128,9 +148,18 @@ class _Emitter:
         lines = header + [f"def {function}({sig}):", doc] + ["    " + ln for ln in dims + body]
         return "\n".join(lines) + "\n"
 
-    def _parameter_keys(self, prepared: Prepared) -> list[str]:
+    def _needed(self, read: set[str]) -> list[str]:
+        """Forward definitions the backward pass reads, with what they read, in forward order
+        (the loss value itself is not returned, so it is not computed)."""
+        needed = set(read)
+        for k in reversed(list(self.model.defs)):
+            if k in needed:
+                needed |= free_vars(self.model.defs[k])
+        return [k for k in self.model.defs if k in needed]
+
+    def _parameter_keys(self, wanted: list[str]) -> list[str]:
         keys = []
-        for p in parameters(prepared):
+        for p in wanted:
             base = p.split("[")[0]
             if "[" in p and not re.search(r"\[\d+\]$", p):
                 keys += sorted((k for k in self.model.leaves if (m := _MEMBER.match(k)) and m.group(1) == base), key=_index)
@@ -150,20 +179,24 @@ class _Emitter:
                 steps.setdefault(adj, expr)
         inline: dict[str, Expr] = {}
         lines = []
+        self.backward = True
+        stable = LogCancellation(model.functions, dict(model.defs), self.shape)
         for adj in sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]]):
-            value = simplify(substitute(steps[adj], inline), self.shape)
-            if value.op in ("num", "var"):
+            value = stable.rewrite(simplify(substitute(steps[adj], inline), self.shape))
+            if value.op in ("num", "var") or stable.has_log_derivative(value):  # log'(u): its reader cancels it against u
                 inline[adj] = value
                 continue
-            lines.append(f"{self._adjoint(adj)} = {self.code(value)}")
+            self.read = set()
+            lines.append((f"{self._adjoint(adj)} = {self.code(value)}", self.read, adj))
             inline[adj] = var(adj)
         numerator = effective(self.layout, ()) == "numerator"
         results = []
         for name, prog in programs.items():
-            gradient = simplify(substitute(prog.result, inline), self.shape)
+            gradient = stable.rewrite(simplify(substitute(prog.result, inline), self.shape))
             if numerator:
                 gradient = simplify(node("T", gradient), self.shape)
-            results.append((name, self.code(gradient)))
+            self.read = set()
+            results.append((name, self.code(gradient), self.read))
         return lines, results
 
     def _adjoint(self, adj: str) -> str:
@@ -178,6 +211,7 @@ class _Emitter:
         return method(e)
 
     def _var(self, e):
+        self.read.add(e.attr)
         return self._adjoint(e.attr) if e.attr.startswith("@adj[") else self.variable(e.attr)
 
     def variable(self, name: str) -> str:
@@ -186,15 +220,31 @@ class _Emitter:
     def _num(self, e):
         return repr(float(e.attr))
 
+    def _size(self, e):
+        return self.dim(e.attr)
+
     def _binary(self, e, op):
         a, b = e.args
         return f"({self.code(a)} {op} {self.code(b)})"
 
     def _add(self, e):
-        return self._binary(e, "+")
+        return self._broadcast(e, "+")
 
     def _sub(self, e):
-        return self._binary(e, "-")
+        return self._broadcast(e, "-")
+
+    def _broadcast(self, e, op):
+        """``Z + b 1ᵀ``: numpy adds the column ``b`` to every column; no ones matrix, no outer product."""
+        a, b = (self._spread(x) for x in e.args)
+        return f"({a} {op} {b})"
+
+    def _spread(self, e) -> str:
+        ones = e.op == "matmul" and (e.args[1].op == "ones" or (e.args[1].op == "T" and e.args[1].args[0].op == "ones"))
+        if ones and e.args[0].op != "ones":
+            column, row = self.shape(e.args[0]), self.shape(e.args[1])
+            if len(column) == 2 and column[1] == 1 and len(row) == 2 and row[0] == 1:
+                return self.code(e.args[0])
+        return self.code(e)
 
     def _hadamard(self, e):
         return self._binary(e, "*")
@@ -215,6 +265,10 @@ class _Emitter:
             raise NotDerivable("a 3-tensor is left in the formula; no matrix form to emit")
         if S.is_scalar(sa) or S.is_scalar(sb):
             return self._binary(e, "*")
+        if a.op == "ones" and len(sa) == 2 and sa[0] == 1:  # 1ᵀ X: column sums, no ones vector
+            return f"np.sum({self.code(b)}, axis=0, keepdims=True)"
+        if b.op == "ones" and len(sb) == 2 and sb[1] == 1:  # X 1: row sums
+            return f"np.sum({self.code(a)}, axis=1, keepdims=True)"
         if b.op == "diag" and S.is_vector(self.shape(b.args[0])):  # A diag(v): scale columns
             return f"({self.code(a)} * {self._as_row(b.args[0])})"
         if a.op == "diag" and S.is_vector(self.shape(a.args[0])):  # diag(v) B: scale rows
@@ -238,10 +292,27 @@ class _Emitter:
 
     def _apply(self, e):
         fn, order = e.attr
+        reused = self._from_forward(fn, order, e.args[0])
+        if reused is not None:
+            return reused
         key = (fn, order)
         if key not in self.functions:
             self.functions[key] = self.names(("function", fn, order), fn + ("" if order == 0 else f"_d{order}"))
         return f"{self.functions[key]}({self.code(e.args[0])})"
+
+    def _from_forward(self, fn: str, order: int, arg: Expr) -> str | None:
+        """σ'(z) = a (1 - a) when the forward pass computed a = σ(z): no exponential twice."""
+        if not self.backward or arg not in self.logistic_of:
+            return None
+        stable = stable_form(self.model.functions.formula(fn, order))
+        in_sigma = stable.subs(Logistic(T), _SIGMA)
+        if in_sigma.has(T) or not in_sigma.has(_SIGMA):
+            return None
+        self.read.add(self.logistic_of[arg])
+        sigma = self.variable(self.logistic_of[arg])
+        if sympy.expand(in_sigma - _SIGMA * (1 - _SIGMA)) == 0:
+            return f"({sigma} * (1.0 - {sigma}))"  # as written by hand, one multiplication fewer
+        return formula_program(in_sigma.subs(_SIGMA, T), CODE)(sigma, None)
 
     def _pow(self, e):
         base, k = e.args
@@ -349,9 +420,34 @@ class _Emitter:
         if not formula.free_symbols:
             return f"np.full(np.shape(t), {float(formula)!r})"
         try:
-            return formula_program(formula, CODE)("t", None)
+            return formula_program(stable_form(formula), CODE)("t", None)
         except UnknownFunction as err:
             raise TensorcalcError(f"no numpy form: {err}") from None
+
+
+def _schedule(lines: list[tuple[str, set, str]], gradients: list[tuple[str, str, set]]) -> list[str]:
+    """Straight-line code: each gradient right after the last line it reads, and every array
+    dropped (``del``) after its last use, so the live arrays are those of hand-written backprop.
+    ``lines``: (text, names read, name defined); ``gradients``: (variable, code, names read)."""
+    defined_at = {d: i for i, (_t, _r, d) in enumerate(lines)}
+    last_use: dict[str, int] = {}
+    for i, (_t, reads, _d) in enumerate(lines):
+        for n in reads:
+            last_use[n] = i
+    placed: dict[int, list[str]] = {}
+    for variable, code, reads in gradients:
+        at = max((defined_at[n] for n in reads if n in defined_at), default=-1)
+        placed.setdefault(at, []).append(f"{variable} = {code}")
+        for n in reads:
+            last_use[n] = max(last_use.get(n, -1), at)
+    out = placed.get(-1, [])
+    for i, (text, _r, _d) in enumerate(lines):
+        out.append(text)
+        out += placed.get(i, [])
+        dead = [lines[defined_at[n]][0].split(" = ", 1)[0] for n, last in last_use.items() if last == i and n in defined_at]
+        if dead:
+            out.append(f"del {', '.join(sorted(dead))}")
+    return out
 
 
 def _index(key: str) -> int:

@@ -13,7 +13,7 @@ import unicodedata
 import sympy
 
 from ..core.expr import ELEMENTWISE_POWER, Expr
-from ..core.notation import ATOM, ELEMENTWISE, LEVEL, NEG, PRODUCT
+from ..core.notation import ATOM, ELEMENTWISE, LEVEL, NEG, PRODUCT, is_constant
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu",
@@ -131,7 +131,7 @@ class Printer:
     def level(self, e: Expr) -> int:
         if e.op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
             return NEG
-        if e.op == "mul" and e.args[0].op == "num":
+        if e.op == "mul" and is_constant(e.args[0]):
             return PRODUCT
         if e.op == "num":
             return ATOM if e.attr >= 0 else NEG
@@ -174,6 +174,9 @@ class Printer:
         sign = "-" if v < 0 else ""
         return rf"{sign}\tfrac{{{abs(v.numerator)}}}{{{v.denominator}}}"
 
+    def _size(self, e):
+        return dim(e.attr, frozenset(self.families))
+
     def _eye(self, e):
         return rf"I_{{{dim(e.attr, frozenset(self.families))}}}"
 
@@ -202,6 +205,8 @@ class Printer:
         if a.op == "num":
             if a.attr < 0:
                 return "-" + self._mul(Expr("mul", (Expr("num", (), -a.attr), b)))
+            return f"{self.wrap(a, PRODUCT)} \\, {self.wrap(b, PRODUCT, True)}"
+        if is_constant(a):  # 1/N x: the coefficient before what it scales
             return f"{self.wrap(a, PRODUCT)} \\, {self.wrap(b, PRODUCT, True)}"
         return f"{self.wrap(a, ELEMENTWISE)} \\cdot {self.wrap(b, ELEMENTWISE, b.op != 'mul')}"
 
