@@ -14,11 +14,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = sorted((ROOT / "tests" / "corpus" / "textbook").glob("*.yaml")) + sorted((ROOT / "derivations" / "textbook").glob("*.yaml"))
 TIME_LIMIT = 30.0  # per claim; a claim that gives up is reported, not a crash
 
-# Internal errors known today, from a row times a column (a 1×1 product such as ``g^T x``):
-# strict, so the mark must go when the crash is fixed.
-ROW_TIMES_COLUMN = {"residual_block.yaml", "logistic_regression.yaml"}
-
-
 def _outcome(path: Path):
     result = check_file(str(path), time_limit=TIME_LIMIT)
     false_holds = [c.text for c in result.claims if c.expected == "fails" and c.verdict == "holds"]
@@ -28,8 +23,7 @@ def _outcome(path: Path):
 
 def _params():
     for path in CORPUS:
-        marks = [pytest.mark.xfail(strict=True, reason="row times column crash")] if path.name in ROW_TIMES_COLUMN else []
-        yield pytest.param(path, id=path.name, marks=marks)
+        yield pytest.param(path, id=path.name)
 
 
 @pytest.mark.slow
