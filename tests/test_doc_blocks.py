@@ -89,6 +89,8 @@ def kind(block: Block) -> str:
         return "figure"
     if block.info == "" and all(COMMAND.match(line) for line in block.body.splitlines() if line.strip()):
         return "commands"
+    if block.info == "python" and "from grad import gradients" in block.body:
+        return "emitted-module check"  # run with the emitted module by tests/test_emit_any_size.py
     return "unknown"
 
 
