@@ -294,12 +294,13 @@ def test_emitted_numpy_for_the_new_operators_matches_jax(tmp_path):
       Z: matrix(N, n)
     forward:
       H: Z A + b^T
-      loss: logdet(S) + det(X) + trace(X^3) + sum(inv(X) A) + sum(vec(kron(A, B))) + sum(mean(H, 1)) + sum(H, 2)^T ones(N) + mean(A.^2)
+      loss: logdet(S)^2 + det(X) + trace(X^3) + sum(inv(X) A) + norm(vec(kron(A, B)))^2 + norm(mean(H, 1))^2 + sum(H, 2)^T ones(N) + mean(A.^2)
     """
     path = tmp_path / "ops.yaml"
     path.write_text(textwrap.dedent(text) + "claims: []\n", encoding="utf-8")
     prepared = Prepared(load_spec(str(path)))
     code = emit_numpy(prepared, None, deepest_model(prepared))
+    # only gradients are emitted: each operator appears inside one (the squares keep their values in the gradients)
     for call in ("np.linalg.inv", "np.linalg.det", "np.linalg.slogdet", "np.linalg.matrix_power", "np.kron", "np.mean"):
         assert call in code, call
     assert_emitted_matches_jax(prepared, None, code, tmp_path, arguments=identifier)

@@ -57,18 +57,18 @@ def test_every_singular_exact_point_is_inconclusive(tmp_path, old, new):
 
 
 def test_singular_only_at_size_one_still_fails_with_a_diagnosis(tmp_path):
-    """The diagnosis tries all sizes 1, where this determinant (and 1/det) is 0."""
+    """The diagnosis tries all sizes 1, where this determinant written out (and 1/dt) is 0."""
     path = write(tmp_path, """\
         tensorcalc: 1
         dims: {n: 2}
         tensors:
           X: matrix(n, n)
         forward:
-          det: X[1,1] X[n,n] - X[1,n] X[n,1]
-          f: 1/det
+          dt: X[1,1] X[n,n] - X[1,n] X[n,1]
+          f: 1/dt
         claims:
-          - f = det
-          - f = 1/det
+          - f = dt
+          - f = 1/dt
         """)
     wrong, right = check_file(path).claims
     assert (wrong.verdict, right.verdict) == ("fails", "holds")

@@ -147,7 +147,7 @@ def _context():
 
 
 class _LaunchContext:
-    """Workers as ``python -c`` processes talking over a socket pair. Unlike multiprocessing's
+    """Workers as new interpreters talking over a socket pair. Unlike multiprocessing's
     spawn, the caller's main module is not imported again in the worker, so a script that
     calls ``check_paths`` at its top level (no ``if __name__ == "__main__"``) works too."""
 
@@ -163,37 +163,44 @@ class _LaunchContext:
 
 
 class _Launched:
-    """The part of ``multiprocessing.Process`` the parent uses, for a worker started with subprocess."""
+    """The part of ``multiprocessing.Process`` the parent uses, for a worker started as
+    ``python -m tensorcalc.verdicts.workers FD PARENT`` (``os.posix_spawn``: no shell, constant arguments)."""
 
     def __init__(self, child_conn, parent: int):
-        self.child_conn, self.parent, self.popen = child_conn, parent, None
+        self.child_conn, self.parent, self.pid, self.status = child_conn, parent, None, None
 
     def start(self) -> None:
-        import subprocess
-
         fd = self.child_conn.fileno()
-        code = "import sys; from tensorcalc.verdicts.workers import serve_fd; serve_fd(int(sys.argv[1]), int(sys.argv[2]))"
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        self.popen = subprocess.Popen([sys.executable, "-c", code, str(fd), str(self.parent)], pass_fds=(fd,), env=env,
-                                      stdin=subprocess.DEVNULL, close_fds=True)
+        argv = [sys.executable, "-m", "tensorcalc.verdicts.workers", str(fd), str(self.parent)]
+        os.set_inheritable(fd, True)
+        try:
+            self.pid = os.posix_spawn(sys.executable, argv, env, file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
+        finally:
+            os.set_inheritable(fd, False)
+
+    def _poll(self, flags: int = os.WNOHANG) -> int | None:
+        if self.status is None and self.pid is not None:
+            pid, status = os.waitpid(self.pid, flags)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+        return self.status
 
     def is_alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.pid is not None and self._poll() is None
 
     def kill(self) -> None:
-        self.popen.kill()
+        if self.is_alive():
+            os.kill(self.pid, signal.SIGKILL)
 
     def join(self, timeout: float | None = None) -> None:
-        import subprocess
-
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while self.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     @property
     def exitcode(self) -> int | None:
-        return self.popen.poll()
+        return self._poll()
 
 
 def serve_fd(fd: int, parent: int) -> None:
@@ -382,3 +389,7 @@ def _broken_stdout() -> list:
         return [fd] if stat.S_ISFIFO(os.fstat(fd).st_mode) else []
     except (AttributeError, OSError, ValueError):
         return []
+
+
+if __name__ == "__main__":  # a ``_Launched`` worker: python -m tensorcalc.verdicts.workers FD PARENT
+    serve_fd(int(sys.argv[1]), int(sys.argv[2]))
