@@ -44,3 +44,13 @@ def test_every_file_name_in_the_docs_exists(doc):
 def test_the_path_finder_sees_the_architecture_section():
     assert {"core/derive.py", "tensorcalc/document.py", "tests/test_rules.py"} <= _shown_paths(ROOT / "README.md")
     assert "latex_input.py" in _shown_files(ROOT / "README.md")
+
+
+def test_the_architecture_section_names_every_module():
+    """A module added to the package is added to README's Architecture section too."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Architecture"):]
+    package = ROOT / "tensorcalc"
+    modules = {f.name for f in package.rglob("*.py") if f.name not in ("__init__.py", "__main__.py")}
+    missing = sorted(m for m in modules if f"`{m}`" not in section and not any(f"{p}/{m}`" in section for p in ("core", "oracles", "explain", "verdicts", "outputs", "frontends", "tensorcalc")))
+    assert not missing, f"modules missing from README's Architecture section: {missing}"
