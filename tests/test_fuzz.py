@@ -138,8 +138,11 @@ def test_non_utf8_bytes(tmp_path, capsys):
 
 ALPHABET = st.sampled_from(list("abdxWzsL1230 ()[]{}^T'/+-*=:,;|.⊙⊗ᵀ∂\n\t#&*!?\"") + ["d ", " = ", "sigma(", "norm(", "I(h)", "diag("])
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], derandomize=True)
+# 100 runs of the command line each (about a minute apiece: every run starts a worker process): run by CI with -m slow
+SLOW = pytest.mark.slow
 
 
+@SLOW
 @FUZZ
 @given(st.lists(ALPHABET, max_size=60).map("".join))
 def test_random_expression_in_claim(tmp_path, capsys, text):
@@ -149,6 +152,7 @@ def test_random_expression_in_claim(tmp_path, capsys, text):
         assert_invalid(code, err)
 
 
+@SLOW
 @FUZZ
 @given(st.lists(ALPHABET, max_size=40).map("".join))
 def test_random_expression_in_forward(tmp_path, capsys, text):
@@ -158,6 +162,7 @@ def test_random_expression_in_forward(tmp_path, capsys, text):
         assert_invalid(code, err)
 
 
+@SLOW
 @FUZZ
 @given(st.data())
 def test_mutated_yaml(tmp_path, capsys, data):
@@ -177,6 +182,7 @@ def test_mutated_yaml(tmp_path, capsys, data):
         assert_invalid(code, err)
 
 
+@SLOW
 @FUZZ
 @given(st.binary(max_size=200))
 def test_random_bytes(tmp_path, capsys, data):
