@@ -52,5 +52,6 @@ def test_the_architecture_section_names_every_module():
     section = readme[readme.index("## Architecture"):]
     package = ROOT / "tensorcalc"
     modules = {f.name for f in package.rglob("*.py") if f.name not in ("__init__.py", "__main__.py")}
-    missing = sorted(m for m in modules if f"`{m}`" not in section and not any(f"{p}/{m}`" in section for p in ("core", "oracles", "explain", "verdicts", "outputs", "frontends", "tensorcalc")))
+    folders = ("core", "oracles", "explain", "verdicts", "outputs", "frontends", "tensorcalc")
+    missing = sorted(m for m in modules if f"`{m}`" not in section and not any(f"{p}/{m}`" in section for p in folders))
     assert not missing, f"modules missing from README's Architecture section: {missing}"
