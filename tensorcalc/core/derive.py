@@ -9,9 +9,14 @@ of ``of``); feeding unit cotangents gives the Jacobian / 3-tensor row by row.
 
 The program's own names (``@G``, ``@adj[...]``) have their shapes in ``Program.shapes``,
 never in the model: programs of one model share nothing but the model, which they only read.
+
+A derivative term inside a differentiated expression (``d (d f / d x) / d x``, or a definition
+``g: d f / d x``) is first written out as an expression (``gradient_expr``: the inner program's
+steps substituted into its result), then differentiated like any other: second derivatives.
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
@@ -19,7 +24,8 @@ from typing import Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import Expr, node, num, var, walk
+from .expr import Expr, node, num, substitute, var, walk
+from .layouts import effective
 from .model import Model, is_symmetric
 from .resolve import shape_of
 from .rules import VJP
@@ -84,6 +90,9 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
         if e.op == "var":
             contributions.setdefault(e.attr, []).append(g)
             return
+        if e.op == "deriv":
+            backprop(gradient_expr(model, e), g)
+            return
         rule = VJP.get(e.op)
         if rule is None:
             raise TensorcalcError(f"no derivative rule for {e.op!r}", e.pos)
@@ -106,6 +115,34 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
     if parts and wrt in model.leaves and is_symmetric(*model.leaves[wrt][::2]):
         result = node("mul", num(Fraction(1, 2)), node("add", result, node("T", result)))  # sym(G): Srinivasan & Panda 2019
     return Program(tuple(steps), result, cotangent, of_shape, model.shapes[wrt], MappingProxyType(own))
+
+
+def gradient_expr(model: Model, e: Expr) -> Expr:
+    """The derivative term ``e`` (d A / d B, A a scalar, B a whole tensor) as an expression in the
+    model's names, arranged in the term's layout: the gradient (shape of B) in denominator layout
+    and for a scalar in mixed, its transpose in numerator layout. Other derivative terms (a
+    Jacobian, a derivative by an entry) have no such expression and are refused."""
+    cached = _GRADIENTS.setdefault(model, {}).get(e)
+    if cached is not None:
+        return cached
+    wrt, indices, layout = e.attr
+    of = e.args[0]
+    if indices or not S.is_scalar(shape_of(model, of)):
+        raise TensorcalcError(
+            "only the derivative of a scalar by a whole tensor (a gradient) can be differentiated again or used in a definition", e.pos
+        )
+    program = gradient_program(model, of, wrt)
+    values: dict[str, Expr] = {}
+    for name, step in program.steps:
+        values[name] = substitute(step, values)
+    result = substitute(program.result, values)
+    if effective(layout, ()) == "numerator" and not S.is_scalar(model.shapes[wrt]):
+        result = node("T", result)
+    _GRADIENTS[model][e] = result
+    return result
+
+
+_GRADIENTS: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()
 
 
 def _unbroadcast(cot: Expr, child_shape: tuple, shape) -> Expr:

@@ -19,6 +19,7 @@ import numpy as np
 from ..core import shapes as S
 from ..core.expr import Expr
 from ..core.functions import FunctionTable, Transcendentals
+from ..core.derive import gradient_expr
 from ..core.layouts import effective, permutation
 from ..core.model import Model
 from ..core.resolve import shape_of
@@ -215,14 +216,21 @@ class Evaluator:
         return value
 
 
-def forward_env(model: Model, algebra: Algebra, leaves: dict, override: dict | None = None) -> dict:
-    """Values of every definition, in order; ``override`` replaces some definitions."""
+def forward_env(model: Model, algebra: Algebra, leaves: dict, override: dict | None = None, derivative: Derivative | None = None) -> dict:
+    """Values of every definition, in order; ``override`` replaces some definitions. A derivative
+    term in a definition (``g: d f / d x``) comes from ``derivative``, by default the chain rule
+    written out as an expression (``gradient_expr``)."""
     env = dict(leaves)
     override = override or {}
-    ev = Evaluator(model, algebra, env)
+    ev = Evaluator(model, algebra, env, derivative or written_out_derivative)
     for name, expr in model.defs.items():
         env[name] = override[name] if name in override else ev.evaluate(expr)
     return env
+
+
+def written_out_derivative(ev: "Evaluator", e: Expr):
+    """A gradient term's value: its chain-rule expression evaluated in the evaluator's algebra."""
+    return ev.evaluate(gradient_expr(ev.model, e))
 
 
 # --- one evaluation rule per operator ------------------------------------------------

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.expr import Expr, free_vars, var
+from ..core.expr import Expr, free_vars, var, walk
 from ..core.model import Model, is_symmetric
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names
 from .jaxsetup import discard_all_entries, own_cache_folder
@@ -69,12 +69,17 @@ def run_compiled(function, *args):
 
 
 def _ancestors(model: Model, of: Expr) -> set[str]:
-    """Names (leaves and definitions) whose value ``of`` depends on."""
-    needed = free_vars(of)
+    """Names (leaves and definitions) whose value ``of`` depends on, and the variables of the
+    derivative terms inside (a definition differentiated by needs its offset)."""
+    needed = _names_in(of)
     for name in reversed(list(model.defs)):
         if name in needed:
-            needed |= free_vars(model.defs[name])
+            needed |= _names_in(model.defs[name])
     return needed
+
+
+def _names_in(e: Expr) -> set[str]:
+    return free_vars(e) | {n.attr[0] for n in walk(e) if n.op == "deriv"}
 
 
 # Small models (at most this many definition entries, and definitions × (leaves + definitions)
@@ -175,12 +180,7 @@ class JaxBatch:
         offsets = {n: np.zeros(shapes[n], dtype=np.float64) for n in defs}
 
         def value(leaf_values, offset_values):
-            env = dict(leaf_values)
-            ev = Evaluator(model, alg, env)
-            for name in defs:
-                env[name] = ev.evaluate(model.defs[name]) + offset_values[name]
-            ev = Evaluator(model, alg, env, None, indices)
-            return tuple(ev.evaluate(of) for of in ofs)
+            return self._forward(defs, leaf_values, offset_values, indices, ofs)
 
         jacobians = jax.vmap(jax.jacrev(value, argnums=(0, 1)), in_axes=(0, None), axis_size=self.count)
         with float64_on_cpu():
@@ -191,6 +191,33 @@ class JaxBatch:
                 if name in model.leaves and is_symmetric(*model.leaves[name][::2]):
                     found_one[name] = (found_one[name] + np.swapaxes(found_one[name], -1, -2)) / 2
         return _float64(out)
+
+    def _forward(self, defs: list[str], leaf_values: dict, offset_values: dict, indices: dict, ofs: tuple[Expr, ...]):
+        """The values of ``ofs`` from the leaves and the offsets of ``defs``; derivative terms
+        inside (``d (d f / d x) / d x``, ``g: d f / d x``) by ``jax.jacrev`` of this same function,
+        so jax differentiates them again: second derivatives, independent of the chain rule."""
+        model, alg = self.model, self.alg
+
+        def nested(ev: Evaluator, e: Expr):
+            of, wrt = e.args[0], e.attr[0]
+            key = dict(derivative_key(ev, of))
+            inner = [n for n in defs if n in _ancestors(model, of) | {wrt}]  # not the definition being computed
+            by_leaf, by_def = jax.jacrev(lambda lv, ov: self._forward(inner, lv, ov, key, (of,))[0], argnums=(0, 1))(
+                leaf_values, offset_values
+            )
+            full = by_leaf.get(wrt, by_def.get(wrt))
+            if full is None:  # ``of`` does not depend on ``wrt``
+                full = jnp.zeros(ev.numeric(of) + model.numeric_shape(model.shapes[wrt]))
+            elif wrt in model.leaves and is_symmetric(*model.leaves[wrt][::2]):
+                full = (full + jnp.swapaxes(full, -1, -2)) / 2
+            return arrange(ev, e, full)
+
+        env = dict(leaf_values)
+        ev = Evaluator(model, alg, env, nested)
+        for name in defs:
+            env[name] = ev.evaluate(model.defs[name]) + offset_values[name]
+        ev = Evaluator(model, alg, env, nested, indices)
+        return tuple(ev.evaluate(of) for of in ofs)
 
 
 class JaxDerivatives:
