@@ -106,7 +106,9 @@ def _derive(args) -> int:
     from .outputs.views import derive_file, text_report
 
     try:
-        derived = derive_file(args.path, args.wrt, args.layout, args.of)
+        derived = derive_file(args.path, args.wrt, args.layout, args.of, args.hessian)
+        if args.emit == "numpy" and args.hessian:
+            raise TensorcalcError("--emit numpy writes gradients; it does not take --hessian")
         if args.emit == "numpy":
             from .outputs.emit import emit_numpy
 
@@ -155,6 +157,7 @@ def _add_derive_commands(sub) -> None:
                         "default: the file's parameters (every tensor but one-hot and probability inputs if it names none)")
     derive.add_argument("--of", default=None, help="scalar to differentiate (default: the loss)")
     derive.add_argument("--layout", choices=layouts, default=None, help="print in this layout (default: the file's)")
+    derive.add_argument("--hessian", action="store_true", help="the Hessian d (d of / d wrt) / d wrt instead (--wrt a vector or scalar)")
     derive.add_argument("--steps", action="store_true", help="show the reverse-mode chain step by step, with shapes")
     derive.add_argument("--emit", choices=["numpy"], default=None, help="print a numpy function computing every gradient")
     derive.set_defaults(run=_derive)

@@ -172,7 +172,7 @@ class JaxBatch:
 
     def _jacobians(self, ofs: tuple[Expr, ...], indices: dict) -> list[dict]:
         """For each expression in ``ofs``: name -> d of / d name at every network."""
-        model, alg = self.model, self.alg
+        model = self.model
         needed = set().union(*(_ancestors(model, of) for of in ofs))
         defs = [n for n in model.defs if n in needed]
         leaves = {n: v for n, v in self.leaves.items() if n in needed}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..core.model import Prepared
 from ..errors import TensorcalcError
 from ..explain.formulas import Derivation, derive, helper_names, parameters
+from ..explain.hessian import check_hessian_request, derive_hessian
 from ..frontends import load_spec
 from ..suggest import did_you_mean
 
@@ -22,14 +23,21 @@ class Derived:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (wrt, reason)
 
 
-def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None) -> Derived:
+def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None,
+                hessian: bool = False) -> Derived:
+    """Gradients (or with ``hessian`` the Hessians ∂²of/∂wrt², each wrt a scalar or a vector) of one file."""
     prepared = Prepared(load_spec(path))
     _check_requested(prepared, wrt, of)
+    if hessian:
+        if not wrt:
+            raise TensorcalcError("--hessian needs --wrt: the vector (or scalar) to take the Hessian by")
+        for name in wrt:
+            check_hessian_request(prepared, name, of)
     layout = layout or prepared.spec.layout
     out = Derived(path, prepared, layout)
     for name in wrt or parameters(prepared):
         try:
-            d = derive(prepared, name, layout, of)
+            d = derive_hessian(prepared, name, layout, of) if hessian else derive(prepared, name, layout, of)
         except TensorcalcError as err:
             out.refused.append((name, err.message))
             continue
