@@ -288,10 +288,21 @@ class Printer:
             if of.op == "var" and (of.attr, wrt) in self.names:
                 return self.names[(of.attr, wrt)]
             bottom = name(wrt, self.families) + (f"_{{{','.join(map(str, idx))}}}" if idx else "")
+        if of.op == "deriv" and self._same_bottom(of, e):
+            inner = self.latex(of.args[0])  # d (d f / d x) / d x: the Hessian, ∂²f/∂x∂x
+            inner = rf"\left({inner}\right)" if self.level(of.args[0]) < ATOM else inner
+            return rf"\frac{{\partial^2 {inner}}}{{\partial {bottom} \, \partial {bottom}}}"
         top = self.latex(of)
         if self.level(of) < ATOM:
             top = rf"\left({top}\right)"
         return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
+
+    @staticmethod
+    def _same_bottom(inner, outer) -> bool:
+        """Are two derivative terms (both raw, or both resolved) taken by the same variable?"""
+        if len(inner.args) != len(outer.args):
+            return False
+        return inner.args[1] == outer.args[1] if len(outer.args) == 2 else inner.attr == outer.attr
 
     def _call(self, e):
         fn = e.attr
