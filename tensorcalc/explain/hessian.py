@@ -87,8 +87,8 @@ def linear_factor(e: Expr, shape, cotangent_shape: tuple) -> Expr:
             return node(x.op, factor(x.args[0]), factor(x.args[1]))
         if x.op == "neg":
             return node("neg", factor(x.args[0]))
-        if x.op == "T" and scalar(x):
-            return factor(x.args[0])
+        if x.op == "T":
+            return factor(x.args[0] if scalar(x) else _pushed(x.args[0]))
         if x.op in ("matmul", "mul", "hadamard") and has(x.args[0]) != has(x.args[1]):
             return _product(x, factor, has, scalar)
         if x.op == "div" and has(x.args[0]) and not has(x.args[1]) and scalar(x.args[1]):
@@ -111,13 +111,28 @@ def _product(x: Expr, factor, has, scalar) -> Expr:
         return node("matmul", fixed, factor(moving))
     if x.op == "matmul" and moving is b:
         return node("matmul", a, factor(b))
-    if x.op == "matmul" and a.op == "T" and not scalar(x):
-        raise NotDerivable("no matrix form read off for the Hessian (a row holding the cotangent)")
+    if x.op == "matmul" and scalar(x):  # (row holding G) b = bᵀ (row)ᵀ
+        return factor(node("matmul", node("T", b), node("T", a)))
     if x.op in ("hadamard", "mul"):
         return node("matmul", node("diag", fixed), factor(moving))
     if x.op == "matmul" and a.op == "diag" and has(a.args[0]):
         return node("matmul", node("diag", b), factor(a.args[0]))
     raise NotDerivable("no matrix form read off for the Hessian (a product of a cotangent matrix)")
+
+
+def _pushed(x: Expr) -> Expr:
+    """An expression equal to xᵀ with the transpose moved one level in (towards G)."""
+    if x.op == "T":
+        return x.args[0]
+    if x.op == "matmul":
+        return node("matmul", node("T", x.args[1]), node("T", x.args[0]))
+    if x.op in ("add", "sub", "mul", "hadamard"):
+        return node(x.op, node("T", x.args[0]), node("T", x.args[1]))
+    if x.op == "neg":
+        return node("neg", node("T", x.args[0]))
+    if x.op == "div":
+        return node("div", node("T", x.args[0]), x.args[1])
+    raise NotDerivable(f"no matrix form read off for the Hessian (the transpose of {x.op!r})")
 
 
 class _Contains:
