@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tensorcalc.core.expr import Expr
 from tensorcalc.errors import TensorcalcError
 from tensorcalc.oracles import draws
 from tensorcalc.oracles.evaluate import Evaluator, forward_env, numpy_algebra
@@ -60,10 +61,15 @@ claims: []
 """
 
 
+def _jax_leaves(leaves: dict) -> dict:
+    """The leaves as jax float64 arrays, vectors 1-d (call inside ``float64_on_cpu``)."""
+    return {k: jnp.asarray(np.asarray(v, dtype=float).reshape(-1) if v.shape[-1:] == (1,) else np.asarray(v, dtype=float))
+            for k, v in leaves.items()}
+
+
 def _jax_hessian(fn, leaves: dict) -> np.ndarray:
-    with float64_on_cpu():  # vectors as 1-d arrays, every value in float64
-        t = {k: jnp.asarray(np.asarray(v, dtype=float).reshape(-1) if v.shape[-1:] == (1,) else np.asarray(v, dtype=float))
-             for k, v in leaves.items()}
+    with float64_on_cpu():
+        t = _jax_leaves(leaves)
         hessian = np.asarray(jax.hessian(lambda x: fn(x, t))(t["x"]))
     assert hessian.dtype == np.float64
     return hessian
@@ -271,3 +277,20 @@ def test_derive_hessian_refuses_what_is_not_a_matrix_in_one_line(tmp_path, args,
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
 
+
+
+def test_the_numeric_oracle_values_gradient_definitions_by_jax(monkeypatch):
+    """``g: d f / d x`` in the numeric oracle's networks comes from jax, not from the chain rule:
+    with the chain rule's expression replaced by a wrong one, the values stay right."""
+    from tensorcalc.oracles import evaluate
+    from tensorcalc.oracles.points import _State
+
+    forward, fn = CASES["sigmoid inside a norm"]
+    model = model_from(HEADER.format(layout="mixed", forward=forward + "\n  g: d f / d x"))
+    monkeypatch.setattr(evaluate, "gradient_expr", lambda model, e: Expr("zeros", (), model.shapes["x"]))
+    trials = _State(model).trials(2, 0)
+    for leaves, env in zip(trials.leaves, trials.envs):
+        with float64_on_cpu():
+            t = _jax_leaves(leaves)
+            gradient = np.asarray(jax.grad(lambda x: fn(x, t))(t["x"]))
+        np.testing.assert_allclose(np.asarray(env["g"], dtype=float).reshape(-1), gradient, rtol=1e-12)

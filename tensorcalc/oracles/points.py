@@ -217,15 +217,26 @@ class _Trials:
             self.near_kink.append(near_kink)
             self.lowered.append(program_derivative(state.programs))
         self._jax = None
+        if any(n.op == "deriv" for expr in model.defs.values() for n in walk(expr)):
+            self.envs = [self._jax_forward(k) for k in range(trials)]
 
-    def truth(self, ev: Evaluator, e: Expr, k: int):
+    def _batch(self):
         if self._jax is None:
             from . import jaxbackend
 
             self._jax = jaxbackend.JaxBatch(self.model, self.leaves)
+        return self._jax
+
+    def truth(self, ev: Evaluator, e: Expr, k: int):
         of = e.args[0]
-        full = self._jax.full(of, e.attr[0], derivative_key(ev, of))[k]
+        full = self._batch().full(of, e.attr[0], derivative_key(ev, of))[k]
         return np.asarray(arrange(ev, e, full))
+
+    def _jax_forward(self, k: int) -> dict:
+        """Network ``k``'s values with every derivative term of a definition (``g: d f / d x``) from
+        jax, as every derivative term of a claim: the numeric oracle never takes the chain rule's word."""
+        with np.errstate(all="ignore"):
+            return forward_env(self.model, self.alg, self.leaves[k], derivative=lambda ev, e: self.truth(ev, e, k))
 
 
 _STATES: "weakref.WeakKeyDictionary[Model, _State]" = weakref.WeakKeyDictionary()
