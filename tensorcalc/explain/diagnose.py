@@ -19,10 +19,10 @@ from fractions import Fraction
 import numpy as np
 
 from ..core import shapes as S
-from ..core.derive import gradient_program
-from ..core.expr import Expr, applied_functions, node, product_factors, substitute, walk
+from ..core.derive import gradient_expr
+from ..core.expr import Expr, applied_functions, product_factors, walk
 from ..core.indices import bound_indices, index_ranges
-from ..core.layouts import arranged_shape, effective
+from ..core.layouts import arranged_shape
 from ..core.model import Model
 from ..core.notation import plain
 from ..core.simplify import simplify
@@ -572,18 +572,11 @@ def _as_resolved(e: Expr) -> Expr:
 
 def _true_formula(model, true: Expr) -> str | None:
     """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
-    of, (wrt, indices, layout) = true.args[0], true.attr
+    of, (wrt, indices, _layout) = true.args[0], true.attr
     if indices or not S.is_scalar(model.shape(of)):
         return None
-    program = gradient_program(model, of, wrt)
-    mapping: dict[str, Expr] = {}
-    for name, expr in program.steps:
-        mapping[name] = substitute(expr, mapping)
-    result = substitute(program.result, mapping)
-    if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
-        result = node("T", result)
-    text = plain(simplify(result, model.shape))
-    return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {text}"
+    text = plain(simplify(gradient_expr(model, true), model.shape))
+    return f"d {plain(of) if of.op in ('var', 'deriv') else '(' + plain(of) + ')'} / d {wrt} = {text}"
 
 
 __all__ = ["diagnose", "with_layout", "arranged_shape"]
