@@ -77,14 +77,20 @@ def _jax_hessian(fn, leaves: dict) -> np.ndarray:
 
 def _ours(forward: str, term: str, layout: str = "numerator", seed: int = 0):
     """(chain-rule program in numpy, nested jax of the numeric oracle, leaves) for ``term``."""
-    model = model_from(HEADER.format(layout=layout, forward=forward))
+    model, leaves, env, mine = _chain_rule(HEADER.format(layout=layout, forward=forward), term, seed)
+    expr = deriv_expr(model, term)
+    truth = Evaluator(model, numpy_algebra(model.functions), env, JaxDerivatives(model, leaves).derivative).evaluate(expr)
+    return mine, np.asarray(truth, dtype=float), leaves
+
+
+def _chain_rule(text: str, term: str, seed: int):
+    """(model, leaves, forward values, value of ``term`` by the chain-rule program in numpy)."""
+    model = model_from(text)
     leaves = draws.float_leaves(model, np.random.default_rng(seed))
     alg = numpy_algebra(model.functions)
     env = forward_env(model, alg, leaves)
-    expr = deriv_expr(model, term)
-    mine = Evaluator(model, alg, env, program_derivative(_Programs(model))).evaluate(expr)
-    truth = Evaluator(model, alg, env, JaxDerivatives(model, leaves).derivative).evaluate(expr)
-    return np.asarray(mine, dtype=float), np.asarray(truth, dtype=float), leaves
+    mine = Evaluator(model, alg, env, program_derivative(_Programs(model))).evaluate(deriv_expr(model, term))
+    return model, leaves, env, np.asarray(mine, dtype=float)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -157,26 +163,16 @@ def _jax_program(fns, psi, quadratic):
 def test_random_programs_hessian_matches_jax(program, seed):
     forward, fns, psi, quadratic = program
     header = HEADER.replace("  y: vector(m)", "  y: vector(m)\n  C: matrix(m, m)")
-    model = model_from(header.format(layout="mixed", forward=forward))
-    leaves = draws.float_leaves(model, np.random.default_rng(seed))
-    alg = numpy_algebra(model.functions)
-    env = forward_env(model, alg, leaves)
-    mine = Evaluator(model, alg, env, program_derivative(_Programs(model))).evaluate(deriv_expr(model, "d (d f / d x) / d x"))
+    _model, leaves, _env, mine = _chain_rule(header.format(layout="mixed", forward=forward), "d (d f / d x) / d x", seed)
     expected = _jax_hessian(_jax_program(fns, psi, quadratic), leaves)
-    np.testing.assert_allclose(np.asarray(mine, dtype=float), expected, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(mine, expected, rtol=1e-8, atol=1e-10)
 
 
 VERDICTS = """tensorcalc: 1
 layout: {layout}
 dims: {{n: 3, m: 4}}
 functions: {{sigma: sigmoid}}
-tensors:
-  x: vector(n)
-  B: matrix(n, n)
-  A: matrix(m, n)
-  X: matrix(m, n)
-  y: vector(m)
-  lam: scalar positive
+tensors: {{x: vector(n), B: matrix(n, n), A: matrix(m, n), X: matrix(m, n), y: vector(m), lam: scalar positive}}
 forward:
   q: x^T B x
   h: 1/2 norm(A x)^2
