@@ -290,3 +290,43 @@ def test_the_numeric_oracle_values_gradient_definitions_by_jax(monkeypatch):
             t = _jax_leaves(leaves)
             gradient = np.asarray(jax.grad(lambda x: fn(x, t))(t["x"]))
         np.testing.assert_allclose(np.asarray(env["g"], dtype=float).reshape(-1), gradient, rtol=1e-12)
+
+
+ORDERS = """tensorcalc: 1
+layout: mixed
+dims: {{n: 2}}
+functions: {{sigma: sigmoid}}
+tensors: {{c: scalar, x: vector(n)}}
+forward:
+  f: sum(sigma(c x)) * c^2
+  g1: d f / d c
+  g2: d g1 / d c
+  g3: d g2 / d c
+claims:
+  - {claim}
+"""
+
+
+def test_a_third_derivative_is_checked(tmp_path):
+    """d³(c² Σσ(c x))/dc³ against jax's third derivative, written by hand."""
+    path = tmp_path / "third.yaml"
+    path.write_text(ORDERS.format(claim="g3 = g3"))
+    result = check_file(str(path))
+    assert result.error is None and [c.verdict for c in result.claims] == ["holds"]
+    model = model_from(path.read_text())
+    leaves = draws.float_leaves(model, np.random.default_rng(0))
+    env = forward_env(model, numpy_algebra(model.functions), leaves)
+    with float64_on_cpu():
+        t = _jax_leaves(leaves)
+        third = jax.grad(jax.grad(jax.grad(lambda c: c**2 * jnp.sum(SIGMOID(c * t["x"])))))(jnp.float64(leaves["c"]))
+    np.testing.assert_allclose(float(np.asarray(env["g3"], dtype=float).reshape(())), float(third), rtol=1e-9)
+
+
+def test_a_fifth_derivative_is_refused_in_one_line(tmp_path):
+    """Each order differentiates everything below it again: derivative terms nested more than three
+    deep (here four, then differentiated once more) are refused before they are built."""
+    path = tmp_path / "fifth.yaml"
+    path.write_text(ORDERS.format(claim="d (d g3 / d c) / d c = 0"))
+    out = _cli("check", str(path))
+    assert out.returncode == 2
+    assert "derivative terms nested more than 3 deep" in out.stdout

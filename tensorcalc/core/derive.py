@@ -26,6 +26,7 @@ from ..errors import TensorcalcError
 from . import shapes as S
 from .expr import Expr, node, num, substitute, var, walk
 from .layouts import effective
+from .limits import MAX_EXPANSION
 from .model import Model, is_symmetric
 from .resolve import shape_of
 from .rules import VJP
@@ -127,6 +128,7 @@ def gradient_expr(model: Model, e: Expr) -> Expr:
         return cached
     wrt, indices, layout = e.attr
     of = e.args[0]
+    check_order(model, e)
     if indices or not S.is_scalar(shape_of(model, of)):
         raise TensorcalcError(
             "only the derivative of a scalar by a whole tensor (a gradient) can be differentiated again or used in a definition", e.pos
@@ -138,8 +140,49 @@ def gradient_expr(model: Model, e: Expr) -> Expr:
     result = substitute(program.result, values)
     if effective(layout, ()) == "numerator" and not S.is_scalar(model.shapes[wrt]):
         result = node("T", result)
+    if _unrolled_size(result) > MAX_EXPANSION:  # differentiating it again walks every term
+        raise TensorcalcError(f"this derivative written out grows beyond {MAX_EXPANSION} terms: differentiate it fewer times", e.pos)
     _GRADIENTS[model][e] = result
     return result
+
+
+MAX_ORDER = 3  # each order differentiates everything below it again: the cost grows steeply with the order
+
+
+def check_order(model: Model, e: Expr) -> None:
+    """Refuse a derivative term to be written out (or nested in jax) that holds derivative terms
+    nested more than ``MAX_ORDER`` deep, directly or through the definitions it reads."""
+    orders: dict[str, int] = {}
+    for name, expr in model.defs.items():
+        orders[name] = _order(expr, orders)
+    if _order(e, orders) > MAX_ORDER:
+        raise TensorcalcError(f"derivative terms nested more than {MAX_ORDER} deep (derivatives of derivatives) are not checked", e.pos)
+
+
+def _order(e: Expr, orders: dict[str, int]) -> int:
+    """How many derivative terms are nested in ``e``, through the definitions it names."""
+    best = 0
+    for n in walk(e):
+        if n.op == "var":
+            best = max(best, orders.get(n.attr, 0))
+        elif n.op == "deriv":
+            best = max(best, 1 + _order(n.args[0], orders))
+    return best
+
+
+def _unrolled_size(e: Expr) -> int:
+    """Nodes of ``e`` as a tree (a shared subexpression counted at every use), without recursion."""
+    sizes: dict[Expr, int] = {}
+    stack = [e]
+    while stack:
+        x = stack[-1]
+        todo = [a for a in x.args if a not in sizes]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        sizes[x] = 1 + sum(sizes[a] for a in x.args)
+    return sizes[e]
 
 
 _GRADIENTS: "weakref.WeakKeyDictionary[Model, dict]" = weakref.WeakKeyDictionary()

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.derive import check_order
 from ..core.expr import Expr, free_vars, var, walk
 from ..core.model import Model, is_symmetric
 from .evaluate import Algebra, Evaluator, arrange, derivative_key, forward_env, free_index_names
@@ -200,6 +201,7 @@ class JaxBatch:
 
         def nested(ev: Evaluator, e: Expr):
             of, wrt = e.args[0], e.attr[0]
+            check_order(model, e)
             key = dict(derivative_key(ev, of))
             inner = [n for n in defs if n in _ancestors(model, of) | {wrt}]  # not the definition being computed
             by_leaf, by_def = jax.jacrev(lambda lv, ov: self._forward(inner, lv, ov, key, (of,))[0], argnums=(0, 1))(
