@@ -330,3 +330,28 @@ def test_a_fifth_derivative_is_refused_in_one_line(tmp_path):
     out = _cli("check", str(path))
     assert out.returncode == 2
     assert "derivative terms nested more than 3 deep" in out.stdout
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_hessian_formula_read_off_matches_jax_hessian(case):
+    """The matrix formula that ``derive --hessian`` and the failure hints print, evaluated."""
+    from tensorcalc.core.expr import var
+    from tensorcalc.explain.hessian import hessian_formula
+
+    forward, fn = CASES[case]
+    for layout in ("numerator", "denominator"):
+        model = model_from(HEADER.format(layout=layout, forward=forward))
+        leaves = draws.float_leaves(model, np.random.default_rng(3))
+        alg = numpy_algebra(model.functions)
+        formula = hessian_formula(model, var("f"), "x", layout)
+        value = Evaluator(model, alg, forward_env(model, alg, leaves)).evaluate(formula)
+        np.testing.assert_allclose(np.asarray(value, dtype=float), _jax_hessian(fn, leaves), rtol=1e-9, atol=1e-12)
+
+
+def test_a_wrong_hessian_claim_is_told_the_right_formula(tmp_path):
+    path = tmp_path / "wrong.yaml"
+    claims = "claims:\n  - claim: d (d f / d x) / d x = 2 B\n    expect: fails"
+    path.write_text(HEADER.format(layout="mixed", forward="f: x^T B x").replace("claims: []", claims))
+    (claim,) = check_file(str(path)).claims
+    assert claim.verdict == "fails"
+    assert "correct: d (d f / d x) / d x = B^T + B" in claim.instances[0].reason

@@ -572,11 +572,24 @@ def _as_resolved(e: Expr) -> Expr:
 
 def _true_formula(model, true: Expr) -> str | None:
     """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
-    of, (wrt, indices, _layout) = true.args[0], true.attr
+    of, (wrt, indices, layout) = true.args[0], true.attr
+    if _is_hessian(model, true):
+        from .hessian import hessian_formula
+
+        text = plain(hessian_formula(model, of.args[0], wrt, layout))
+        return f"{plain(true)[1:-1]} = {text}"
     if indices or not S.is_scalar(model.shape(of)):
         return None
     text = plain(simplify(gradient_expr(model, true), model.shape))
     return f"d {plain(of) if of.op in ('var', 'deriv') else '(' + plain(of) + ')'} / d {wrt} = {text}"
+
+
+def _is_hessian(model, term: Expr) -> bool:
+    """d (d f / d x) / d x for a scalar f and a vector (or scalar) x."""
+    of, (wrt, indices, _layout) = term.args[0], term.attr
+    if indices or of.op != "deriv" or of.attr[0] != wrt or of.attr[1]:
+        return False
+    return S.is_scalar(model.shape(of.args[0])) and S.is_vector(model.shapes[wrt])
 
 
 __all__ = ["diagnose", "with_layout", "arranged_shape"]

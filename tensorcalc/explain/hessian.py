@@ -47,28 +47,32 @@ def derive_hessian(prepared: Prepared, wrt: str, layout: str | None = None, of: 
     models = [Model(prepared, sizes) for sizes in size_sets(prepared.spec.dims, prepared.spec.check.seed)]
     model = models[0]
     of_name = _of_name(model, of)
+    lhs = hessian_term(of_name, wrt, layout)
+    result = Line(lhs, hessian_formula(model, var(of_name), wrt, layout), shape_of(model, lhs), role="result")
+    out = Derivation(of_name, wrt, layout, result, model=model)
+    _verify(out, prepared, models, None)
+    return out
+
+
+def hessian_formula(model: Model, of: Expr, wrt: str, layout: str) -> Expr:
+    """The simplified matrix formula of ``d (d of / d wrt) / d wrt`` in ``layout`` (``of`` a scalar,
+    ``wrt`` a vector or a scalar); NotDerivable when no matrix is read off."""
     cache: dict = {}
 
     def shape(e: Expr) -> tuple:
         return shape_of(model, e, cache, {COTANGENT: model.shapes[wrt]})
 
-    gradient = gradient_expr(model, Expr("deriv", (var(of_name),), (wrt, (), "denominator")))
+    gradient = gradient_expr(model, Expr("deriv", (of,), (wrt, (), "denominator")))
     program = gradient_program(model, gradient, wrt)
     values: dict[str, Expr] = {}
     for name, step in program.steps:
         values[name] = substitute(step, values)
-    lhs = hessian_term(of_name, wrt, layout)
-    if program.cotangent is None:  # the gradient does not move with wrt, or wrt is a scalar
-        factor = substitute(program.result, values)
-    else:
-        factor = linear_factor(substitute(program.result, values), shape, model.shapes[wrt])
+    factor = substitute(program.result, values)
+    if program.cotangent is not None:  # else the gradient is a scalar: the result is the Hessian itself
+        factor = linear_factor(factor, shape, model.shapes[wrt])
     if effective(layout, ()) != "denominator":
         factor = node("T", factor)
-    rhs = simplify(factor, shape)
-    result = Line(lhs, rhs, shape_of(model, lhs), role="result")
-    out = Derivation(of_name, wrt, layout, result, model=model)
-    _verify(out, prepared, models, None)
-    return out
+    return simplify(factor, shape)
 
 
 def linear_factor(e: Expr, shape, cotangent_shape: tuple) -> Expr:
