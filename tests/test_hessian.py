@@ -355,3 +355,20 @@ def test_a_wrong_hessian_claim_is_told_the_right_formula(tmp_path):
     (claim,) = check_file(str(path)).claims
     assert claim.verdict == "fails"
     assert "correct: d (d f / d x) / d x = B^T + B" in claim.instances[0].reason
+
+
+def test_derive_hessian_by_a_scalar(tmp_path):
+    """A scalar is a 1-vector: the request is accepted and the formula is d²f/dc²."""
+    from tensorcalc.core.expr import var
+    from tensorcalc.explain.hessian import check_hessian_request, hessian_formula
+
+    text = ORDERS.format(claim="g1 = g1")
+    model = model_from(text)
+    check_hessian_request(model.prepared, "c", "f")
+    leaves = draws.float_leaves(model, np.random.default_rng(1))
+    alg = numpy_algebra(model.functions)
+    value = Evaluator(model, alg, forward_env(model, alg, leaves)).evaluate(hessian_formula(model, var("f"), "c", "mixed"))
+    with float64_on_cpu():
+        t = _jax_leaves(leaves)
+        second = jax.grad(jax.grad(lambda c: c**2 * jnp.sum(SIGMOID(c * t["x"]))))(jnp.float64(leaves["c"]))
+    np.testing.assert_allclose(float(np.asarray(value, dtype=float).reshape(())), float(second), rtol=1e-9)

@@ -33,7 +33,7 @@ def check_hessian_request(prepared: Prepared, wrt: str, of: str | None) -> None:
     if wrt not in model.leaves and wrt not in model.defs:
         raise TensorcalcError(f"--hessian --wrt {wrt!r}: a Hessian is taken by a whole tensor or definition, not a layer family")
     shape = model.shapes[wrt]
-    if not S.is_vector(shape):
+    if not (S.is_scalar(shape) or S.is_vector(shape)):
         raise TensorcalcError(f"--hessian --wrt {wrt}: {wrt} is {S.fmt(shape)}; a Hessian is taken by a scalar or a vector "
                               "(a matrix would give a 4-tensor)")
     name = of or model.loss
