@@ -372,3 +372,11 @@ def test_derive_hessian_by_a_scalar(tmp_path):
         t = _jax_leaves(leaves)
         second = jax.grad(jax.grad(lambda c: c**2 * jnp.sum(SIGMOID(c * t["x"]))))(jnp.float64(leaves["c"]))
     np.testing.assert_allclose(float(np.asarray(value, dtype=float).reshape(())), float(second), rtol=1e-9)
+
+
+@pytest.mark.parametrize("layout, transposed", [("numerator", True), ("mixed", True), ("denominator", False)])
+def test_a_second_derivative_by_two_vectors_is_arranged_by_the_layout(layout, transposed):
+    """f = yᵀ A x: d (d f / d x) / d y is Aᵀ (n×m) in numerator and mixed layout, A (m×n) in denominator."""
+    model, leaves, _env, mine = _chain_rule(HEADER.format(layout=layout, forward="f: y^T A x"), "d (d f / d x) / d y", 0)
+    a = np.asarray(leaves["A"], dtype=float)
+    np.testing.assert_allclose(mine, a.T if transposed else a, rtol=1e-12)
