@@ -203,7 +203,8 @@ class JaxBatch:
             of, wrt = e.args[0], e.attr[0]
             check_order(model, e)
             key = dict(derivative_key(ev, of))
-            inner = [n for n in defs if n in _ancestors(model, of) | {wrt}]  # not the definition being computed
+            reads = _ancestors(model, of) | {wrt}
+            inner = [n for n in defs if n in reads]  # not the definition being computed
             by_leaf, by_def = jax.jacrev(lambda lv, ov: self._forward(inner, lv, ov, key, (of,))[0], argnums=(0, 1))(
                 leaf_values, offset_values
             )
