@@ -17,9 +17,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..core import shapes as S
+from ..core.derive import gradient_expr
 from ..core.expr import Expr
 from ..core.functions import FunctionTable, Transcendentals
-from ..core.derive import gradient_expr
 from ..core.layouts import effective, permutation
 from ..core.model import Model
 from ..core.resolve import shape_of
