@@ -51,6 +51,25 @@ class FileLatex:
         return reason[: m.start()] + (m.group(2) or ""), tex
 
 
+def number(x: float, digits: int) -> str:
+    """``x`` with ``digits`` significant digits, as LaTeX (``1.5\\times 10^{-7}``, ``\\infty``)."""
+    if x != x:
+        return r"\text{NaN}"
+    if x in (float("inf"), float("-inf")):
+        return r"\infty" if x > 0 else r"-\infty"
+    mantissa, _e, exponent = f"{x:.{digits}g}".partition("e")
+    return rf"{mantissa}\times 10^{{{int(exponent)}}}" if exponent else mantissa
+
+
+def side_values(values) -> str:
+    """Both sides of a ``SideValues`` as ``\\text{claimed} = \\begin{bmatrix}…`` (each whole)."""
+    def matrix(rows: list) -> str:
+        body = r" \\ ".join(" & ".join(number(x, values.digits) for x in row) for row in rows)
+        return rf"\begin{{bmatrix}}{body}\end{{bmatrix}}"
+
+    return r",\qquad ".join(rf"\text{{{name}}} = {matrix(rows)}" for name, rows in zip(values.names, values.sides))
+
+
 def aligned(row: str) -> str:
     """An ``align*`` row (``lhs &= rhs && loop``) as one display formula."""
     return rf"\begin{{aligned}}{row}\end{{aligned}}"

@@ -16,7 +16,8 @@ from importlib import resources
 
 from .. import __version__
 from ..verdicts.check import ClaimResult, FileResult
-from .claim_latex import FileLatex, file_latex
+from ..verdicts.results import SideValues
+from .claim_latex import FileLatex, file_latex, side_values
 from .report import file_status, summary
 
 # Nothing is fetched: scripts, styles and fonts are all in the page.
@@ -80,10 +81,26 @@ def _diagnosis(claim: ClaimResult, latex: FileLatex) -> str:
     else:
         words = claim.reason or claim.verdict
     words, correct = latex.correct(words) if claim.verdict == "fails" else (words, None)
-    parts = [f"<p>{escape(words)}</p>"]
+    parts = [f"<p>{escape(words)}</p>", _values(claim.values)]
     if correct:
         parts.append(f"<p>Correct formula:</p>{_math([correct], correct)}")
     return f'<div class="diagnosis">{"".join(parts)}</div>'
+
+
+def _values(values: SideValues | None) -> str:
+    """Both sides at the smallest failing sizes: whole matrices when small, else the first entry that differs."""
+    if values is None:
+        return ""
+    at = ", ".join(f"{k}={v}" for k, v in values.sizes.items())
+    if values.sides is not None:
+        tex = side_values(values)
+        return f'<div class="values"><p>At the smallest failing sizes, {escape(at)} (one random network):</p>{_math([tex], tex)}</div>'
+    (name_c, name_t), (c, t) = values.names, values.differing
+    shape = "×".join(str(n) for n in values.shape)
+    entry = ", ".join(str(i) for i in values.entry)
+    return (f'<div class="values"><p>At the smallest failing sizes, {escape(at)} (one random network), each side is '
+            f"{shape}, too large to show; they differ at entry [{entry}]: {escape(name_c)} {c:.{values.digits}g}, "
+            f"{escape(name_t)} {t:.{values.digits}g}</p></div>")
 
 
 def claim_entry(claim: ClaimResult, latex: FileLatex) -> str:
