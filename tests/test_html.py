@@ -90,7 +90,9 @@ def test_page_is_well_formed_escaped_and_has_one_entry_per_claim(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.yaml" in markup
     assert [tag for tag, _a in structure.tags].count("script") == 2  # KaTeX and the page's own
     formulas = [a for tag, a in structure.tags if a.get("class") == "math"]
-    assert len(formulas) == 2 * 10  # every claim, and the correct formula its diagnosis names
+    in_claims = page[: page.index('<details class="derived">')].count('<div class="math"')
+    assert in_claims == 2 * 10  # every claim, and the correct formula its diagnosis names
+    assert len(formulas) > in_claims  # and, collapsed, the derived gradients
     assert all(a["aria-label"] for a in formulas)
     assert "correct: d loss" not in markup and "claimed = -1 × true [d=3, h=4, n=2]</p>" in markup  # typeset, not repeated
     assert page.count(r"\frac{\partial \mathrm{loss}}{\partial r} &amp;= r^{\top}") == 2 * 10  # shown, and as its aria-label
