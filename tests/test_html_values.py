@@ -2,20 +2,27 @@
 (``SideValues``), typeset as matrices in the HTML report, or, when large, one differing entry."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from tensorcalc.explain.diagnose import side_values
 from tensorcalc.outputs.claim_latex import number
 from tensorcalc.outputs.html import to_html
+from tensorcalc.outputs.report import to_json
 from tensorcalc.verdicts.check import ClaimResult, FileResult, Instance
 from tensorcalc.errors import Pos
 from tests.test_diagnose import run
 
 
-def _page(values) -> str:
+def _result(values) -> FileResult:
     claim = ClaimResult(0, "d loss / d W1 = 2 x", Pos("f.yaml", 3, 5), "holds", "equation",
                         instances=[Instance({"d": 3}, "fails", "off by a constant factor", values=values)])
-    page = to_html([FileResult("f.yaml", claims=[claim])])
+    return FileResult("f.yaml", claims=[claim])
+
+
+def _page(values) -> str:
+    page = to_html([_result(values)])
     return page[: page.index("<script>")]
 
 
@@ -66,3 +73,12 @@ def test_numbers_in_latex():
     assert number(1.5e-7, 4) == r"1.5\times 10^{-7}"
     assert number(-0.1234567, 4) == "-0.1235"
     assert number(float("inf"), 4) == r"\infty" and number(float("nan"), 4) == r"\text{NaN}"
+
+
+def test_json_carries_the_values():
+    values = side_values({"d": 1, "h": 2}, ("claimed", "true"), np.array([[0.1, 0.52]]), np.array([[0.1, 0.26]]))
+    [instance] = json.loads(to_json([_result(values)]))["files"][0]["claims"][0]["instances"]
+    assert instance["values"] == {"sizes": {"d": 1, "h": 2}, "names": ["claimed", "true"], "shape": [1, 2], "entry": [1, 2],
+                                  "differing": [0.52, 0.26], "digits": 4, "sides": [[[0.1, 0.52]], [[0.1, 0.26]]]}
+    [instance] = json.loads(to_json([_result(None)]))["files"][0]["claims"][0]["instances"]
+    assert "values" not in instance
