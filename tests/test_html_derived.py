@@ -48,6 +48,15 @@ def test_gradients_with_shapes_and_steps(tmp_path):
     assert "d \\times 1" in shapes  # x, in the result for W
 
 
+def test_steps_through_a_derivative_the_file_named(tmp_path):
+    """``g := d loss / d z``: the steps are shown even where a named term's shape cannot be read back."""
+    text = (ONE_LAYER.replace("parameters: [W, x]", "parameters: [W]").replace("  r: tanh(W x) - y", "  z: W x\n  r: tanh(z) - y")
+            .replace("  - d loss / d r = r^T", "  - claim: g := d loss / d z\n  - d loss / d r = r^T"))
+    [formula] = claim_latex.derived_formulas(_file(tmp_path, text))[0]
+    assert formula.reason == "" and r"\underbrace{" in formula.result[0]
+    assert formula.steps and r"\underbrace{" in formula.steps and r"\partial z}" in formula.steps
+
+
 def test_the_section_is_collapsed_and_escaped(tmp_path):
     html = derived_section(_file(tmp_path))
     assert html.startswith('<details class="derived"><summary>Derived formulas: 2 of 2 gradients (')

@@ -161,17 +161,31 @@ def _derived(path: str, wrt: str, seconds: float, limit: float) -> list[DerivedF
 
 def _typeset(d, derived) -> DerivedFormula:
     """One ``formulas.Derivation`` as LaTeX: the result with shapes, then the chain-rule steps."""
-    names = helper_names(derived.prepared, derived.layout)
-    families = layer_families(derived.prepared)
+    prepared = derived.prepared
+    names = helper_names(prepared, derived.layout)
+    braced = _with_names(lambda shown: _braced_result(d, prepared, shown), names)
+    result = ([braced] if braced else []) + [derivation_block(d, prepared, names)]
+    steps = _with_names(lambda shown: derivation_block(d, prepared, shown, steps=True), names) if len(d.displayed(True)) > 1 else None
+    return DerivedFormula(d.wrt, result, steps)
+
+
+def _with_names(typeset, names: dict) -> str | None:
+    """``typeset(names)``, else ``typeset({})`` (derivative terms the file named are shown as
+    derivatives: a named term's shape cannot always be read back), else None."""
+    for shown in (names, {}):
+        try:
+            return typeset(shown)
+        except Exception:  # a view: the next form, or no braces at all
+            continue
+    return None
+
+
+def _braced_result(d, prepared, names: dict) -> str:
+    """``d of / d wrt = …`` with each top-level factor's shape underbraced."""
+    families = layer_families(prepared)
     printer = Printer(families)
     line = d.result
     lhs = printer(with_helper_names(line.lhs, names))
+    rhs = underbraced(with_helper_names(line.rhs, names), printer, lambda e: _shape_of(d, e, line), families)
     loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
-    plain = derivation_block(d, derived.prepared, names)
-    try:
-        rhs = underbraced(with_helper_names(line.rhs, names), printer, lambda e: _shape_of(d, e, line), families)
-        result = [aligned(f"{lhs} &= {rhs}{loop}"), plain]
-    except Exception:  # a factor whose shape cannot be read back: the formula without braces
-        result = [plain]
-    steps = derivation_block(d, derived.prepared, names, steps=True) if len(d.displayed(True)) > 1 else None
-    return DerivedFormula(d.wrt, result, steps)
+    return aligned(f"{lhs} &= {rhs}{loop}")
