@@ -82,3 +82,9 @@ def test_json_carries_the_values():
                                   "differing": [0.52, 0.26], "digits": 4, "sides": [[[0.1, 0.52]], [[0.1, 0.26]]]}
     [instance] = json.loads(to_json([_result(None)]))["files"][0]["claims"][0]["instances"]
     assert "values" not in instance
+
+
+def test_digits_tell_apart_the_first_entry_that_differs():
+    claimed, true = np.array([[1.0, 1.2345678], [0.0, 0.0]]), np.array([[1.0, 1.2345679], [0.5, 0.0]])
+    values = side_values({"n": 2}, ("claimed", "true"), claimed, true)
+    assert values.entry == (1, 2) and values.digits == 8

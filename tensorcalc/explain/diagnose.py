@@ -415,7 +415,7 @@ def side_values(sizes: dict, words, claimed, true) -> SideValues | None:
     index = tuple(int(i) for i in np.argwhere(differs)[0]) if np.any(differs) else (0,) * c.ndim
     whole = (_rows(c), _rows(t)) if c.size <= SHOWN_ENTRIES and c.ndim <= 2 else None
     return SideValues(dict(sizes), (words[0], words[1]), tuple(int(n) for n in c.shape), tuple(i + 1 for i in index),
-                      (float(c[index]), float(t[index])), _digits_to_tell(c, t), whole)
+                      (float(c[index]), float(t[index])), _digits_to_tell(c[index], t[index]), whole)
 
 
 def _rows(a: np.ndarray) -> list:
