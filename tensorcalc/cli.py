@@ -85,7 +85,7 @@ def _check(args) -> int:
         from .outputs.html import to_html
 
         views = {"text": report.text_report, "json": report.to_json, "junit": report.to_junit, "github": report.github_annotations,
-                 "html": to_html}
+                 "html": lambda found: to_html(found, args.time_limit)}
         output = views[args.format](results)
         if args.output:
             write_output(args.output, output if output.endswith("\n") else output + "\n", args.paths + files)

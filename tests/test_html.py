@@ -1,6 +1,7 @@
 """``check --format html``: a well-formed, escaped, self-contained page (fast), and the page of
-the whole corpus opened in headless Chromium (slow): every formula typeset, every claim and
-badge present, the failure filter working; its screenshot is docs/report.png."""
+the whole corpus opened in headless Chromium (slow): every formula typeset (the derived ones
+once their collapsed sections are opened), every claim and badge present, the failure filter
+working; its screenshot is docs/report.png."""
 from __future__ import annotations
 
 import contextlib
@@ -90,7 +91,9 @@ def test_page_is_well_formed_escaped_and_has_one_entry_per_claim(tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.yaml" in markup
     assert [tag for tag, _a in structure.tags].count("script") == 2  # KaTeX and the page's own
     formulas = [a for tag, a in structure.tags if a.get("class") == "math"]
-    assert len(formulas) == 2 * 10  # every claim, and the correct formula its diagnosis names
+    in_claims = page[: page.index('<details class="derived">')].count('<div class="math"')
+    assert in_claims == 2 * 10  # every claim, and the correct formula its diagnosis names
+    assert len(formulas) > in_claims  # and, collapsed, the derived gradients
     assert all(a["aria-label"] for a in formulas)
     assert "correct: d loss" not in markup and "claimed = -1 × true [d=3, h=4, n=2]</p>" in markup  # typeset, not repeated
     assert page.count(r"\frac{\partial \mathrm{loss}}{\partial r} &amp;= r^{\top}") == 2 * 10  # shown, and as its aria-label
@@ -171,10 +174,11 @@ def test_corpus_report_in_chromium(corpus_page):
         browser.get(path.as_uri())
         assert browser.find_element("tag name", "body").get_attribute("data-render-ms") is not None, "the page's script did not run"
         assert browser.find_elements("css selector", ".katex-error") == []
-        formulas = browser.find_elements("css selector", ".math")
+        formulas = browser.find_elements("css selector", "article .math")
         assert len(formulas) >= len(claims)
-        assert len(browser.find_elements("css selector", ".math > .katex-display")) == len(formulas)
+        assert len(browser.find_elements("css selector", "article .math > .katex-display")) == len(formulas)
         assert all(f.get_attribute("aria-label") for f in formulas)
+        _check_derived_formulas(browser, len({c.pos.file for c in claims}))
         entries = browser.find_elements("css selector", "article.claim")
         assert len(entries) == len(claims)
         badges = [e.find_element("css selector", ".badge").text for e in entries]
@@ -185,6 +189,28 @@ def test_corpus_report_in_chromium(corpus_page):
         _check_phone_and_print(browser)
     finally:
         browser.quit()
+
+
+def _check_derived_formulas(browser, n_files: int) -> None:
+    """One collapsed section of derived formulas per file, typeset when opened: every gradient's
+    result has its factors' shapes underbraced, or says why it was not derived."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sections = browser.find_elements("css selector", "details.derived")
+    assert len(sections) == n_files and not any(s.get_attribute("open") for s in sections)
+    assert browser.find_elements("css selector", "details.derived .math > .katex-display") == []  # not yet typeset
+    for section in sections:
+        browser.execute_script("arguments[0].scrollIntoView(); arguments[0].open = true", section)
+    derived = browser.find_elements("css selector", "details.derived .math")
+    typeset = "return document.querySelectorAll('details.derived .math > .katex-display').length"
+    WebDriverWait(browser, 60).until(lambda b: b.execute_script(typeset) == len(derived))  # the toggle events ran
+    assert derived
+    assert browser.find_elements("css selector", ".katex-error") == []
+    gradients = browser.find_elements("css selector", ".gradient > .math:first-child")
+    assert gradients and all("\\underbrace" in g.get_attribute("aria-label") for g in gradients)
+    assert all(s.find_elements("css selector", ".gradient, .not-derived") for s in sections)
+    for section in sections:
+        browser.execute_script("arguments[0].open = false", section)
 
 
 def _check_filter(browser, n_claims: int, n_problems: int) -> None:

@@ -32,6 +32,7 @@ from ..frontends.parse import parse
 from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import _assignments
+from ..verdicts.results import SHOWN_ENTRIES, SideValues
 from .mutations import context_of, product, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
@@ -122,8 +123,9 @@ def _same_values(a, b) -> bool:
 # --- the diagnosis ----------------------------------------------------------------------------
 
 
-def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=None, numeric_error=None) -> str:
-    """One line: why ``lhs = rhs`` (resolved in ``model`` at ``scope``) fails."""
+def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=None, numeric_error=None, found=None) -> str:
+    """One line: why ``lhs = rhs`` (resolved in ``model`` at ``scope``) fails; both sides'
+    values at the smallest failing sizes (``SideValues``) are appended to the list ``found``."""
     truth_left = lhs.op == "deriv" and rhs.op != "deriv"
     truth_right = rhs.op == "deriv" and lhs.op != "deriv"
     if truth_right:
@@ -149,7 +151,7 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
         if repair and not (transposed and repair[2]):
             hints.append(repair[0])
         if shapes is None:
-            smallest = _smallest(model, claim, scope, probe, words, side)
+            smallest = _smallest(model, claim, scope, probe, words, side, found)
             if smallest:
                 hints.append(smallest)
         if numeric_error is not None:
@@ -347,8 +349,9 @@ def _holds_at_ones(model, claim, scope: dict) -> bool:
     return ones != model.sizes and _fails_at(model, claim, scope, ones) is False
 
 
-def _smallest(model, claim, scope: dict, probe: _Probe, words, side: str) -> str | None:
-    """Greedily lower each size while the claim still fails; show a network there."""
+def _smallest(model, claim, scope: dict, probe: _Probe, words, side: str, found: list | None = None) -> str | None:
+    """Greedily lower each size while the claim still fails; show a network there (and put
+    both sides' values there, ``SideValues``, in ``found``)."""
     sizes = dict(model.sizes)
     for key in sorted(sizes, key=lambda k: (k != "L", k)):
         for value in range(1, sizes[key]):
@@ -364,11 +367,23 @@ def _smallest(model, claim, scope: dict, probe: _Probe, words, side: str) -> str
     shown = {k: v for k, v in sizes.items() if "[" not in k or k in dims}
     shown.update({k: v for k, v in scope.items() if k not in model.scope})
     text = "fails already at " + ", ".join(f"{k}={v}" for k, v in shown.items())
-    network = _network_text(small, claim, scope, words, side)
-    return text + (f", e.g. {network}" if network else "")
+    network = _small_network(small, claim, scope, side)
+    if network is None:
+        return text
+    leaves, claimed, true = network
+    values = side_values(shown, words, claimed, true)
+    if found is not None and values is not None:
+        found.append(values)
+    if sum(np.size(v) for v in leaves.values()) > NETWORK_NUMBERS:
+        return text
+    given = ", ".join(f"{name}={_array(v)}" for name, v in leaves.items())
+    shown_claimed, shown_true = _distinct(claimed, true)
+    return text + f", e.g. at {given}: {words[0]} {shown_claimed}, {words[1]} {shown_true}"
 
 
-def _network_text(model, claim, scope: dict, words, side: str) -> str | None:
+def _small_network(model, claim, scope: dict, side: str):
+    """(leaves, claimed value, true value) at the first rounded random network and index
+    assignment where the sides differ, or None."""
     local = {**model.scope, **{k: v for k, v in scope.items() if k not in model.scope}}
     try:
         lhs, rhs = model.resolve(claim.lhs, local), model.resolve(claim.rhs, local)
@@ -376,20 +391,40 @@ def _network_text(model, claim, scope: dict, words, side: str) -> str | None:
         return None
     for k in range(5):
         leaves = _float_leaves(model, k, rounded=True)
-        if sum(np.size(v) for v in leaves.values()) > NETWORK_NUMBERS:
-            return None
         sides = _float_sides(model, lhs, rhs, leaves)
         if sides is None:
             continue
         left, right = sides
         if side == "rhs":
             left, right = right, left  # the claimed side first
-        if all(np.shape(a) == np.shape(b) and np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9) for a, b in zip(left, right)):
-            continue
-        values = ", ".join(f"{name}={_array(v)}" for name, v in leaves.items())
-        shown_left, shown_right = _distinct(left[0], right[0])
-        return f"at {values}: {words[0]} {shown_left}, {words[1]} {shown_right}"
+        for a, b in zip(left, right):
+            if np.shape(a) != np.shape(b) or not np.allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-9):
+                return leaves, a, b
     return None
+
+
+def side_values(sizes: dict, words, claimed, true) -> SideValues | None:
+    """Both values as ``SideValues`` (whole when each has at most ``SHOWN_ENTRIES`` entries),
+    None when they do not have the same number of entries."""
+    c, t = np.asarray(claimed, dtype=float), np.asarray(true, dtype=float)
+    if c.size != t.size or c.size == 0:
+        return None
+    c, t = (c.reshape(t.shape), t) if t.ndim >= c.ndim else (c, t.reshape(c.shape))  # a scalar and a 1×1 matrix
+    with np.errstate(all="ignore"):
+        differs = ~(np.abs(c - t) <= 1e-9 * max(1.0, float(np.nanmax(np.abs(t), initial=0.0))))
+    index = tuple(int(i) for i in np.argwhere(differs)[0]) if np.any(differs) else (0,) * c.ndim
+    whole = (_rows(c), _rows(t)) if c.size <= SHOWN_ENTRIES and c.ndim <= 2 else None
+    return SideValues(dict(sizes), (words[0], words[1]), tuple(int(n) for n in c.shape), tuple(i + 1 for i in index),
+                      (float(c[index]), float(t[index])), _digits_to_tell(c[index], t[index]), whole)
+
+
+def _rows(a: np.ndarray) -> list:
+    """A scalar, vector (a column) or matrix as rows of floats."""
+    if a.ndim == 0:
+        return [[float(a)]]
+    if a.ndim == 1:
+        return [[float(x)] for x in a]
+    return a.tolist()
 
 
 def _float_leaves(model, k: int, rounded: bool = False) -> dict:

@@ -1,7 +1,9 @@
 """HTML view of check results: one self-contained page (KaTeX, its fonts, style and script
 inlined; no network) with every claim typeset, a verdict badge in words, how far the check
-reached, where the claim was written and, for a failing claim, the diagnosis and the correct
-formula. A view only: it reads results (and the claims' trees, ``claim_latex``), never checks.
+reached, where the claim was written and, for a failing claim, the diagnosis, both sides'
+values at the smallest failing sizes and the correct formula; per file, collapsed, the
+derived gradients with their shapes and chain-rule steps. It never checks a claim: it reads
+results, and the claims' trees and derived formulas from ``claim_latex``.
 
 Every user-written text goes through ``html.escape``; LaTeX is placed as element text (or an
 attribute) and typeset by KaTeX in the browser with ``trust`` off, never inside a script.
@@ -16,7 +18,8 @@ from importlib import resources
 
 from .. import __version__
 from ..verdicts.check import ClaimResult, FileResult
-from .claim_latex import FileLatex, file_latex
+from ..verdicts.results import SideValues
+from .claim_latex import DerivedFormula, FileLatex, derived_formulas, file_latex, side_values
 from .report import file_status, summary
 
 # Nothing is fetched: scripts, styles and fonts are all in the page.
@@ -80,10 +83,26 @@ def _diagnosis(claim: ClaimResult, latex: FileLatex) -> str:
     else:
         words = claim.reason or claim.verdict
     words, correct = latex.correct(words) if claim.verdict == "fails" else (words, None)
-    parts = [f"<p>{escape(words)}</p>"]
+    parts = [f"<p>{escape(words)}</p>", _values(claim.values)]
     if correct:
         parts.append(f"<p>Correct formula:</p>{_math([correct], correct)}")
     return f'<div class="diagnosis">{"".join(parts)}</div>'
+
+
+def _values(values: SideValues | None) -> str:
+    """Both sides at the smallest failing sizes: whole matrices when small, else the first entry that differs."""
+    if values is None:
+        return ""
+    at = ", ".join(f"{k}={v}" for k, v in values.sizes.items())
+    if values.sides is not None:
+        tex = side_values(values)
+        return f'<div class="values"><p>At the smallest failing sizes, {escape(at)} (one random network):</p>{_math([tex], tex)}</div>'
+    (name_c, name_t), (c, t) = values.names, values.differing
+    shape = "×".join(str(n) for n in values.shape)
+    entry = ", ".join(str(i) for i in values.entry)
+    return (f'<div class="values"><p>At the smallest failing sizes, {escape(at)} (one random network), each side is '
+            f"{shape}, too large to show; they differ at entry [{entry}]: {escape(name_c)} {c:.{values.digits}g}, "
+            f"{escape(name_t)} {t:.{values.digits}g}</p></div>")
 
 
 def claim_entry(claim: ClaimResult, latex: FileLatex) -> str:
@@ -100,8 +119,29 @@ def claim_entry(claim: ClaimResult, latex: FileLatex) -> str:
             f"{name}{_math(latex.claim(claim), claim.text)}{how}{_diagnosis(claim, latex)}</article>")
 
 
-def file_section(result: FileResult) -> str:
-    """A file: title, path, layout, status, then its claims (or why it could not be read)."""
+def derived_section(path: str, time_limit: float | None = None) -> str:
+    """A collapsed section: the gradients ``derive`` prints for the file, each with its factors'
+    shapes and its chain-rule steps, or why it was not derived (empty for an unreadable file)."""
+    formulas, seconds = derived_formulas(path, time_limit)
+    if not formulas:
+        return ""
+    done = sum(bool(f.result) for f in formulas)
+    summary = f"Derived formulas: {done} of {len(formulas)} gradient{'s' * (len(formulas) != 1)} ({seconds:.1f} s)"
+    return (f'<details class="derived"><summary>{summary}</summary>'
+            "<p>Each formula was confirmed by the exact and the floating-point oracle before it was shown.</p>"
+            f'{"".join(_derived_entry(f) for f in formulas)}</details>')
+
+
+def _derived_entry(formula: DerivedFormula) -> str:
+    if not formula.result:
+        return f'<p class="not-derived">d / d {escape(formula.wrt)}: not derived: {escape(formula.reason)}</p>'
+    steps = f'<p class="steps">Chain-rule steps:</p>{_math([formula.steps], formula.steps)}' if formula.steps else ""
+    return f'<div class="gradient">{_math(formula.result, formula.wrt)}{steps}</div>'
+
+
+def file_section(result: FileResult, time_limit: float | None = None) -> str:
+    """A file: title, path, layout, status, its claims (or why it could not be read), then its
+    derived formulas (collapsed)."""
     latex = file_latex(result.path)
     problem = result.error is not None or any(_is_problem(c) for c in result.claims)
     title = escape(result.title or result.path)
@@ -110,6 +150,8 @@ def file_section(result: FileResult) -> str:
     body = [claim_entry(c, latex) for c in result.claims]
     if result.error is not None:
         body.append(f'<p class="file-error">{escape(str(result.error))}</p>')
+    else:
+        body.append(derived_section(result.path, time_limit))
     return (f'<section class="file{" problem" if problem else ""}"><h2>{title}</h2>'
             f'<p class="meta">{" · ".join(meta)}</p>{"".join(body)}</section>')
 
@@ -133,9 +175,10 @@ def summary_block(results: list[FileResult]) -> str:
             "(fails, expected to fail, inconclusive, unexpected)</label></div>")
 
 
-def to_html(results: list[FileResult]) -> str:
-    """The whole page."""
-    sections = "".join(file_section(r) for r in results)
+def to_html(results: list[FileResult], time_limit: float | None = None) -> str:
+    """The whole page; each file's formulas are derived within ``time_limit`` seconds (default:
+    the file's claim time limit)."""
+    sections = "".join(file_section(r, time_limit) for r in results)
     return ("<!DOCTYPE html>\n"
             '<html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'

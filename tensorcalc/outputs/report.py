@@ -2,6 +2,7 @@
 annotations for machines. They read results, never compute them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 
@@ -100,13 +101,21 @@ def to_json(results: list[FileResult]) -> str:
                     "expected": c.expected,
                     "reason": c.reason,
                     "how": c.how,
-                    "instances": [{**i.where, "verdict": i.verdict, "reason": i.reason, "max_rel_error": i.max_rel_error} for i in c.instances],
+                    "instances": [_instance_json(i) for i in c.instances],
                 }
             )
         files.append(entry)
     c = summary(results)
     totals = {"holds": c["holds"], "fails": c["fails"], "error": c["error"] + c["timeout"], "unexpected": c["unexpected"], "invalid_files": c["invalid_files"]}
     return json_document(json.dumps({"files": files, "summary": totals}, indent=2))
+
+
+def _instance_json(i) -> dict:
+    """One case; a failing one with ``values``: both sides at the smallest failing sizes."""
+    out = {**i.where, "verdict": i.verdict, "reason": i.reason, "max_rel_error": i.max_rel_error}
+    if i.values is not None:
+        out["values"] = dataclasses.asdict(i.values)
+    return out
 
 
 # ---------------------------------------------------------------- summary table, JUnit, GitHub

@@ -161,8 +161,10 @@ def check_instance(
             inst.verdict, inst.reason = "error", PROOF_CONTRADICTS
         inst.proved = bool(proof)
     elif verdict == "fails" and explain:
+        found: list = []
         inst.reason = diagnose(model, claim, lhs, rhs, scope, exact=evidence.exact, numeric=evidence.numeric,
-                               numeric_error=evidence.numeric_error)
+                               numeric_error=evidence.numeric_error, found=found)
+        inst.values = found[0] if found else None
     return inst
 
 

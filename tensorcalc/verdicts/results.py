@@ -7,6 +7,24 @@ from dataclasses import dataclass, field
 from ..errors import Pos, TensorcalcError
 
 EXACT_BUDGET = 2_000_000  # estimated scalar operations of the exact oracle per instance
+SHOWN_ENTRIES = 36  # a side's values are carried whole up to this many entries (6×6)
+
+
+@dataclass
+class SideValues:
+    """Both sides of a failing claim at the smallest sizes where it fails, in float64 at one
+    random network: ``names`` says which is which ("claimed", "true" or "right side", "left
+    side"); ``sides`` holds both as rows of numbers (a scalar: one row of one) when each has
+    at most ``SHOWN_ENTRIES`` entries, else None; ``entry`` is the first entry that differs
+    (1-based) and ``differing`` the two values there; ``digits`` tells them apart."""
+
+    sizes: dict
+    names: tuple[str, str]
+    shape: tuple[int, ...]
+    entry: tuple[int, ...]
+    differing: tuple[float, float]
+    digits: int
+    sides: tuple[list, list] | None = None
 
 
 @dataclass
@@ -20,6 +38,7 @@ class Instance:
     exact_skipped: int = 0  # estimated cost when the exact oracle was skipped (above EXACT_BUDGET)
     overflowed: int = 0  # numeric networks with non-finite values, left out
     proved: bool = False  # also proved with symbolic entries (symbolic.py)
+    values: SideValues | None = None  # a failing case: both sides at the smallest failing sizes
 
 
 @dataclass
@@ -57,6 +76,13 @@ class ClaimResult:
         if self.kind == "helper":
             return "definition (checked where later claims use it)"
         return ""
+
+    @property
+    def values(self) -> SideValues | None:
+        """Both sides' values behind ``reason``: those of the first failing case."""
+        if self.verdict != "fails":
+            return None
+        return next((i.values for i in self.instances if i.verdict == "fails"), None)
 
     @property
     def how(self) -> str:
