@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from ..core.model import Prepared
 from ..errors import TensorcalcError
-from ..explain.formulas import Derivation, derive, helper_names, parameters
+from ..explain.formulas import Derivation, helper_names, parameters
+from ..explain.jacobian_formulas import derive_any
 from ..frontends import load_spec
 from ..suggest import did_you_mean
 
@@ -22,14 +23,16 @@ class Derived:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (wrt, reason)
 
 
-def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None) -> Derived:
+def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None,
+                steps: bool = False) -> Derived:
+    """Every requested derivative of ``of`` (default: the loss); with ``steps`` also seed 001's chain of Jacobians."""
     prepared = Prepared(load_spec(path))
     _check_requested(prepared, wrt, of)
     layout = layout or prepared.spec.layout
     out = Derived(path, prepared, layout)
     for name in wrt or parameters(prepared):
         try:
-            d = derive(prepared, name, layout, of)
+            d = derive_any(prepared, name, layout, of, steps)
         except TensorcalcError as err:
             out.refused.append((name, err.message))
             continue
