@@ -212,35 +212,146 @@ def _eye(g_shape: tuple) -> Expr:
 
 @dataclass(frozen=True)
 class IndexForm:
-    """``d Y[of_indices] / d X[wrt_indices] = rhs``: ``rhs`` a sum of products of entries."""
+    """``d Y[of_indices] / d X[wrt_indices] = rhs``: ``rhs`` a sum of (summed) products of entries."""
 
     of_indices: tuple
     wrt_indices: tuple
     rhs: Expr
 
 
-def index_form(terms: list[Term], g_shape: tuple, x_shape: tuple, taken: set[str]) -> IndexForm:
-    """The Jacobian entry by entry; an axis of size 1 takes the index 1 and is not written."""
-    letters = iter(c for c in INDEX_LETTERS if c not in taken)
+@dataclass(frozen=True)
+class _Monomial:
+    """``coef · Π factors`` summed over ``sums``; a factor is ("entry", matrix, a, b) or ("delta", size, a, b)."""
+
+    coef: tuple = ()
+    factors: tuple = ()
+    sums: tuple = ()  # (index name, size)
+
+    def times(self, other: "_Monomial") -> "_Monomial":
+        return _Monomial(self.coef + other.coef, self.factors + other.factors, self.sums + other.sums)
+
+
+def index_form(e: Expr, g: str, g_shape: tuple, x_shape: tuple, shape: ShapeFn, taken: set[str]) -> IndexForm:
+    """``e`` (the chain-rule program's result, linear in the cotangent ``g`` of Y's shape) read
+    entry by entry: ``J[i, j, k, l] = ∂e[k, l] / ∂g[i, j]``, sums over a Kronecker delta done.
+    An axis of size 1 takes the index 1 and is not written."""
+    letters = iter(c for c in INDEX_LETTERS + "abcdefgh" if c not in taken)
     gi, gj = (next(letters) if d != 1 else 1 for d in _dims(g_shape))
     k, l = (next(letters) if d != 1 else 1 for d in _dims(x_shape))
-    rows, cols = _dims(x_shape)
-    parts = []
-    for t in terms:
-        yk, yl = (gj, gi) if t.transposed else (gi, gj)  # the cotangent indices meeting X's k and l
-        if t.mask is not None:
-            factors = [_delta(yk, k, rows), _delta(yl, l, cols), entry(t.mask, k, l)]
-        else:
-            factors = [_delta(yk, k, rows) if t.left is None else None, _delta(yl, l, cols) if t.right is None else None,
-                       None if t.left is None else entry(t.left, k, yk), None if t.right is None else entry(t.right, yl, l)]
-        parts.append(_scalar_product([f for f in factors if f is not None], t.coef))
-    return IndexForm(tuple(i for i in (gi, gj) if i != 1), tuple(i for i in (k, l) if i != 1), _total(parts))
+    reader = _IndexReader(g, (gi, gj), _dims(g_shape), shape, letters)
+    monomials = [_contract(m) for m in reader.entry(e, k, l)]
+    if not monomials:
+        raise NoForm("the derivative is zero")
+    order = [i for i in (gi, gj, k, l) if i != 1]
+    return IndexForm(tuple(i for i in (gi, gj) if i != 1), tuple(i for i in (k, l) if i != 1),
+                     _total([_render(m, order) for m in monomials]))
 
 
-def _delta(a, b, size) -> Expr | None:
-    if a == b:
-        return None
-    return Expr("entry", (Expr("eye", (), size),), (a, b))
+class _IndexReader:
+    """Entry ``[a, b]`` of an expression linear in ``g`` as monomials in the entries of ``g``'s
+    Jacobian (``g[a, b]`` becomes ``δ[a, i] δ[b, j]``)."""
+
+    def __init__(self, g: str, g_indices: tuple, g_dims: tuple, shape: ShapeFn, letters):
+        self.g, self.g_indices, self.g_dims, self.shape, self.letters = g, g_indices, g_dims, shape, letters
+
+    def fresh(self, size) -> object:
+        if size == 1:
+            return 1
+        try:
+            return next(self.letters)
+        except StopIteration:
+            raise NoForm("too many indices") from None
+
+    def entry(self, e: Expr, a, b) -> list[_Monomial]:
+        if not _depends(e, self.g):
+            if S.is_scalar(self.shape(e)):
+                return [_Monomial(coef=(e,))]
+            return [_Monomial(factors=(("entry", e, a, b),))]
+        op = e.op
+        if op == "var":
+            return [_Monomial(factors=(("delta", self.g_dims[0], a, self.g_indices[0]), ("delta", self.g_dims[1], b, self.g_indices[1])))]
+        if op in ("add", "sub"):
+            right = self.entry(e.args[1], a, b)
+            return self.entry(e.args[0], a, b) + ([_Monomial(coef=(num(-1),)).times(m) for m in right] if op == "sub" else right)
+        if op == "neg":
+            return [_Monomial(coef=(num(-1),)).times(m) for m in self.entry(e.args[0], a, b)]
+        if op == "T":
+            return self.entry(e.args[0], b, a)
+        if op == "div" and not _depends(e.args[1], self.g) and S.is_scalar(self.shape(e.args[1])):
+            return [_Monomial(coef=(node("div", num(1), e.args[1]),)).times(m) for m in self.entry(e.args[0], a, b)]
+        if op == "sum":
+            rows, cols = _dims(self.shape(e.args[0]))
+            c, d = self.fresh(rows), self.fresh(cols)
+            return [_summed(m, (c, rows), (d, cols)) for m in self.entry(e.args[0], c, d)]
+        if op in ("matmul", "mul", "hadamard"):
+            return self._product(e, a, b)
+        raise NoForm(f"no index form through {op!r}")
+
+    def _product(self, e: Expr, a, b) -> list[_Monomial]:
+        x, y = e.args
+        xs, ys = _dims(self.shape(x)), _dims(self.shape(y))
+        if S.is_scalar(xs) or S.is_scalar(ys):  # a 1×1 factor scales the other
+            return _times(self.entry(x, *((1, 1) if S.is_scalar(xs) else (a, b))), self.entry(y, *((1, 1) if S.is_scalar(ys) else (a, b))))
+        if e.op == "matmul":
+            c = self.fresh(xs[1])
+            return [_summed(m, (c, xs[1])) for m in _times(self.entry(x, a, c), self.entry(y, c, b))]
+        return _times(self.entry(x, *_spread(xs, a, b)), self.entry(y, *_spread(ys, a, b)))
+
+
+def _spread(dims: tuple, a, b) -> tuple:
+    """Indices of an operand broadcast over a larger value (a column over every column...)."""
+    return (a if dims[0] != 1 else 1, b if dims[1] != 1 else 1)
+
+
+def _times(xs: list[_Monomial], ys: list[_Monomial]) -> list[_Monomial]:
+    return [x.times(y) for x in xs for y in ys]
+
+
+def _summed(m: _Monomial, *sums) -> _Monomial:
+    return _Monomial(m.coef, m.factors, m.sums + tuple((n, size) for n, size in sums if n != 1))
+
+
+def _contract(m: _Monomial) -> _Monomial:
+    """Sums over an index that a Kronecker delta fixes are done: ``sum_c δ[c, k] A[c, j] = A[k, j]``."""
+    factors, sums = list(m.factors), dict(m.sums)
+    changed = True
+    while changed:
+        changed = False
+        for f in factors:
+            if f[0] != "delta":
+                continue
+            _kind, _size, a, b = f
+            gone, kept = (a, b) if a in sums else (b, a) if b in sums else (None, None)
+            if a == b or gone is not None:
+                factors.remove(f)
+                if gone is not None:
+                    del sums[gone]
+                    factors = [(k, v, kept if x == gone else x, kept if y == gone else y) for k, v, x, y in factors]
+                changed = True
+                break
+    return _Monomial(m.coef, tuple(factors), tuple(sums.items()))
+
+
+def _render(m: _Monomial, order: list) -> Expr:
+    """Deltas first (Y's index first), then entries; factors free of a summed index outside its sum."""
+    summed = {name for name, _size in m.sums}
+
+    def rank(i):
+        return order.index(i) if i in order else len(order)
+
+    deltas = [(kind, size, *sorted((a, b), key=rank)) for kind, size, a, b in m.factors if kind == "delta"]
+    factors = deltas + [f for f in m.factors if f[0] == "entry"]
+    outside = [_factor(f) for f in factors if not {f[2], f[3]} & summed]
+    inside = [_factor(f) for f in factors if {f[2], f[3]} & summed]
+    body = _scalar_product(inside, ()) if inside else None
+    for name, _size in reversed(m.sums):
+        body = Expr("isum", (body,), name)
+    return _scalar_product(outside + ([body] if body is not None else []), m.coef)
+
+
+def _factor(f: tuple) -> Expr:
+    kind, value, a, b = f
+    return Expr("entry", (Expr("eye", (), value),), (a, b)) if kind == "delta" else entry(value, a, b)
 
 
 def entry(m: Expr, a, b) -> Expr:

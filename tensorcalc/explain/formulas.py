@@ -419,7 +419,7 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
 def confirm(model: Model, lhs: Expr, rhs: Expr, settings, l: int | None = None) -> None:
     """``lhs = rhs`` checked as a claim at one model by the exact and the numeric oracle, for every
     value of its free indices (index formulas); ``NotDerivable`` unless both confirm it."""
-    from ..core.indices import index_ranges
+    from ..core.indices import bound_indices, index_ranges
     from ..oracles.compare import exact_equal, numeric_error
     from ..oracles.points import exact_points
 
@@ -430,6 +430,8 @@ def confirm(model: Model, lhs: Expr, rhs: Expr, settings, l: int | None = None) 
     if not same:
         raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
     ranges = index_ranges(model, lhs, rhs)
+    for bound in bound_indices(lhs) | bound_indices(rhs):  # summed inside, not free
+        ranges.pop(bound, None)
     exact = exact_points(model, lhs, rhs, ranges, EXACT_POINTS, settings.seed)
     numeric = _finite_points(model, lhs, rhs, settings.seed, ranges)
     if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):

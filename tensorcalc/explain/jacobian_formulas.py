@@ -66,21 +66,26 @@ def candidates(model: Model, of: str, wrt: str, layout: str):
     for adj, expr in program.steps:
         env[adj] = substitute(expr, env)
     of_shape, wrt_shape = model.shapes[of], model.shapes[wrt]
+    result = substitute(program.result, env)
     try:
-        terms = J.linear_terms(substitute(program.result, env), COTANGENT if program.cotangent else "", deriver.shape)
+        terms = J.linear_terms(result, COTANGENT, deriver.shape)
     except J.NoForm:
-        return
+        terms = None
     lhs = Expr("deriv", (var(of),), (wrt, (), layout))
     arranged = effective(layout, () if S.is_scalar(of_shape) else of_shape)
-    if _at_most_vector(of_shape) and _at_most_vector(wrt_shape):
+    if terms is not None and _at_most_vector(of_shape) and _at_most_vector(wrt_shape):
         yield from _attempt(lambda: _matrix(J.matrix_form(terms, of_shape, deriver.shape), arranged), lhs, deriver)
-    if S.is_vector(of_shape) and len(wrt_shape) == 2 and not S.is_vector(wrt_shape):
+    if terms is not None and S.is_vector(of_shape) and len(wrt_shape) == 2 and not S.is_vector(wrt_shape):
         yield from _attempt(lambda: J.otimes_form(terms, arranged, of_shape, deriver.shape), lhs, deriver)
     taken = set(model.shapes) | {str(s) for s in model.sizes}
-    form = J.index_form(terms, of_shape, wrt_shape, taken)
+    try:
+        form = J.index_form(result, COTANGENT, of_shape, wrt_shape, deriver.shape, taken)
+    except J.NoForm:
+        return
     inner = Expr("deriv", (var(of),), (wrt, form.wrt_indices, "numerator"))
     index_lhs = Expr("entry", (inner,), form.of_indices) if form.of_indices else inner
-    yield Line(index_lhs, _simplify_entries(form.rhs, deriver), (), role="result")
+    axes = tuple(d for d in (*of_shape, *wrt_shape) if d != 1)  # shown: the Jacobian's axes, Y's then X's
+    yield Line(index_lhs, _simplify_entries(form.rhs, deriver), axes, role="result")
 
 
 def _attempt(build, lhs: Expr, deriver: _Deriver):

@@ -56,6 +56,6 @@ def _index_notation(e: Expr) -> Expr:
     if not e.args:
         return e
     args = tuple(_index_notation(a) for a in e.args)
-    if e.op == "mul" and all(a.op in ("entry", "matmul") for a in args):
+    if e.op == "mul" and all(a.op in ("entry", "matmul", "isum") for a in args):
         return Expr("matmul", args, None)
     return Expr(e.op, args, e.attr)
