@@ -160,14 +160,15 @@ def program(choices: list[tuple[str, str]], start_vector: bool):
         else:
             continue
         forward[name], prev = expr, name
+        steps[-1] = (name, steps[-1])
     text = "tensorcalc: 1\nlayout: numerator\ndims: {a: 2, b: 3, c: 4}\ntensors:\n"
     text += "".join(f"  {k}: matrix({r}, {c})\n" for k, (r, c) in leaves.items())
     text += "forward:\n" + "".join(f"  {k}: {v}\n" for k, v in forward.items()) + "claims: []\n"
 
     def f(env):
         env = dict(env)
-        for i, step in enumerate(steps, 1):
-            env[f"u{i}"] = step(env)
+        for name, step in steps:
+            env[name] = step(env)
         return env[prev]
 
     return text, f, leaves, prev

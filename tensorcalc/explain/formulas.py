@@ -129,7 +129,7 @@ def _of_name(model: Model, of: str | None) -> str:
     if name not in model.defs:
         raise NotDerivable(f"{name!r} is not a forward definition")
     if not S.is_scalar(model.shapes[name]):
-        raise NotDerivable(f"{name!r} is {S.fmt(model.shapes[name])}: derive prints gradients of a scalar")
+        raise NotDerivable(f"{name!r} is {S.fmt(model.shapes[name])}: in a layer family derive prints gradients of a scalar only")
     return name
 
 

@@ -27,10 +27,8 @@ def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str 
     model = models[0]
     name = of or model.loss
     scalar = name is None or name not in model.shapes or S.is_scalar(model.shapes[name])
-    if scalar:
+    if scalar or prepared.families:
         out = derive(prepared, wrt, layout, of)
-    elif prepared.families:
-        raise NotDerivable(f"{name!r} is {S.fmt(model.shapes[name])}: Jacobians of layer families are not derived")
     else:
         if wrt not in model.shapes:
             raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {prepared.spec.path})")
@@ -72,6 +70,9 @@ def candidates(model: Model, of: str, wrt: str, layout: str):
     except J.NoForm:
         terms = None
     lhs = Expr("deriv", (var(of),), (wrt, (), layout))
+    if result.op == "zeros":  # Y does not depend on X
+        yield Line(lhs, Expr("zeros", (), deriver.shape(lhs)), deriver.shape(lhs), role="result")
+        return
     arranged = effective(layout, () if S.is_scalar(of_shape) else of_shape)
     if terms is not None and _at_most_vector(of_shape) and _at_most_vector(wrt_shape):
         yield from _attempt(lambda: _matrix(J.matrix_form(terms, of_shape, deriver.shape), arranged), lhs, deriver)
