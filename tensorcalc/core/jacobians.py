@@ -25,6 +25,7 @@ from .expr import Expr, node, num, walk
 ShapeFn = Callable[[Expr], tuple]
 INDEX_LETTERS = "ijklmpqrstuvw"
 DELTA = "δ"
+MAX_TERMS = 64  # an index formula longer than this is not worth printing (and is not built further)
 
 
 class NoForm(Exception):
@@ -240,6 +241,8 @@ def index_form(e: Expr, g: str, g_shape: tuple, x_shape: tuple, shape: ShapeFn, 
     k, l = (next(letters) if d != 1 else 1 for d in _dims(x_shape))
     reader = _IndexReader(g, (gi, gj), _dims(g_shape), shape, letters)
     monomials = [_contract(m) for m in reader.entry(e, k, l)]
+    if len(monomials) > MAX_TERMS:
+        raise NoForm(f"more than {MAX_TERMS} terms")
     if not monomials:
         raise NoForm("the derivative is zero")
     order = [i for i in (gi, gj, k, l) if i != 1]
@@ -289,6 +292,8 @@ class _IndexReader:
 
     def _product(self, e: Expr, a, b) -> list[_Monomial]:
         x, y = e.args
+        if _depends(x, self.g) and _depends(y, self.g):
+            raise NoForm("not linear")
         xs, ys = _dims(self.shape(x)), _dims(self.shape(y))
         if S.is_scalar(xs) or S.is_scalar(ys):  # a 1×1 factor scales the other
             return _times(self.entry(x, *((1, 1) if S.is_scalar(xs) else (a, b))), self.entry(y, *((1, 1) if S.is_scalar(ys) else (a, b))))
@@ -304,6 +309,8 @@ def _spread(dims: tuple, a, b) -> tuple:
 
 
 def _times(xs: list[_Monomial], ys: list[_Monomial]) -> list[_Monomial]:
+    if len(xs) * len(ys) > MAX_TERMS:
+        raise NoForm(f"more than {MAX_TERMS} terms")
     return [x.times(y) for x in xs for y in ys]
 
 

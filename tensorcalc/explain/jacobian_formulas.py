@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..core import jacobians as J
 from ..core import shapes as S
 from ..core.derive import COTANGENT, _dependents, gradient_program
-from ..core.expr import Expr, node, substitute, var
+from ..core.expr import Expr, node, substitute, var, walk
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
@@ -128,20 +128,11 @@ def chain_path(model: Model, of: str, wrt: str) -> list[str] | None:
         expr = model.defs.get(path[-1])
         if expr is None:
             return None
-        read = sorted({n.attr for n in _vars(expr)} & moved)
+        read = sorted({n.attr for n in walk(expr) if n.op == "var"} & moved)
         if len(read) != 1 or read[0] in path:
             return None
         path.append(read[0])
     return path if len(path) > 2 else None
-
-
-def _vars(e: Expr):
-    stack = [e]
-    while stack:
-        n = stack.pop()
-        if n.op == "var":
-            yield n
-        stack.extend(n.args)
 
 
 def chain_lines(model: Model, models: list[Model], derived: Derivation, layout: str) -> list[tuple[Line, bool]]:
