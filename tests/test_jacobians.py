@@ -244,3 +244,19 @@ def test_chain_path_needs_a_single_chain(root):
     model = Model(prepared, size_sets(prepared.spec.dims, 0)[0])
     assert jacobian_formulas.chain_path(model, "loss", "W1") == ["loss", "r", "s", "z", "W1"]
     assert jacobian_formulas.chain_path(model, "z", "W1") is None  # one factor: no chain to show
+
+
+def test_printed_matrix_and_otimes_forms_read_back_as_claims_that_hold(root, capsys, tmp_path):
+    shallow = (root / "derivations/shallow.yaml").read_text()
+    lines = {}
+    for layout in ("numerator", "denominator"):
+        for of, wrt in [("r", "W1"), ("z", "W1"), ("r", "z"), ("s", "z")]:
+            lines.setdefault(layout, []).append(first_line(capsys, root / "derivations/shallow.yaml", "--of", of, "--wrt", wrt,
+                                                           "--layout", layout))
+    for layout, claims in lines.items():
+        path = tmp_path / f"{layout}.yaml"
+        head = shallow.split("claims:")[0].replace("layout: numerator", f"layout: {layout}")
+        path.write_text(head + "claims:\n" + "".join(f"  - {c}\n" for c in claims))
+        status, out, err = run(capsys, "check", str(path))
+        assert status == 0, out + err
+        assert f"1 file: {len(claims)} hold, 0 fail" in out
