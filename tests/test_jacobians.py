@@ -246,6 +246,7 @@ def test_chain_path_needs_a_single_chain(root):
     assert jacobian_formulas.chain_path(model, "z", "W1") is None  # one factor: no chain to show
 
 
+@pytest.mark.slow  # about 16 s: check proves each claim with symbolic entries
 def test_printed_matrix_and_otimes_forms_read_back_as_claims_that_hold(root, capsys, tmp_path):
     shallow = (root / "derivations/shallow.yaml").read_text()
     lines = {}
