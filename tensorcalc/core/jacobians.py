@@ -247,7 +247,7 @@ def index_form(e: Expr, g: str, g_shape: tuple, x_shape: tuple, shape: ShapeFn, 
         raise NoForm("the derivative is zero")
     order = [i for i in (gi, gj, k, l) if i != 1]
     return IndexForm(tuple(i for i in (gi, gj) if i != 1), tuple(i for i in (k, l) if i != 1),
-                     _total([_render(m, order) for m in monomials]))
+                     _signed_total([_render(m, order) for m in monomials]))
 
 
 class _IndexReader:
@@ -348,12 +348,21 @@ def _render(m: _Monomial, order: list) -> Expr:
 
     deltas = [(kind, size, *sorted((a, b), key=rank)) for kind, size, a, b in m.factors if kind == "delta"]
     factors = deltas + [f for f in m.factors if f[0] == "entry"]
+    factors = [f for f in factors if not _needless_one(f, factors, order)]
     outside = [_factor(f) for f in factors if not {f[2], f[3]} & summed]
     inside = [_factor(f) for f in factors if {f[2], f[3]} & summed]
     body = _scalar_product(inside, ()) if inside else None
     for name, _size in reversed(m.sums):
         body = Expr("isum", (body,), name)
     return _scalar_product(outside + ([body] if body is not None else []), m.coef)
+
+
+def _needless_one(f: tuple, factors: list, free: list) -> bool:
+    """An entry of ``ones`` is 1; it stays only to give an index its range when nothing else does."""
+    if f[0] != "entry" or f[1].op != "ones":
+        return False
+    others = {i for g in factors if g is not f for i in g[2:]} | set(free)
+    return all(i == 1 or i in others for i in f[2:])
 
 
 def _factor(f: tuple) -> Expr:
@@ -370,7 +379,26 @@ def entry(m: Expr, a, b) -> Expr:
 
 
 def _scalar_product(factors: list[Expr], coef: tuple[Expr, ...]) -> Expr:
+    """Coefficients in front (``-δ[i, k] X[l, j]``, ``1/N ...``; numbers multiplied out), then the factors."""
+    number, symbolic = 1, []
+    for c in coef:
+        if c.op == "num":
+            number *= c.attr
+        else:
+            symbolic.append(c)
     out = None
-    for f in (*coef, *factors):
+    for f in factors:
         out = f if out is None else node("mul", out, f)
-    return out if out is not None else num(1)
+    for c in reversed(symbolic):
+        out = c if out is None else node("mul", c, out)
+    if out is None:
+        return num(number)
+    return out if number == 1 else node("neg", out) if number == -1 else node("mul", num(number), out)
+
+
+def _signed_total(parts: list[Expr]) -> Expr:
+    """``a + -b`` written ``a - b``."""
+    out = _total(parts[:1])
+    for p in parts[1:]:
+        out = node("sub", out, p.args[0]) if p.op == "neg" else node("add", out, p)
+    return out

@@ -142,10 +142,7 @@ def chain_lines(model: Model, models: list[Model], derived: Derivation, layout: 
     if path is None:
         return []
     scalar_of = S.is_scalar(model.shapes[derived.of])
-    first = derive(model.prepared, path[1], layout, path[0]).result if scalar_of else None  # a gradient, as derive prints it
-    factors = [first if i == 0 and first else jacobian_line(model, models, a, b, layout) for i, (a, b) in enumerate(zip(path, path[1:]))]
-    for f in factors:
-        f.role = "step"
+    factors = [_factor(model, models, a, b, layout) for a, b in zip(path, path[1:])]
     terms = _ordered([f.lhs for f in factors], layout, scalar_of)
     formulas = _ordered([f.rhs for f in factors], layout, scalar_of)
     result_lhs, shape = derived.result.lhs, derived.result.shape
@@ -162,6 +159,16 @@ def chain_lines(model: Model, models: list[Model], derived: Derivation, layout: 
     if len(out) == len(factors) or out[-1][0].rhs != derived.result.rhs:
         out.append((derived.result, len(out) > len(factors)))
     return out
+
+
+def _factor(model: Model, models: list[Model], of: str, wrt: str, layout: str) -> Line:
+    """``d of / d wrt`` as one factor of the chain: a gradient as derive prints it when ``of`` is a scalar."""
+    if S.is_scalar(model.shapes[of]):
+        line = derive(model.prepared, wrt, layout, of).result
+    else:
+        line = jacobian_line(model, models, of, wrt, layout)
+    line.role = "step"
+    return line
 
 
 def _ordered(factors: list[Expr], layout: str, scalar_of: bool) -> Expr:
