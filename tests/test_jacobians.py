@@ -261,3 +261,14 @@ def test_printed_matrix_and_otimes_forms_read_back_as_claims_that_hold(root, cap
         status, out, err = run(capsys, "check", str(path))
         assert status == 0, out + err
         assert f"1 file: {len(claims)} hold, 0 fail" in out
+
+
+def test_softmax_jacobian_in_index_notation(root, capsys):
+    line = first_line(capsys, root / "derivations/seed003_softmax_example.yaml", "--of", "A2", "--wrt", "Z2")
+    assert line == "d A2[i, j] / d Z2[k, l] = δ[i, k] δ[j, l] softmax(Z2)[k, l] - δ[j, l] softmax(Z2)[k, l] softmax(Z2)[i, l]"
+
+
+def test_a_jacobian_that_is_zero_is_not_listed(root, capsys):
+    status, out, _ = run(capsys, "derive", str(root / "derivations/shallow.yaml"), "--of", "z")
+    assert status == 0
+    assert [line for line in out.splitlines() if line.startswith("d ")] == ["d z / d W1 = I(h) ⊗ x", "d z / d b1 = I(h)"]
