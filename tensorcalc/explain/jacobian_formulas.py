@@ -16,6 +16,7 @@ from ..core.expr import Expr, node, substitute, var, walk
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
+from ..errors import TensorcalcError
 from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
 
 
@@ -48,7 +49,7 @@ def jacobian_line(model: Model, models: list[Model], of: str, wrt: str, layout: 
         try:
             for m in models:
                 confirm(m, line.lhs, line.rhs, model.prepared.spec.check)
-        except NotDerivable as err:
+        except TensorcalcError as err:  # refuted, or not even evaluable: the next form is tried
             reasons.append(err.message)
             continue
         return line
@@ -153,7 +154,7 @@ def chain_lines(model: Model, models: list[Model], derived: Derivation, layout: 
         try:
             for m in models:
                 confirm(m, line.lhs, line.rhs, model.prepared.spec.check)
-        except NotDerivable:
+        except TensorcalcError:
             continue  # a product the oracles do not confirm is not shown
         out.append((line, len(out) > len(factors)))
     if len(out) == len(factors) or out[-1][0].rhs != derived.result.rhs:
