@@ -272,3 +272,11 @@ def test_a_jacobian_that_is_zero_is_not_listed(root, capsys):
     status, out, _ = run(capsys, "derive", str(root / "derivations/shallow.yaml"), "--of", "z")
     assert status == 0
     assert [line for line in out.splitlines() if line.startswith("d ")] == ["d z / d W1 = I(h) ⊗ x", "d z / d b1 = I(h)"]
+
+
+def test_an_index_formula_too_long_to_confirm_is_refused_quickly(tmp_path, capsys):
+    path = tmp_path / "large.yaml"
+    path.write_text(MATRIX_PRODUCTS.replace("{m: 2, p: 3, q: 4}", "{m: 9, p: 8, q: 8}"))
+    status, out, _ = run(capsys, "derive", str(path), "--of", "S", "--wrt", "W")
+    assert status == 3
+    assert "5184 entries to confirm one by one at m=9, p=8, q=8 (at most 4096)" in out

@@ -9,15 +9,20 @@ shown, and none is shown unconfirmed.
 """
 from __future__ import annotations
 
+import math
+
 from ..core import jacobians as J
 from ..core import shapes as S
 from ..core.derive import COTANGENT, _dependents, gradient_program
 from ..core.expr import Expr, node, substitute, var, walk
+from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
+
+MAX_CONFIRMED_ENTRIES = 4096  # entries of an index formula checked one by one (about 10 s of work at 4096)
 
 
 def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str | None = None, steps: bool = False) -> Derivation:
@@ -48,12 +53,23 @@ def jacobian_line(model: Model, models: list[Model], of: str, wrt: str, layout: 
     for line in candidates(model, of, wrt, layout):
         try:
             for m in models:
+                _refuse_long_confirmation(m, line)
                 confirm(m, line.lhs, line.rhs, model.prepared.spec.check)
         except TensorcalcError as err:  # refuted, or not even evaluable: the next form is tried
             reasons.append(err.message)
             continue
         return line
     raise NotDerivable(f"d {of} / d {wrt}: no Jacobian form confirmed" + (f" ({reasons[-1]})" if reasons else ""))
+
+
+def _refuse_long_confirmation(model: Model, line: Line) -> None:
+    """An index formula is confirmed one entry at a time: beyond ``MAX_CONFIRMED_ENTRIES`` it is refused
+    rather than left running for minutes."""
+    ranges = index_ranges(model, line.lhs, line.rhs)
+    count = math.prod(size for name, size in ranges.items() if name not in bound_indices(line.rhs))
+    if count > MAX_CONFIRMED_ENTRIES:
+        raise NotDerivable(f"{count} entries to confirm one by one at {', '.join(f'{k}={v}' for k, v in model.sizes.items())} "
+                           f"(at most {MAX_CONFIRMED_ENTRIES})")
 
 
 def candidates(model: Model, of: str, wrt: str, layout: str):
