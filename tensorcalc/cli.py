@@ -133,7 +133,7 @@ def _latex(args) -> int:
     if args.output:
         check_target(args.output, args.paths + files)
     try:
-        parts = [derive_file(path, None, args.layout) for path in files]
+        parts = [derive_file(path, None, args.layout, steps=args.steps) for path in files]
         tex = document(parts, standalone=args.standalone, steps=args.steps)
     except TensorcalcError:
         raise

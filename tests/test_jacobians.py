@@ -280,3 +280,22 @@ def test_an_index_formula_too_long_to_confirm_is_refused_quickly(tmp_path, capsy
     status, out, _ = run(capsys, "derive", str(path), "--of", "S", "--wrt", "W")
     assert status == 3
     assert "5184 entries to confirm one by one at m=9, p=8, q=8 (at most 4096)" in out
+
+
+@pytest.mark.slow  # derives and confirms every chain of two files, then runs pdflatex
+def test_latex_steps_show_the_chain_of_jacobians_and_compile(root, tmp_path):
+    import shutil
+    import subprocess
+
+    out = tmp_path / "chain.tex"
+    files = [str(root / "derivations/shallow.yaml"), str(root / "derivations/batch_regression.yaml")]
+    assert main(["latex", *files, "--standalone", "--steps", "-o", str(out)]) == 0
+    tex = out.read_text(encoding="utf-8")
+    assert r"\frac{\partial z}{\partial W_{1}} &= \underbrace{I_{h} \otimes x}_{h \times d \times h}" in tex
+    assert r"\frac{\partial {Z_{1}}_{i,j}}{\partial X_{l,m}} &= \delta_{j,m} \cdot {W_{1}}_{i,l}" in tex
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("pdflatex not installed")
+    result = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", out.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:]
