@@ -106,7 +106,8 @@ def _derive(args) -> int:
     from .outputs.views import derive_file, text_report
 
     try:
-        derived = derive_file(args.path, args.wrt, args.layout, args.of, args.hessian)
+        derived = derive_file(args.path, args.wrt, args.layout, args.of, args.hessian,
+                              args.steps and args.emit is None)
         if args.emit == "numpy" and args.hessian:
             raise TensorcalcError("--emit numpy writes gradients; it does not take --hessian")
         if args.emit == "numpy":
@@ -135,7 +136,7 @@ def _latex(args) -> int:
     if args.output:
         check_target(args.output, args.paths + files)
     try:
-        parts = [derive_file(path, None, args.layout) for path in files]
+        parts = [derive_file(path, None, args.layout, steps=args.steps) for path in files]
         tex = document(parts, standalone=args.standalone, steps=args.steps)
     except TensorcalcError:
         raise
@@ -155,10 +156,10 @@ def _add_derive_commands(sub) -> None:
     derive.add_argument("path", help="a derivation file (.yaml) or a note (.md, .tex)")
     derive.add_argument("--wrt", action="append", help="tensor to differentiate by (W1, or W[l] for a layer family); "
                         "default: the file's parameters (every tensor but one-hot and probability inputs if it names none)")
-    derive.add_argument("--of", default=None, help="scalar to differentiate (default: the loss)")
+    derive.add_argument("--of", default=None, help="definition to differentiate: a scalar, vector or matrix (default: the loss)")
     derive.add_argument("--layout", choices=layouts, default=None, help="print in this layout (default: the file's)")
     derive.add_argument("--hessian", action="store_true", help="the Hessian d (d of / d wrt) / d wrt instead (--wrt a vector or scalar)")
-    derive.add_argument("--steps", action="store_true", help="show the reverse-mode chain step by step, with shapes")
+    derive.add_argument("--steps", action="store_true", help="show the reverse-mode chain step by step, and the chain of Jacobian factors, with shapes")
     derive.add_argument("--emit", choices=["numpy"], default=None, help="print a numpy function computing every gradient")
     derive.set_defaults(run=_derive)
     latex = sub.add_parser("latex", help="LaTeX of every claim and derived formula")

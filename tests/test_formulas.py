@@ -51,7 +51,6 @@ def test_layer_family_in_numerator_layout_uses_rows(root, capsys):
 
 @pytest.mark.parametrize("argv, message, status", [
     (["--wrt", "nope"], "--wrt 'nope': not a tensor or definition", 2),
-    (["--wrt", "W1", "--of", "z"], "derive prints gradients of a scalar", 3),
     (["--wrt", "W1", "--of", "x"], "--of 'x': not a definition", 2),
 ])
 def test_refusals_are_one_line_messages(root, capsys, argv, message, status):
@@ -59,6 +58,12 @@ def test_refusals_are_one_line_messages(root, capsys, argv, message, status):
     assert got == status
     assert message in out + err
     assert "Traceback" not in out + err
+
+
+def test_a_layer_familys_vector_is_refused(root, capsys):
+    got, out, err = run(capsys, "derive", str(root / "derivations/mlp.yaml"), "--of", "z[2]", "--wrt", "W[1]")
+    assert got == 3
+    assert "in a layer family derive prints gradients of a scalar only" in out
 
 
 def test_invalid_file_is_exit_2(tmp_path, capsys):

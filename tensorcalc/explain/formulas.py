@@ -58,6 +58,8 @@ class Derivation:
     chain: Line | None = None  # the result in terms of the last step (plain models)
     model: Model | None = None
     general: bool = False
+    jacobian: bool = False  # ``of`` is not a scalar: ``result`` is a Jacobian, 3-tensor or index formula
+    jacobian_steps: list[tuple[Line, bool]] = field(default_factory=list)  # seed 001's chain, for --steps
 
     def displayed(self, steps: bool) -> list[tuple[Line, bool]]:
         """The lines shown, in order, each with whether it continues the line above (no left side):
@@ -127,7 +129,7 @@ def _of_name(model: Model, of: str | None) -> str:
     if name not in model.defs:
         raise NotDerivable(f"{name!r} is not a forward definition")
     if not S.is_scalar(model.shapes[name]):
-        raise NotDerivable(f"{name!r} is {S.fmt(model.shapes[name])}: derive prints gradients of a scalar")
+        raise NotDerivable(f"{name!r} is {S.fmt(model.shapes[name])}: in a layer family derive prints gradients of a scalar only")
     return name
 
 
@@ -391,9 +393,6 @@ def uses_l(e: Expr) -> bool:
 
 def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _Deriver) -> None:
     """Check every displayed line as a claim at every size set (and every valid l)."""
-    from ..oracles.compare import exact_equal, numeric_error
-    from ..oracles.points import exact_points
-
     settings = prepared.spec.check
     lines = [*out.steps, *([out.chain] if out.chain else []), out.result]
     for line in lines:
@@ -407,19 +406,7 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
                     continue
                 if l is not None and line.role == "recursion" and instantiate(line.lhs, l, depth) == instantiate(line.lhs, depth, depth):
                     continue
-                try:
-                    same = S.same(model.shape(lhs), model.shape(rhs))
-                except ShapeError:
-                    same = False
-                if not same:
-                    raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
-                exact = exact_points(model, lhs, rhs, {}, EXACT_POINTS, settings.seed)
-                numeric = _finite_points(model, lhs, rhs, settings.seed)
-                if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
-                    raise NotDerivable(f"derived formula not confirmed by the exact oracle at {_where(model, l)}")
-                err = max((numeric_error(a, b, False) for p in numeric for a, b in zip(p.lhs, p.rhs)), default=0.0)
-                if not err <= settings.rtol:
-                    raise NotDerivable(f"derived formula not confirmed numerically at {_where(model, l)} (rel err {err:.1e})")
+                confirm(model, lhs, rhs, settings, l)
                 cases += 1
                 if l is not None:
                     done.append((depth, l))
@@ -429,14 +416,40 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
             line.loop = _loop_text(done)
 
 
-def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int) -> list:
+def confirm(model: Model, lhs: Expr, rhs: Expr, settings, l: int | None = None) -> None:
+    """``lhs = rhs`` checked as a claim at one model by the exact and the numeric oracle, for every
+    value of its free indices (index formulas); ``NotDerivable`` unless both confirm it."""
+    from ..core.indices import bound_indices, index_ranges
+    from ..oracles.compare import exact_equal, numeric_error
+    from ..oracles.points import exact_points
+
+    try:
+        same = S.same(model.shape(lhs), model.shape(rhs))
+    except ShapeError:
+        same = False
+    if not same:
+        raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
+    ranges = index_ranges(model, lhs, rhs)
+    for bound in bound_indices(lhs) | bound_indices(rhs):  # summed inside, not free
+        ranges.pop(bound, None)
+    exact = exact_points(model, lhs, rhs, ranges, EXACT_POINTS, settings.seed)
+    numeric = _finite_points(model, lhs, rhs, settings.seed, ranges)
+    if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
+        raise NotDerivable(f"derived formula not confirmed by the exact oracle at {_where(model, l)}")
+    # every entry of an index formula at once: the error is relative to the whole derivative, as for a matrix
+    err = max((numeric_error(p.lhs, p.rhs, False) for p in numeric), default=0.0)
+    if not err <= settings.rtol:
+        raise NotDerivable(f"derived formula not confirmed numerically at {_where(model, l)} (rel err {err:.1e})")
+
+
+def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int, ranges: dict | None = None) -> list:
     """``NUMERIC_TRIALS`` numeric networks without overflow (inf/nan), from a few more drawn."""
     import numpy as np
 
     from ..oracles.points import numeric_points
 
     with np.errstate(all="ignore"):
-        drawn = numeric_points(model, lhs, rhs, {}, NUMERIC_TRIALS + OVERFLOW_REDRAWS, seed)
+        drawn = numeric_points(model, lhs, rhs, ranges or {}, NUMERIC_TRIALS + OVERFLOW_REDRAWS, seed)
         finite = [p for p in drawn if all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in (*p.lhs, *p.rhs))]
     if not finite:
         raise NotDerivable(f"every numeric network overflowed (inf/nan) at {_where(model, None)}")

@@ -274,7 +274,15 @@ class Printer:
         return rf"\left({self.latex(e.args[0])}\right)_{{{where}}}"
 
     def _entry(self, e):
-        return f"{self.wrap(e.args[0], ATOM, True)}_{{{','.join(str(i) for i in e.attr)}}}"
+        indices = ','.join(str(i) for i in e.attr)
+        inner = e.args[0]
+        if inner.op == "eye":  # an entry of an identity: the Kronecker delta
+            return rf"\delta_{{{indices}}}"
+        if inner.op == "deriv":  # an entry of a Jacobian: d Z[i, j] / d W[k, l]
+            wrt, idx, _layout = inner.attr
+            bottom = _subscripted(name(wrt, self.families), ",".join(map(str, idx))) if idx else name(wrt, self.families)
+            return rf"\frac{{\partial {_subscripted(self.wrap(inner.args[0], ATOM, True), indices)}}}{{\partial {bottom}}}"
+        return _subscripted(self.wrap(inner, ATOM, True), indices)
 
     def _isum(self, e):
         return rf"\sum_{{{e.attr}}} {self.wrap(e.args[0], PRODUCT)}"
@@ -328,6 +336,11 @@ class Printer:
             return rf"\sum_{{{name(base[4:])}}} {self.wrap(args[0], PRODUCT)}"
         head = OPERATORS.get(base) or name(fn, self.families)
         return rf"{head}\left({', '.join(self.latex(a) for a in args)}\right)"
+
+
+def _subscripted(base: str, indices: str) -> str:
+    """``base_{indices}``; a base that has a subscript of its own (``W_{1}``) is grouped first."""
+    return f"{{{base}}}_{{{indices}}}" if "_" in base else f"{base}_{{{indices}}}"
 
 
 def underbraced(e: Expr, printer: Printer, shape_of, families=frozenset()) -> str:
@@ -405,7 +418,13 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
 
     for line, continued in d.displayed(steps):
         row(line, lhs_override="" if continued else None, braces=steps and not d.general)
-    return "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+    block = "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+    if not (steps and d.jacobian_steps):
+        return block
+    rows.clear()  # seed 001's chain of Jacobian factors, a block of its own
+    for line, continued in d.jacobian_steps:
+        row(line, lhs_override="" if continued else None, braces=line.lhs.op != "entry")
+    return block + "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
 
 
 def _shape_of(d, e: Expr, line) -> tuple:

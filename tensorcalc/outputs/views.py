@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from ..core.model import Prepared
 from ..errors import TensorcalcError
-from ..explain.formulas import Derivation, derive, helper_names, parameters
+from ..explain.formulas import Derivation, helper_names, parameters
 from ..explain.hessian import check_hessian_request, derive_hessian
+from ..explain.jacobian_formulas import derive_any
 from ..frontends import load_spec
 from ..suggest import did_you_mean
 
@@ -24,8 +25,9 @@ class Derived:
 
 
 def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = None, of: str | None = None,
-                hessian: bool = False) -> Derived:
-    """Gradients (or with ``hessian`` the Hessians ∂²of/∂wrt², each wrt a scalar or a vector) of one file."""
+                hessian: bool = False, steps: bool = False) -> Derived:
+    """Every requested derivative of ``of`` (default: the loss), or with ``hessian`` the Hessians ∂²of/∂wrt² (each wrt
+    a scalar or a vector); with ``steps`` also seed 001's chain of Jacobians."""
     prepared = Prepared(load_spec(path))
     _check_requested(prepared, wrt, of)
     if hessian:
@@ -37,7 +39,7 @@ def derive_file(path: str, wrt: list[str] | None = None, layout: str | None = No
     out = Derived(path, prepared, layout)
     for name in wrt or parameters(prepared):
         try:
-            d = derive_hessian(prepared, name, layout, of) if hessian else derive(prepared, name, layout, of)
+            d = derive_hessian(prepared, name, layout, of) if hessian else derive_any(prepared, name, layout, of, steps)
         except TensorcalcError as err:
             out.refused.append((name, err.message))
             continue
