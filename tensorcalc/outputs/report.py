@@ -100,6 +100,7 @@ def to_json(results: list[FileResult]) -> str:
                     "expected": c.expected,
                     "reason": c.reason,
                     "how": c.how,
+                    "proof": c.proof,
                     "instances": [{**i.where, "verdict": i.verdict, "reason": i.reason, "max_rel_error": i.max_rel_error} for i in c.instances],
                 }
             )
