@@ -1,0 +1,158 @@
+"""The proof for all sizes (oracles/indexform.py): what it proves, that it never proves a false
+claim (hypothesis: chain-rule claims and single edits of them, against the numeric oracle),
+and how the report and the JSON output say how far a proof reaches."""
+import json
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tensorcalc.core.indices import index_ranges
+from tensorcalc.core.model import Model, Prepared
+from tensorcalc.errors import Pos, ShapeError
+from tensorcalc.explain.mutations import claim_edits, context_of
+from tensorcalc.frontends import load_spec
+from tensorcalc.frontends.parse import parse_claim
+from tensorcalc.oracles.compare import numeric_error
+from tensorcalc.oracles.indexform import OutsideFragment, prove_all_sizes
+from tensorcalc.oracles.points import numeric_points
+from tensorcalc.outputs.report import to_json
+from tensorcalc.verdicts.check import check_file
+
+CHAIN = """\
+tensorcalc: 1
+layout: numerator
+dims: {d: 3, h: 4, n: 2}
+functions: {sigma: sigmoid}
+tensors: {x: vector(d), W1: matrix(h, d), b1: vector(h), W2: matrix(n, h), b2: vector(n), M: matrix(h, h)}
+forward:
+  z: W1 x + b1
+  s: sigma(z)
+  r: W2 s + b2
+  loss: 1/2 norm(r)^2
+claims:
+  - d z / d W1 = I(h) ⊗ x
+"""
+STEPS = ["loss", "r", "s", "z"]  # the forward chain, last definition first
+SIZES = [{"d": 3, "h": 4, "n": 2}, {"d": 2, "h": 5, "n": 3}]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    path = tmp_path_factory.mktemp("indexform") / "chain.yaml"
+    path.write_text(CHAIN)
+    prepared = Prepared(load_spec(str(path)))
+    return prepared, [Model(prepared, sizes) for sizes in SIZES]
+
+
+def _claim(text: str):
+    parsed = parse_claim(text, Pos("claim", 1, 1))
+    return parsed.lhs, parsed.rhs
+
+
+def _proved(model, lhs_raw, rhs_raw) -> bool | None:
+    scope = dict(model.scope)
+    try:
+        lhs, rhs = model.resolve(lhs_raw, scope), model.resolve(rhs_raw, scope)
+        return prove_all_sizes(model, lhs, rhs)
+    except (ShapeError, OutsideFragment):
+        return None
+
+
+def _numerically_equal(model, lhs_raw, rhs_raw) -> bool:
+    scope = dict(model.scope)
+    lhs, rhs = model.resolve(lhs_raw, scope), model.resolve(rhs_raw, scope)
+    points = numeric_points(model, lhs, rhs, index_ranges(model, lhs, rhs), 3, 0)
+    return all(numeric_error(left, right, False) <= 1e-9 for p in points for left, right in zip(p.lhs, p.rhs))
+
+
+def test_shallow_claims_are_proved_for_all_sizes(root):
+    prepared = Prepared(load_spec(str(root / "derivations" / "shallow.yaml")))
+    model = Model(prepared, {"d": 3, "h": 4, "n": 2})
+    for claim in prepared.claims:
+        assert _proved(model, claim.lhs, claim.rhs) is True, claim.text
+
+
+@pytest.mark.parametrize("text, proved", [
+    ("trace(I(h)) = h", True),  # a size as a coefficient
+    ("trace(W1^T W1) = sum(W1 ⊙ W1)", True),
+    ("(W2 W1)^T = W1^T W2^T", True),
+    ("(W2 W1)^T = W2^T W1^T", None),  # ill-formed
+    ("trace(M) = trace(M^T)", True),
+    ("trace(M M) = trace(M^T M)", None),  # false
+    ("sum(ones(h)) = h", True),
+    ("sum(ones(h)) = d", None),
+    ("d loss / d b1 = r^T W2 diag(sigma'(z))", True),
+    ("d loss / d b1 = r^T W2 diag(sigma(z))", None),
+    ("d loss / d b1 = r^T W2 diag(sigmoid'(z))", True),  # sigma is bound to sigmoid
+    ("d loss / d b1 = 2 r^T W2 diag(sigma'(z))", None),
+])
+def test_small_identities(chain, text, proved):
+    _prepared, models = chain
+    result = _proved(models[0], *_claim(text))
+    assert result is True if proved else result is None
+
+
+def test_operators_outside_the_fragment_say_which(chain):
+    _prepared, models = chain
+    model = models[0]
+    lhs, rhs = _claim("softmax(z) = softmax(z)")
+    scope = dict(model.scope)
+    with pytest.raises(OutsideFragment, match="softmax"):
+        prove_all_sizes(model, model.resolve(lhs, scope), model.resolve(rhs, scope))
+
+
+def _chain_claim(draw) -> str:
+    """``d A / d B = (d A / d C)(d C / d B)…`` through a random subset of the steps between."""
+    start = draw(st.integers(0, len(STEPS) - 1))
+    wrt = draw(st.sampled_from(STEPS[start + 1:] + ["b1", "W1", "x"] if start < len(STEPS) - 1 else ["b1", "W1", "x"]))
+    between = STEPS[start + 1:STEPS.index(wrt)] if wrt in STEPS else STEPS[start + 1:]
+    kept = [s for s in between if draw(st.booleans())]
+    path = [STEPS[start], *kept, wrt]
+    factors = "".join(f"(d {a} / d {b})" for a, b in zip(path, path[1:]))
+    return f"d {STEPS[start]} / d {wrt} = {factors}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_false_claim_is_never_proved_for_all_sizes(chain, data):
+    """True claims from the chain rule and single edits of them: whatever the proof says
+    "equal for every size" is equal in float64 at two size sets, and the chain-rule claims
+    themselves are proved."""
+    prepared, models = chain
+    text = _chain_claim(data.draw)
+    lhs, rhs = _claim(text)
+    assert _proved(models[0], lhs, rhs) is True, text
+    edits = claim_edits(lhs, rhs, context_of(prepared))
+    edit = data.draw(st.sampled_from(edits))
+    mutant = (edit.expr, rhs) if edit.side == "lhs" else (lhs, edit.expr)
+    if _proved(models[0], *mutant):
+        for model in models:
+            assert _numerically_equal(model, *mutant), (text, edit.description)
+
+
+YAML = """\
+tensorcalc: 1
+layout: numerator
+dims: {n: 3}
+tensors: {x: vector(n), A: matrix(n, n)}
+forward:
+  p: softmax(x)
+  f: x^T A x
+claims:
+  - d f / d x = x^T (A + A^T)
+  - d p / d x = diag(p) - p p^T
+  - claim: d f / d x = x^T A
+    expect: fails
+"""
+
+
+def test_json_says_how_far_each_proof_reaches(tmp_path):
+    path = tmp_path / "proofs.yaml"
+    path.write_text(textwrap.dedent(YAML))
+    result = check_file(str(path))
+    claims = json.loads(to_json([result]))["files"][0]["claims"]
+    assert [c["proof"] for c in claims] == ["all sizes", "sampled sizes", None]
+    assert claims[0]["how"].startswith("proved for all n; ")
+    assert "not proved for all sizes: softmax is outside" in claims[1]["how"]
