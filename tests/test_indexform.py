@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tensorcalc.core.indices import index_ranges
 from tensorcalc.core.model import Model, Prepared
-from tensorcalc.errors import Pos, ShapeError
+from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.explain.mutations import claim_edits, context_of
 from tensorcalc.frontends import load_spec
 from tensorcalc.frontends.parse import parse_claim
@@ -56,7 +56,7 @@ def _proved(model, lhs_raw, rhs_raw) -> bool | None:
     try:
         lhs, rhs = model.resolve(lhs_raw, scope), model.resolve(rhs_raw, scope)
         return prove_all_sizes(model, lhs, rhs)
-    except (ShapeError, OutsideFragment):
+    except (TensorcalcError, OutsideFragment):
         return None
 
 
@@ -156,3 +156,35 @@ def test_json_says_how_far_each_proof_reaches(tmp_path):
     assert [c["proof"] for c in claims] == ["all sizes", "sampled sizes", None]
     assert claims[0]["how"].startswith("proved for all n; ")
     assert "not proved for all sizes: softmax is outside" in claims[1]["how"]
+
+
+def _corpus_mutants(root, per_claim: int):
+    """(model, models, lhs, rhs, label): every claim of derivations/ outside loops, and up to
+    ``per_claim`` single edits of each."""
+    from tensorcalc.core.sizes import size_sets
+
+    for path in sorted((root / "derivations").rglob("*.yaml")):
+        spec = load_spec(str(path))
+        prepared = Prepared(spec)
+        models = [Model(prepared, sizes) for sizes in size_sets(spec.dims, spec.check.seed)[:2]]
+        ctx = context_of(prepared)
+        for claim in prepared.claims:
+            if claim.kind != "equation" or claim.loop:
+                continue
+            yield models, claim.lhs, claim.rhs, f"{path.name}: {claim.text}"
+            for edit in claim_edits(claim.lhs, claim.rhs, ctx)[:per_claim]:
+                mutant = (edit.expr, claim.rhs) if edit.side == "lhs" else (claim.lhs, edit.expr)
+                yield models, *mutant, f"{path.name}: {claim.text} with {edit.description}"
+
+
+@pytest.mark.slow
+def test_no_claim_or_edit_of_the_corpus_is_proved_wrongly(root):
+    """Every claim of derivations/ and single edits of it: no exception but ``OutsideFragment``
+    or an ill-formed side, and whatever is proved for all sizes is equal in float64."""
+    proved = 0
+    for models, lhs, rhs, label in _corpus_mutants(root, 6):
+        if _proved(models[0], lhs, rhs):
+            proved += 1
+            for model in models:
+                assert _numerically_equal(model, lhs, rhs), label
+    assert proved > 50

@@ -55,8 +55,19 @@ class Term:
         return Term(self.coef * other.coef, self.factors + other.factors, {**self.bound, **other.bound})
 
     def renamed(self, mapping: dict) -> "Term":
-        factors = tuple((k, h, tuple(mapping.get(i, i) for i in idx)) for k, h, idx in self.factors)
-        return Term(self.coef, factors, {mapping.get(i, i): d for i, d in self.bound.items()})
+        return Term(self.coef, tuple(_renamed(self.factors, mapping)), {mapping.get(i, i): d for i, d in self.bound.items()})
+
+
+SYMMETRIC_KINDS = ("d", "s")  # factors whose two indices commute: deltas, symmetric inputs
+
+
+def _renamed(factors, mapping: dict) -> list:
+    """Factors with indices renamed; a delta's or a symmetric input's indices kept in order."""
+    out = []
+    for kind, head, idx in factors:
+        idx = tuple(mapping.get(i, i) for i in idx)
+        out.append((kind, head, tuple(sorted(idx)) if kind in SYMMETRIC_KINDS else idx))
+    return out
 
 
 def _product(a: list, b: list) -> list:
@@ -145,7 +156,10 @@ class IndexForm:
             raise OutsideFragment(f"{e.op} is outside the index-notation fragment")
         if len(idx) != len(slots(self.shape(e))):
             raise OutsideFragment(f"indices {idx} do not fit {e.op}")
-        return rule(self, e, tuple(idx))
+        out = rule(self, e, tuple(idx))
+        if len(out) > MAX_TERMS:
+            raise OutsideFragment("too many terms once expanded")
+        return out
 
     def bound(self, dim) -> tuple[str, dict]:
         name = self.registry.fresh()
@@ -172,8 +186,10 @@ def _var(f: IndexForm, e: Expr, idx):
     if name in f.model.defs:
         return f.terms(f.model.defs[name], idx)
     kind, _shape, flags = f.model.leaves[name]
-    if is_symmetric(kind, flags) or kind in ("onehot", "probability"):
+    if kind in ("onehot", "probability"):
         raise OutsideFragment(f"{kind} input {name}: its entries are not independent")
+    if is_symmetric(kind, flags):  # S[i, j] = S[j, i]: its indices kept in order, like a delta's
+        return [Term(sympy.Integer(1), (("s", name, tuple(sorted(idx))),))]
     return [Term(sympy.Integer(1), (("t", name, idx),))]
 
 
@@ -250,6 +266,8 @@ def _delta(i, j):
 
 def _diag(f: IndexForm, e: Expr, idx):
     arg = e.args[0]
+    if not idx:  # diag of a 1×1 value is itself
+        return f.terms(arg, ())
     if S.is_vector(f.shape(arg)):  # diag(v)[i, j] = δ_ij v_i
         i, j = idx
         return _product(f.terms(arg, (i,)), [Term(sympy.Integer(1), (_delta(i, j),))])
@@ -348,9 +366,14 @@ def _mpow(f: IndexForm, e: Expr, idx):
 
 
 def _opaque(f: IndexForm, e: Expr, idx):
-    """inv(X), det(X), logdet(X): a function of the canonical X, nothing assumed about it."""
+    """inv(X), det(X), logdet(X): a function of the canonical X, nothing assumed about it but
+    inv(Xᵀ) = inv(X)ᵀ and det(Xᵀ) = det(X)."""
+    if e.args[0].op == "T":
+        return f.terms(node(e.op, e.args[0].args[0]), idx[::-1])
     ref, _dims = f.sub_sum(e.args[0])
-    return [Term(sympy.Integer(1), (("m", f"{e.op}:{ref}", idx),))]
+    symmetric = e.op == "inv" and ref == f.sub_sum(node("T", e.args[0]))[0]  # inv(A)ᵀ = inv(A) when Aᵀ = A
+    kind = "s" if symmetric else "m"
+    return [Term(sympy.Integer(1), ((kind, f"{e.op}:{ref}", tuple(sorted(idx)) if symmetric else idx),))]
 
 
 def _deriv(f: IndexForm, e: Expr, idx):
@@ -447,16 +470,14 @@ def _contract_deltas(term: Term) -> Term:
         if kept in bound and sympy.expand(bound[kept] - bound[gone]) != 0:
             raise OutsideFragment("a delta between indices of different dimensions")
         del bound[gone]
-        factors = [(k, h, tuple(kept if x == gone else x for x in idx)) for k, h, idx in factors]
-        factors = [(k, h, tuple(sorted(idx))) if k == "d" else (k, h, idx) for k, h, idx in factors]
+        factors = _renamed(factors, {gone: kept})
     return Term(term.coef, tuple(_free_deltas(factors)), bound)
 
 
 def _free_deltas(factors: list) -> list:
     """δ_ij X_j = δ_ij X_i for free i < j: every other factor uses the smaller index."""
     for i, j in sorted({idx for kind, _h, idx in factors if kind == "d"}):
-        rename = [(k, h, tuple(i if x == j else x for x in idx)) for k, h, idx in factors if (k, idx) != ("d", (i, j))]
-        rename = [(k, h, tuple(sorted(idx))) if k == "d" else (k, h, idx) for k, h, idx in rename]
+        rename = _renamed([x for x in factors if x != ("d", "", (i, j))], {j: i})
         if ("d", "", (i, j)) in factors:
             factors = [x for x in rename if not (x[0] == "d" and x[2][0] == x[2][1])] + [("d", "", (i, j))]
     return factors
@@ -496,9 +517,7 @@ def _canonical_term(term: Term) -> tuple:
     best = None
     for labelling in _labellings(term.factors, bound):
         mapping = {i: f"c{n}" for n, i in enumerate(labelling)}
-        factors = tuple(sorted((k, h, tuple(mapping.get(i, i) for i in idx)) for k, h, idx in term.factors))
-        factors = tuple((k, h, tuple(sorted(idx))) if k == "d" else (k, h, idx) for k, h, idx in factors)
-        candidate = (tuple(sorted(factors)), tuple((f"c{n}", str(term.bound[i])) for n, i in enumerate(labelling)))
+        candidate = (tuple(sorted(_renamed(term.factors, mapping))), tuple((f"c{n}", str(term.bound[i])) for n, i in enumerate(labelling)))
         if best is None or candidate < best:
             best = candidate
     return best, coef

@@ -189,6 +189,8 @@ def _all_sizes(model: Model, claim: Claim, scope: dict, inst: Instance) -> None:
     except (OutOfTime, RecursionError):
         inst.outside = "the index form took too long"
         return
+    if not proved:
+        inst.outside = "the index forms of the sides differ (an identity of a function is not used)"
     if proved and inst.verdict == "fails":
         inst.verdict, inst.reason = "error", ALL_SIZES_CONTRADICTS
     inst.all_sizes = bool(proved) and inst.verdict == "holds"
