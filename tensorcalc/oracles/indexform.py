@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -31,12 +32,15 @@ import sympy
 from ..core import shapes as S
 from ..core.derive import COTANGENT, gradient_program
 from ..core.expr import Expr, node, walk
+from ..core.functions import T
 from ..core.layouts import effective, permutation
 from ..core.model import Model, is_symmetric
 from ..core.resolve import shape_of
 
 MAX_TERMS = 4000  # terms of one expanded side: above this, not attempted
 MAX_LABELLINGS = 5040  # renamings of summed indices tried for one term
+U = sympy.Symbol("u", real=True)  # the argument of a formula factor
+_ARGUMENTS = sympy.symbols("t0:16", real=True)  # the distinct arguments of one canonical term
 
 
 class OutsideFragment(Exception):
@@ -104,7 +108,22 @@ class Registry:
         self.sums: list = []
         self.dims: dict = {}  # text of a dimension -> the dimension
         self.counter = itertools.count()
-        self.functions: dict = {}  # formula of an elementwise function -> its key
+        self.functions: dict = {}  # formula of a kinked elementwise function -> its key
+        self.formulas: list = []  # smooth functions of one argument, in U
+        self.formula_ids: dict = {}
+        self.arguments: dict = {}  # (argument, indices) -> its symbol when terms are compared
+
+    def formula(self, expr: sympy.Expr) -> str:
+        """A formula in ``U`` (a smooth function of one argument), as a key ``F<k>``."""
+        key = sympy.srepr(expr)
+        if key not in self.formula_ids:
+            self.formula_ids[key] = f"F{len(self.formulas)}"
+            self.formulas.append(expr)
+        return self.formula_ids[key]
+
+    def argument(self, ref: str, idx: tuple) -> sympy.Symbol:
+        """One symbol per function argument at its indices, the same in every term."""
+        return self.arguments.setdefault((ref, idx), sympy.Symbol(f"arg{len(self.arguments)}", real=True))
 
     def function(self, formula: sympy.Expr) -> str:
         return self.functions.setdefault(sympy.srepr(formula), f"fn{len(self.functions)}")
@@ -307,16 +326,46 @@ def _axis_sum(f: IndexForm, e: Expr, idx):
 
 
 def _apply(f: IndexForm, e: Expr, idx):
+    """A smooth function is a formula of its argument (``sigma'(u) = σ(u)(1 - σ(u))`` once
+    written out), composed with the argument's own formula when that is a function of one
+    value (``log(1 - σ(u))``); a kinked one stays an opaque function of its argument."""
     name, order = e.attr
     ref, _dims = f.sub_sum(e.args[0])
+    table = f.model.functions
+    if name in table and not table.is_kinked(name):
+        return [_formula_factor(f.registry, ref, table.formula(name, order), idx)]
     return [Term(sympy.Integer(1), (("f", f"{_function_key(f, name)}:{order}:{ref}", idx),))]
 
 
+def _formula_factor(registry: "Registry", ref: str, formula: sympy.Expr, idx) -> Term:
+    """``formula`` (in ``T``) of the sub-sum ``ref``: a ``g`` factor on the innermost argument."""
+    inner = _one_argument(registry.sums[int(ref[1:])][0])
+    argument, of = inner if inner else (ref, U)
+    return Term(sympy.Integer(1), (("g", f"{registry.formula(formula.subs(T, of))}|{argument}", idx),))
+
+
+def _one_argument(canonical: dict):
+    """(argument, formula in U) when a canonical sub-sum is a function of one argument at its
+    own placeholders (``1 - σ(u)``); else None."""
+    argument, total = None, sympy.Integer(0)
+    for (factors, bound), coef in canonical.items():
+        if bound or len(factors) > 1:
+            return None
+        if factors:
+            kind, ref, idx = factors[0]
+            if kind != "a" or list(idx) != [f"p{k}" for k in range(len(idx))] or argument not in (None, ref):
+                return None
+            argument, coef = ref, coef.subs(_ARGUMENTS[0], U)
+        if coef.free_symbols & set(_ARGUMENTS):
+            return None
+        total += coef
+    return (argument, total) if argument else None
+
+
 def _function_key(f: IndexForm, name: str) -> str:
-    """One key per function: names bound to the same smooth formula (``sigma: sigmoid``) share
-    it. A kinked function keeps its own name (its derivative at the kink is a convention)."""
+    """A kinked function: one key per formula (its derivative at the kink is a convention)."""
     table = f.model.functions
-    if name not in table or table.is_kinked(name):
+    if name not in table:
         return name
     return f.registry.function(table.formulas[name])
 
@@ -331,6 +380,8 @@ def _power(f: IndexForm, base: Expr, idx, exponent: Fraction) -> list:
         return out
     ref, dims = f.sub_sum(base)
     canonical = f.registry.sums[int(ref[1:])][0]
+    if _one_argument(canonical):  # (1 - σ(u))^-1: one formula of u
+        return [_formula_factor(f.registry, ref, T ** sympy.Rational(exponent.numerator, exponent.denominator), idx)]
     coef = sympy.Integer(1)
     if len(canonical) == 1:
         (key, c), = canonical.items()
@@ -450,9 +501,56 @@ def canonical_sum(terms: list, registry: Registry) -> dict:
         if expanded is not None:
             pending.extend(expanded)
             continue
-        key, coef = _canonical_term(term)
+        key, coef = _canonical_term(term, registry)
         out[key] = out.get(key, 0) + coef
-    return {k: c for k, c in ((k, sympy.cancel(c)) for k, c in out.items()) if c != 0}
+    collected: dict = {}
+    for key, coef in out.items():
+        coef = sympy.cancel(coef)
+        if coef != 0:
+            key, coef = _unused_arguments(key, coef, registry)
+            collected[key] = collected.get(key, 0) + coef
+    return {k: c for k, c in ((k, sympy.cancel(c)) for k, c in collected.items()) if c != 0}
+
+
+def _unused_arguments(key: tuple, coef: sympy.Expr, registry: Registry) -> tuple:
+    """A term whose collected coefficient no longer depends on some of its arguments
+    (``-y σ'(u)/σ(u) + …`` = ``-y``) is named again without them, when at most one is left."""
+    factors, dims = key
+    arguments = [x for x in factors if x[0] == "a"]
+    present = [k for k in range(len(arguments)) if _ARGUMENTS[k] in coef.free_symbols]
+    if len(present) == len(arguments) or len(present) > 1:
+        return key, coef
+    plain = [x for x in factors if x[0] != "a"]
+    if present:
+        _kind, ref, idx = arguments[present[0]]
+        plain.append(("g", f"{registry.formula(coef.subs(_ARGUMENTS[present[0]], U))}|{ref}", idx))
+        coef = sympy.Integer(1)
+    bound = {label: registry.dims[dim] for label, dim in dims}
+    return _canonical_term(Term(coef, tuple(plain), bound), registry)
+
+
+def _zero(c: sympy.Expr) -> bool:
+    """Is ``c`` identically 0? A rational function of the sizes cancels; one with formulas of
+    arguments (``σ'(t0) - σ(t0)(1 - σ(t0))``) is simplified."""
+    c = sympy.cancel(c)
+    if c == 0 or not any(_is_argument(x) for x in c.free_symbols):
+        return c == 0
+    if _differs_somewhere(c):
+        return False
+    return sympy.simplify(c) == 0
+
+
+def _differs_somewhere(c: sympy.Expr) -> bool:
+    """Is ``c`` clearly non-zero at one point (arguments in (-1, 1), sizes 2, 3, …)? Spares a
+    slow ``simplify`` of a coefficient that is not 0; never used to conclude equality."""
+    rng = random.Random(0)
+    point = {x: sympy.Rational(rng.randint(-99, 99), 101) if _is_argument(x) else k + 2
+             for k, x in enumerate(sorted(c.free_symbols, key=str))}
+    try:
+        value = complex(c.evalf(30, subs=point))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
+    return value == value and abs(value) > 1e-9
 
 
 def _contract_deltas(term: Term) -> Term:
@@ -508,19 +606,32 @@ def _merge_powers(term: Term, registry: Registry) -> list | None:
     return out
 
 
-def _canonical_term(term: Term) -> tuple:
+def _canonical_term(term: Term, registry: Registry) -> tuple:
     """(key, coefficient): unused summed indices become their dimension, the others are renamed
-    to the labelling whose sorted factor list is smallest."""
+    to the labelling whose sorted factor list is smallest. Formula factors leave in the key only
+    their argument (``a``) and go into the coefficient, a function of ``t0, t1, …``, one symbol
+    per distinct argument."""
     used = {i for _k, _h, idx in term.factors for i in idx}
     coef = term.coef * sympy.Mul(*[d for i, d in term.bound.items() if i not in used])
     bound = [i for i in term.bound if i in used]
+    plain = [x for x in term.factors if x[0] != "g"]
+    formulas = [(head.split("|"), idx) for kind, head, idx in term.factors if kind == "g"]
+    arguments = sorted({("a", ref, idx) for (_f, ref), idx in formulas})
     best = None
-    for labelling in _labellings(term.factors, bound):
+    for labelling in _labellings(tuple(plain + arguments), bound):
         mapping = {i: f"c{n}" for n, i in enumerate(labelling)}
-        candidate = (tuple(sorted(_renamed(term.factors, mapping))), tuple((f"c{n}", str(term.bound[i])) for n, i in enumerate(labelling)))
-        if best is None or candidate < best:
+        candidate = (tuple(sorted(_renamed(plain, mapping) + sorted(set(_renamed(arguments, mapping))))),
+                     tuple((f"c{n}", str(term.bound[i])) for n, i in enumerate(labelling)), mapping)
+        if best is None or candidate[:2] < best[:2]:
             best = candidate
-    return best, coef
+    factors, dims, mapping = best
+    position = {a: k for k, a in enumerate(sorted({a for a in factors if a[0] == "a"}))}
+    if len(position) > len(_ARGUMENTS):
+        raise OutsideFragment("too many function arguments in one term")
+    for (formula, ref), idx in formulas:
+        symbol = _ARGUMENTS[position[_renamed([("a", ref, idx)], mapping)[0]]]
+        coef *= registry.formulas[int(formula[1:])].subs(U, symbol)
+    return (factors, dims), coef
 
 
 def _labellings(factors: tuple, bound: list):
@@ -556,6 +667,24 @@ def prove_all_sizes(model: Model, lhs: Expr, rhs: Expr) -> bool | None:
     free = () if S.is_scalar(shape) else tuple(f"f{k}" for k in range(len(slots(shape))))
     left = canonical_sum(form.terms(lhs, free), registry)
     right = canonical_sum(form.terms(rhs, free), registry)
-    if set(left) != set(right):
-        return None
-    return all(sympy.cancel(left[k] - right[k]) == 0 for k in left) or None
+    left, right = _by_plain_factors(left, registry), _by_plain_factors(right, registry)
+    zero = sympy.Integer(0)
+    return all(_zero(left.get(k, zero) - right.get(k, zero)) for k in set(left) | set(right)) or None
+
+
+def _by_plain_factors(canonical: dict, registry: Registry) -> dict:
+    """Terms with the same factors besides function arguments, added: each argument a symbol of
+    its own (``(σ(u)² - 1) y`` and ``-y + σ(u)² y`` meet), so coefficients compare as functions."""
+    out: dict = {}
+    for (factors, dims), coef in canonical.items():
+        arguments = [x for x in factors if x[0] == "a"]
+        for k, (_kind, ref, idx) in enumerate(arguments):
+            named = registry.argument(ref, idx)
+            coef = coef.subs(_ARGUMENTS[k], named)
+        key = (tuple(x for x in factors if x[0] != "a"), dims)
+        out[key] = out.get(key, 0) + coef
+    return out
+
+
+def _is_argument(x: sympy.Symbol) -> bool:
+    return x in _ARGUMENTS or x.name.startswith("arg")
