@@ -87,6 +87,10 @@ def test_shallow_claims_are_proved_for_all_sizes(root):
     ("d loss / d b1 = r^T W2 diag(sigma(z))", None),
     ("d loss / d b1 = r^T W2 diag(sigmoid'(z))", True),  # sigma is bound to sigmoid
     ("d loss / d b1 = 2 r^T W2 diag(sigma'(z))", None),
+    ("sigma'(z) = sigma(z) ⊙ (ones(h) - sigma(z))", True),  # σ' = σ(1 - σ), from the formula
+    ("sigma'(z) = sigma(z) ⊙ sigma(z)", None),
+    ("inv(M^T) = inv(M)^T", True),
+    ("inv(M^T) = inv(M)", None),
 ])
 def test_small_identities(chain, text, proved):
     _prepared, models = chain

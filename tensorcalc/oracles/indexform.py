@@ -339,21 +339,21 @@ def _apply(f: IndexForm, e: Expr, idx):
 
 def _formula_factor(registry: "Registry", ref: str, formula: sympy.Expr, idx) -> Term:
     """``formula`` (in ``T``) of the sub-sum ``ref``: a ``g`` factor on the innermost argument."""
-    inner = _one_argument(registry.sums[int(ref[1:])][0])
+    inner = _one_argument(*registry.sums[int(ref[1:])])
     argument, of = inner if inner else (ref, U)
     return Term(sympy.Integer(1), (("g", f"{registry.formula(formula.subs(T, of))}|{argument}", idx),))
 
 
-def _one_argument(canonical: dict):
-    """(argument, formula in U) when a canonical sub-sum is a function of one argument at its
-    own placeholders (``1 - σ(u)``); else None."""
+def _one_argument(canonical: dict, dims: tuple):
+    """(argument, formula in U) when a canonical sub-sum is a function of one argument at all
+    of its own placeholders, in order (``1 - σ(u)``); else None."""
     argument, total = None, sympy.Integer(0)
     for (factors, bound), coef in canonical.items():
         if bound or len(factors) > 1:
             return None
         if factors:
             kind, ref, idx = factors[0]
-            if kind != "a" or list(idx) != [f"p{k}" for k in range(len(idx))] or argument not in (None, ref):
+            if kind != "a" or list(idx) != [f"p{k}" for k in range(len(dims))] or argument not in (None, ref):
                 return None
             argument, coef = ref, coef.subs(_ARGUMENTS[0], U)
         if coef.free_symbols & set(_ARGUMENTS):
@@ -380,7 +380,7 @@ def _power(f: IndexForm, base: Expr, idx, exponent: Fraction) -> list:
         return out
     ref, dims = f.sub_sum(base)
     canonical = f.registry.sums[int(ref[1:])][0]
-    if _one_argument(canonical):  # (1 - σ(u))^-1: one formula of u
+    if _one_argument(canonical, dims):  # (1 - σ(u))^-1: one formula of u
         return [_formula_factor(f.registry, ref, T ** sympy.Rational(exponent.numerator, exponent.denominator), idx)]
     coef = sympy.Integer(1)
     if len(canonical) == 1:
