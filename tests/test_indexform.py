@@ -118,9 +118,7 @@ def _chain_claim(draw) -> str:
     return f"d {STEPS[start]} / d {wrt} = {factors}"
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_a_false_claim_is_never_proved_for_all_sizes(chain, data):
+def _check_a_chain_claim_and_an_edit(chain, data) -> None:
     """True claims from the chain rule and single edits of them: whatever the proof says
     "equal for every size" is equal in float64 at two size sets, and the chain-rule claims
     themselves are proved."""
@@ -134,6 +132,19 @@ def test_a_false_claim_is_never_proved_for_all_sizes(chain, data):
     if _proved(models[0], *mutant):
         for model in models:
             assert _numerically_equal(model, *mutant), (text, edit.description)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_false_claim_is_never_proved_for_all_sizes(chain, data):
+    _check_a_chain_claim_and_an_edit(chain, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_many_false_claims_are_never_proved_for_all_sizes(chain, data):
+    _check_a_chain_claim_and_an_edit(chain, data)
 
 
 YAML = """\
