@@ -203,3 +203,14 @@ def test_no_claim_or_edit_of_the_corpus_is_proved_wrongly(root):
             for model in models:
                 assert _numerically_equal(model, lhs, rhs), label
     assert proved > 50
+
+
+def test_a_proof_the_oracles_contradict_is_an_internal_error(tmp_path, monkeypatch):
+    import tensorcalc.verdicts.check as check
+    from tensorcalc.verdicts.decide import ALL_SIZES_CONTRADICTS
+
+    monkeypatch.setattr(check, "prove_all_sizes", lambda model, lhs, rhs: True)
+    path = tmp_path / "wrong.yaml"
+    path.write_text(CHAIN.replace("d z / d W1 = I(h) ⊗ x", "d z / d b1 = 2 I(h)"))
+    (claim,) = check_file(str(path)).claims
+    assert claim.verdict == "error" and claim.reason.startswith(ALL_SIZES_CONTRADICTS), claim.reason
