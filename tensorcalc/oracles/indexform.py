@@ -62,6 +62,7 @@ class Term:
         return Term(self.coef, tuple(_renamed(self.factors, mapping)), {mapping.get(i, i): d for i, d in self.bound.items()})
 
 
+CONSTRAINED = ("onehot", "probability")  # inputs whose entries are not independent
 SYMMETRIC_KINDS = ("d", "s")  # factors whose two indices commute: deltas, symmetric inputs
 
 
@@ -204,9 +205,7 @@ def _var(f: IndexForm, e: Expr, idx):
         return f.terms(f.steps[name], idx)
     if name in f.model.defs:
         return f.terms(f.model.defs[name], idx)
-    kind, _shape, flags = f.model.leaves[name]
-    if kind in ("onehot", "probability"):
-        raise OutsideFragment(f"{kind} input {name}: its entries are not independent")
+    kind, _shape, flags = f.model.leaves[name]  # a one-hot or probability input is a special case of any values
     if is_symmetric(kind, flags):  # S[i, j] = S[j, i]: its indices kept in order, like a delta's
         return [Term(sympy.Integer(1), (("s", name, tuple(sorted(idx))),))]
     return [Term(sympy.Integer(1), (("t", name, idx),))]
@@ -427,12 +426,25 @@ def _opaque(f: IndexForm, e: Expr, idx):
     return [Term(sympy.Integer(1), ((kind, f"{e.op}:{ref}", tuple(sorted(idx)) if symmetric else idx),))]
 
 
+def _softmax(f: IndexForm, e: Expr, idx):
+    """softmax(Z)[i, k] = exp(Z[i, k]) / Σ_j exp(Z[j, k]): column by column, as the evaluator."""
+    z = e.args[0]
+    if "exp" not in f.model.functions:
+        raise OutsideFragment("softmax without the exponential")
+    exps = node("apply", z, attr=("exp", 0))
+    shape = f.shape(z)
+    column = tuple(_per_axis(shape, idx)[1:]) if shape[1] != 1 else ()
+    return _product(f.terms(exps, idx), _power(f, node("sum_axis", exps, attr=1), column, Fraction(-1)))
+
+
 def _deriv(f: IndexForm, e: Expr, idx):
     """The chain-rule program of the derivative, its cotangent a product of deltas on the
     derivative's own indices, arranged by the layout (as ``evaluate.arrange``)."""
     wrt, indices, layout = e.attr
     if indices:
         raise OutsideFragment("a derivative with respect to one entry")
+    if f.model.leaves.get(wrt, ("",))[0] in CONSTRAINED:
+        raise OutsideFragment(f"a derivative with respect to the {f.model.leaves[wrt][0]} input {wrt}")
     of = e.args[0]
     of_shape = f.shape(of)
     of_shape = () if S.is_scalar(of_shape) else tuple(of_shape)
@@ -485,6 +497,7 @@ _RULES = {
     "det": _opaque,
     "logdet": _opaque,
     "deriv": _deriv,
+    "softmax": _softmax,
 }
 
 
