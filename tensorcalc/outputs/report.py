@@ -101,6 +101,7 @@ def to_json(results: list[FileResult]) -> str:
                     "expected": c.expected,
                     "reason": c.reason,
                     "how": c.how,
+                    "proof": c.proof,
                     "instances": [_instance_json(i) for i in c.instances],
                 }
             )

@@ -23,9 +23,10 @@ from ..core.sizes import size_sets
 from ..errors import Inconclusive, InternalError, Pos, ShapeError, TensorcalcError, arithmetic_reason
 from ..explain.diagnose import diagnose, diagnose_ill_formed
 from ..frontends import load_spec
+from ..oracles.indexform import OutsideFragment, prove_all_sizes
 from ..oracles.points import chain_rule_derivative
 from ..oracles.symbolic import prove
-from .decide import PROOF_CONTRADICTS, decide
+from .decide import ALL_SIZES_CONTRADICTS, PROOF_CONTRADICTS, decide
 from .evidence import gather
 from .results import ClaimResult, FileResult, Instance
 from .timer import OutOfTime, wall_clock
@@ -121,7 +122,10 @@ def _check_instances(prepared, models, claim, limit, explain, out, start, curren
             if time.perf_counter() - start > limit:
                 raise OutOfTime()
             proved_once = any(i.proved for i in out.instances)  # one symbolic proof per claim is enough
-            out.instances.append(check_instance(prepared, model, claim, scope, where, explain, symbolic=not proved_once))
+            inst = check_instance(prepared, model, claim, scope, where, explain, symbolic=not proved_once)
+            if not out.instances and inst.verdict in ("holds", "fails") and claim.kind != "proportional":
+                _all_sizes(model, claim, scope, inst)
+            out.instances.append(inst)
 
 
 def check_instance(
@@ -166,6 +170,32 @@ def check_instance(
                                numeric_error=evidence.numeric_error, found=found)
         inst.values = found[0] if found else None
     return inst
+
+
+def _all_sizes(model: Model, claim: Claim, scope: dict, inst: Instance) -> None:
+    """The proof with the dimensions as symbols (``oracles/indexform.py``), at a claim's first
+    case: ``inst.all_sizes`` when it holds, else ``inst.outside`` says why it was not attempted.
+    Proved equal where the oracles found the sides different: an internal error."""
+    if claim.loop:
+        inst.outside = "a claim over a layer index"
+        return
+    try:
+        with wall_clock(PROOF_SECONDS):
+            proved = prove_all_sizes(model, model.resolve(claim.lhs, scope), model.resolve(claim.rhs, scope))
+    except OutsideFragment as err:
+        inst.outside = str(err)
+        return
+    except TensorcalcError:  # an ill-formed side or no derivative rule: the oracles have decided
+        inst.outside = "the sides are not both well-formed"
+        return
+    except (OutOfTime, RecursionError):
+        inst.outside = "the index form took too long"
+        return
+    if not proved:
+        inst.outside = "the index forms of the sides differ (an identity of a function is not used)"
+    if proved and inst.verdict == "fails":
+        inst.verdict, inst.reason = "error", ALL_SIZES_CONTRADICTS
+    inst.all_sizes = bool(proved) and inst.verdict == "holds"
 
 
 def _proof(model, lhs, rhs, ranges) -> bool | None:

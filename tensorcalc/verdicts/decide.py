@@ -5,6 +5,7 @@ from __future__ import annotations
 from .evidence import Evidence
 
 TRUTH_TOLERANCE = 1e-7  # chain-rule program vs jax: above this, the rules themselves are wrong
+ALL_SIZES_CONTRADICTS = "internal error: the proof for all sizes finds the sides equal where the oracles found them different"
 PROOF_CONTRADICTS = "internal error: the symbolic proof finds the sides different where the exact points found them equal"
 
 

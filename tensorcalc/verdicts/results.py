@@ -39,6 +39,8 @@ class Instance:
     overflowed: int = 0  # numeric networks with non-finite values, left out
     proved: bool = False  # also proved with symbolic entries (symbolic.py)
     values: SideValues | None = None  # a failing case: both sides at the smallest failing sizes
+    all_sizes: bool = False  # proved with the dimensions as symbols (indexform.py)
+    outside: str = ""  # why the proof for all sizes was not attempted
 
 
 @dataclass
@@ -85,6 +87,18 @@ class ClaimResult:
         return next((i.values for i in self.instances if i.verdict == "fails"), None)
 
     @property
+    def proof(self) -> str | None:
+        """How far the evidence for a holding claim reaches: "all sizes" (the dimensions as
+        symbols), "sampled sizes" (exact values at the checked sizes), "numeric only"; None otherwise."""
+        if self.kind == "helper" or self.verdict != "holds":
+            return None
+        if any(i.all_sizes for i in self.instances):
+            return "all sizes"
+        if any(i.exact_points or i.proved for i in self.instances):
+            return "sampled sizes"
+        return "numeric only"
+
+    @property
     def how(self) -> str:
         if self.kind == "helper":
             return ""
@@ -97,9 +111,15 @@ class ClaimResult:
             return f"{decided}: {n_sets} case{'s' * (n_sets != 1)}"
         how = f"exact: {n_sets} case{'s' * (n_sets != 1)}, {pts} points; numeric: {trials} networks, max rel err {err:.1e}"
         proved = sum(i.proved for i in self.instances)
-        if proved:
+        if self.proof == "all sizes":
+            names = ", ".join(self.instances[0].where)
+            how = f"proved for all {names or 'values'}; " + how
+        elif proved:
             first = next(i for i in self.instances if i.proved)
             how = f"proved with symbolic entries at {_where(first.where)}; " + how
+        outside = self.instances[0].outside
+        if self.verdict == "holds" and outside:
+            how += f"; not proved for all sizes: {outside}"
         skipped = [i.exact_skipped for i in self.instances if i.exact_skipped]
         if skipped:
             cases = f"{len(skipped)} case{'s' * (len(skipped) != 1)}"
