@@ -25,13 +25,13 @@ from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import arranged_shape, effective
 from ..core.model import Model
 from ..core.notation import plain
-from ..core.simplify import simplify
 from ..document import LAYOUTS
 from ..errors import Inconclusive, Pos, TensorcalcError
 from ..frontends.parse import parse
 from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import _assignments
+from .formulas import true_gradient
 from .mutations import context_of, product, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
@@ -571,19 +571,12 @@ def _as_resolved(e: Expr) -> Expr:
 
 
 def _true_formula(model, true: Expr) -> str | None:
-    """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
+    """The true value of a derivative term of a scalar as a formula (chain rule, made readable)."""
     of, (wrt, indices, layout) = true.args[0], true.attr
     if indices or not S.is_scalar(model.shape(of)):
         return None
-    program = gradient_program(model, of, wrt)
-    mapping: dict[str, Expr] = {}
-    for name, expr in program.steps:
-        mapping[name] = substitute(expr, mapping)
-    result = substitute(program.result, mapping)
-    if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
-        result = node("T", result)
-    text = plain(simplify(result, model.shape))
-    return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {text}"
+    result = true_gradient(model, of, wrt, effective(layout, ()))
+    return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {plain(result)}"
 
 
 __all__ = ["diagnose", "with_layout", "arranged_shape"]

@@ -22,6 +22,7 @@ from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.names import split_name
 from ..core.resolve import shape_of
+from ..core.readable import Knowledge, inline, readable
 from ..core.simplify import contains_3tensor, simplify
 from ..core.sizes import size_sets
 from ..errors import ShapeError, TensorcalcError
@@ -150,12 +151,13 @@ class _Deriver:
         self.layout = layout
         self.cache: dict = {}
         self.names: dict[str, tuple] = {}  # adjoints of ``of``: one shape each, whatever the program
+        self.knowledge = Knowledge.of(model, self.shape)
 
     def shape(self, e: Expr) -> tuple:
         return shape_of(self.model, e, self.cache, self.names)
 
     def simplify(self, e: Expr) -> Expr:
-        return simplify(e, self.shape)
+        return readable(e, self.knowledge)
 
     def gradient_term(self, name: str) -> Expr:
         """``d of / d name`` in denominator layout (the shape of ``name``)."""
@@ -391,10 +393,6 @@ def uses_l(e: Expr) -> bool:
 
 def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _Deriver) -> None:
     """Check every displayed line as a claim at every size set (and every valid l)."""
-    from ..oracles.compare import exact_equal, numeric_error
-    from ..oracles.points import exact_points
-
-    settings = prepared.spec.check
     lines = [*out.steps, *([out.chain] if out.chain else []), out.result]
     for line in lines:
         cases, done = 0, []
@@ -413,13 +411,9 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
                     same = False
                 if not same:
                     raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
-                exact = exact_points(model, lhs, rhs, {}, EXACT_POINTS, settings.seed)
-                numeric = _finite_points(model, lhs, rhs, settings.seed)
-                if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
-                    raise NotDerivable(f"derived formula not confirmed by the exact oracle at {_where(model, l)}")
-                err = max((numeric_error(a, b, False) for p in numeric for a, b in zip(p.lhs, p.rhs)), default=0.0)
-                if not err <= settings.rtol:
-                    raise NotDerivable(f"derived formula not confirmed numerically at {_where(model, l)} (rel err {err:.1e})")
+                problem = unconfirmed(model, lhs, rhs)
+                if problem:
+                    raise NotDerivable(f"derived formula not confirmed {problem} at {_where(model, l)}")
                 cases += 1
                 if l is not None:
                     done.append((depth, l))
@@ -427,6 +421,35 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
             raise NotDerivable("no size set where the derived formula could be checked")
         if line.loop is not None and done:
             line.loop = _loop_text(done)
+
+
+def unconfirmed(model: Model, lhs: Expr, rhs: Expr) -> str | None:
+    """Why the two sides are not confirmed equal (exact oracle, then float64), or None."""
+    from ..oracles.compare import exact_equal, numeric_error
+    from ..oracles.points import exact_points
+
+    settings = model.spec.check
+    exact = exact_points(model, lhs, rhs, {}, EXACT_POINTS, settings.seed)
+    if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
+        return "by the exact oracle"
+    numeric = _finite_points(model, lhs, rhs, settings.seed)
+    err = max((numeric_error(a, b, False) for p in numeric for a, b in zip(p.lhs, p.rhs)), default=0.0)
+    return None if err <= settings.rtol else f"numerically (rel err {err:.1e})"
+
+
+def true_gradient(model: Model, of: Expr, wrt: str, layout: str = "denominator") -> Expr:
+    """``d of / d wrt`` of a scalar, the chain rule inlined (arranged for ``layout``): the readable
+    formula when the oracles confirm it equals the plainly simplified one, else that one."""
+    program = gradient_program(model, of, wrt)
+    raw = substitute(program.result, inline(program.steps, lambda e: e))
+    if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
+        raw = node("T", raw)
+    plainly = simplify(raw, model.shape)
+    tidy = readable(raw, Knowledge.of(model))
+    try:
+        return tidy if tidy == plainly or unconfirmed(model, tidy, plainly) is None else plainly
+    except (TensorcalcError, ArithmeticError):
+        return plainly
 
 
 def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int) -> list:
