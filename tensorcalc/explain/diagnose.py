@@ -19,8 +19,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..core import shapes as S
-from ..core.derive import gradient_program
-from ..core.expr import Expr, applied_functions, node, product_factors, substitute, walk
+from ..core.expr import Expr, applied_functions, product_factors, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import arranged_shape, effective
 from ..core.model import Model
