@@ -141,8 +141,18 @@ class ElementwiseAlgebra:
                 out = node("sub" if negative else "add", out, part)
         return out
 
+    def is_constant(self, s: sympy.Expr) -> bool:
+        """Numbers and sizes only: a coefficient written first (``1/N (a ⊙ b)``)."""
+        return all(self.exprs[symbol].op == "size" for symbol in s.free_symbols)
+
     def _product(self, s: sympy.Expr) -> Expr:
         coefficient, factors = s.as_coeff_mul()
+        constant = [f for f in factors if self.is_constant(f)]
+        if constant and len(constant) < len(factors):
+            sign = -1 if coefficient < 0 else 1
+            rest = self._product(sympy.Mul(sign, *[f for f in factors if not self.is_constant(f)]))
+            scale = self._product(sympy.Mul(abs(coefficient), *constant))
+            return node("neg", node("mul", scale, rest.args[0])) if rest.op == "neg" else node("mul", scale, rest)
         factors = list(factors)
         if coefficient < 0:  # -(y - p) x reads better as (p - y) x
             flip = next((i for i, f in enumerate(factors) if f.is_Add and f.could_extract_minus_sign()), None)

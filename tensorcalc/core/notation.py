@@ -94,7 +94,8 @@ def plain(e: Expr) -> str:
 
 def _exponent(e: Expr) -> str:
     """An integer exponent bare (X^2, X^-1); any other in parentheses: K/2^(1/2), not K/2^1/2."""
-    if e.op == "num" and e.attr.denominator == 1:
+    whole = e.args[0] if e.op == "neg" else e
+    if whole.op == "num" and whole.attr.denominator == 1:
         return plain(e)
     return _wrap(e, ATOM, True)
 

@@ -111,8 +111,13 @@ def _measure(e: Expr) -> tuple[int, int, int]:
 
 
 def _buried_coefficients(e: Expr) -> int:
-    return sum(1 for n in walk(e) if n.op == "matmul" and n.args[1].op in ("mul", "matmul") and is_constant(n.args[1].args[0])
-               and not is_constant(n.args[0]))
+    """Constant coefficients inside a product (``X^T 1/N v``, ``1/N u ⊙ v``) rather than before it."""
+
+    def scaled(x: Expr) -> bool:
+        return x.op in ("mul", "matmul") and is_constant(x.args[0]) and not is_constant(x)
+
+    return sum(1 for n in walk(e) if (n.op == "matmul" and scaled(n.args[1]) and not is_constant(n.args[0]))
+               or (n.op == "hadamard" and any(scaled(a) for a in n.args)))
 
 
 class _Tidy:
