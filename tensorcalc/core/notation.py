@@ -43,6 +43,9 @@ def plain(e: Expr) -> str:
         return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     if op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return "-" + plain(Expr("mul", (Expr("num", (), -e.args[0].attr), e.args[1])))
+    if op == "mul" and is_constant(e.args[0]) and e.args[1].op == "hadamard":  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
+        scaled, other = e.args[1].args
+        return plain(Expr("hadamard", (Expr("mul", (e.args[0], scaled)), other)))
     if op == "mul" and is_constant(e.args[0]):
         return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, e.args[1].op != 'matmul')}"
     if op == "size":

@@ -105,19 +105,26 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     return min(seen, key=_measure)
 
 
-def _measure(e: Expr) -> tuple[int, int, int]:
-    """``formula_size``, then coefficients written after a factor (``X^T 1/N v``), then the text length."""
-    return formula_size(e), _buried_coefficients(e), len(plain(e))
+def _measure(e: Expr) -> tuple:
+    """``formula_size``, then coefficients written inside a product (``X^T 1/N v``, then
+    ``1/N u ⊙ v`` rather than ``1/N (u ⊙ v)``, which prints the same), then the text length."""
+    return formula_size(e), *_buried_coefficients(e), len(plain(e))
 
 
-def _buried_coefficients(e: Expr) -> int:
-    """Constant coefficients inside a product (``X^T 1/N v``, ``1/N u ⊙ v``) rather than before it."""
+def _buried_coefficients(e: Expr) -> tuple[int, int]:
+    """Constant coefficients inside a matrix product (``X^T 1/N v``, ``(1/N u ⊙ v) X^T``) rather than before it."""
 
     def scaled(x: Expr) -> bool:
         return x.op in ("mul", "matmul") and is_constant(x.args[0]) and not is_constant(x)
 
-    return sum(1 for n in walk(e) if (n.op == "matmul" and scaled(n.args[1]) and not is_constant(n.args[0]))
-               or (n.op == "hadamard" and any(scaled(a) for a in n.args)))
+    def buried(n: Expr) -> bool:  # a scaled factor of a matrix product (a scaled ⊙ on its own reads fine)
+        if n.op != "matmul" or is_constant(n.args[0]):
+            return False
+        return scaled(n.args[1]) or any(a.op == "hadamard" and any(scaled(b) for b in a.args) for a in n.args)
+
+    nodes = list(walk(e))
+    inside_hadamard = sum(1 for n in nodes if n.op == "hadamard" and any(scaled(a) for a in n.args))
+    return sum(1 for n in nodes if buried(n)), inside_hadamard
 
 
 class _Tidy:

@@ -174,25 +174,21 @@ class _Deriver:
         adj_of = {adj: adj[adj.index("]") + 1 :] for adj, _e in program.steps}
         family = bool(self.model.prepared.families)
         kept = self._kept(program, adj_of) if family else set()
-        named_env: dict[str, Expr] = {}
-        inline_env: dict[str, Expr] = {}
-        steps = []
-        for adj, expr in program.steps:
+        steps: list[Line] = []
+
+        def named(adj: str, value: Expr) -> Expr:
+            """A step shown as a line: later steps read it as ``d of / d name``."""
             name = adj_of[adj]
-            inline_value = self.simplify(substitute(expr, inline_env))
-            named_value = self.simplify(substitute(expr, named_env))
-            if name == self.of:
-                inline_env[adj] = named_env[adj] = inline_value
-            elif family:
-                if name in kept:
-                    steps.append(self.line(name, inline_value, "step"))
-                    inline_env[adj] = self.gradient_term(name)
-                else:
-                    inline_env[adj] = inline_value
-            else:
-                steps.append(self.line(name, named_value, "step"))
-                named_env[adj] = self.gradient_term(name)
-                inline_env[adj] = inline_value
+            if name == self.of or name not in kept:
+                return value
+            steps.append(self.line(name, value, "step"))
+            return self.gradient_term(name)
+
+        inline_env = inline(program.steps, self.simplify, named if family else None)
+        named_env = inline_env
+        if not family:
+            kept = set(adj_of.values())
+            named_env = inline(program.steps, self.simplify, named)
         chain = self.line(wrt, self.simplify(substitute(program.result, named_env)), "chain")
         result = self.line(wrt, self.simplify(substitute(program.result, inline_env)), "result")
         return steps, chain, result
