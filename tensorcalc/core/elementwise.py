@@ -130,7 +130,7 @@ class ElementwiseAlgebra:
         raise NotElementwise(str(s.func))
 
     def _sum(self, s: sympy.Expr) -> Expr:
-        terms = sorted(s.args, key=lambda a: (a.could_extract_minus_sign(), sympy.default_sort_key(a)))
+        terms = sorted(s.args, key=lambda a: (a.could_extract_minus_sign(), self._regulariser(a), sympy.default_sort_key(a)))
         out = None
         for term in terms:
             negative = term.could_extract_minus_sign()
@@ -144,6 +144,12 @@ class ElementwiseAlgebra:
     def is_constant(self, s: sympy.Expr) -> bool:
         """Numbers and sizes only: a coefficient written first (``1/N (a ⊙ b)``)."""
         return all(self.exprs[symbol].op == "size" for symbol in s.free_symbols)
+
+    def _regulariser(self, term: sympy.Expr) -> bool:
+        """A tensor scaled by a scalar name (``lam W``): written after the main terms."""
+        factors = sympy.Mul.make_args(term)
+        scaled = any(self.is_scalar(f) and not self.is_constant(f) for f in factors)
+        return scaled and any(not self.is_scalar(f) for f in factors)
 
     def _product(self, s: sympy.Expr) -> Expr:
         coefficient, factors = s.as_coeff_mul()

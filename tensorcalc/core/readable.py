@@ -102,7 +102,7 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
             if following == current:
                 break
             current = following
-    return min(seen, key=_measure)
+    return min([*seen[1:], base], key=_measure)  # ties: the rewritten form
 
 
 def _measure(e: Expr) -> tuple:
@@ -146,7 +146,7 @@ class _Tidy:
         current = self.local(current)
         if not inside and is_elementwise(current, self.shape):
             options = [self.local_tree(c) for c in candidates(current, self.knowledge)]
-            current = min([current, *options], key=_measure)
+            current = min([*options, current], key=_measure)  # ties: the algebra's order (main terms first)
         self.memo[key] = current
         return current
 
