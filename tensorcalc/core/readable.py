@@ -142,9 +142,11 @@ class _Tidy:
         if key in self.memo:
             return self.memo[key]
         elementwise = is_elementwise(e, self.shape)
-        current = e if not e.args else Expr(e.op, tuple(self.visit(a, elementwise) for a in e.args), e.attr, e.pos)
-        current = self.local(current)
-        if not inside and is_elementwise(current, self.shape):
+        rebuilt = e if not e.args else Expr(e.op, tuple(self.visit(a, elementwise) for a in e.args), e.attr, e.pos)
+        current = self.local(rebuilt)
+        if current != rebuilt:  # a rule fired: its result gets every rule, and the algebra, again
+            current = self.visit(current, inside)
+        elif not inside and is_elementwise(current, self.shape):
             options = [self.local_tree(c) for c in candidates(current, self.knowledge)]
             current = min([*options, current], key=_measure)  # ties: the algebra's order (main terms first)
         self.memo[key] = current
