@@ -19,6 +19,7 @@ is an identity of values; the printed formulas are still checked by the oracles 
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -71,7 +72,7 @@ class Knowledge:
 
     def positive(self, e: Expr) -> bool:
         kind, _shape, flags = self._declared(e)
-        return e.op == "size" or "positive" in flags or kind in ("spd", "probability") or self._softmax(e)
+        return e.op == "size" or "positive" in flags or kind == "probability" or self._softmax(e)  # spd entries may be negative
 
     def symmetric(self, e: Expr) -> bool:
         """Declared symmetric (or spd), or the inverse of such a matrix."""
@@ -95,7 +96,7 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     seen = [base]
     for identities in (False, True):
         current = base
-        tidy = _Tidy(Knowledge(**{**knowledge.__dict__, "identities": identities}))
+        tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
             following = simplify(tidy.visit(current), knowledge.shape)
             seen.append(following)
