@@ -46,7 +46,7 @@ class Knowledge:
 
     shape: ShapeFn
     functions: FunctionTable | None = None
-    definitions: dict[Expr, str] = field(default_factory=dict)  # resolved value -> name
+    definitions: dict[Expr, Expr] = field(default_factory=dict)  # resolved value -> its name (or derivative term)
     leaves: dict[str, tuple] = field(default_factory=dict)  # name -> (kind, shape, flags)
     values: dict[str, Expr] = field(default_factory=dict)  # name -> resolved value
     identities: bool = False
@@ -54,7 +54,7 @@ class Knowledge:
     @classmethod
     def of(cls, model, shape: ShapeFn | None = None) -> "Knowledge":
         """From a ``Model``: its shapes (or ``shape``), function table, definitions and declarations."""
-        named = {value: name for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
+        named = {value: Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
         return cls(shape or model.shape, model.functions, named, dict(model.leaves), dict(model.defs))
 
     def identity(self, name: str) -> sympy.Expr | None:
@@ -64,8 +64,7 @@ class Knowledge:
 
     def rename(self, e: Expr) -> Expr:
         """A subexpression the forward pass names, by its name (``sigma(z)`` -> ``p``)."""
-        name = self.definitions.get(e)
-        return Expr("var", (), name) if name is not None else e
+        return self.definitions.get(e, e)
 
     def _declared(self, e: Expr) -> tuple:
         return self.leaves.get(e.attr, ("", (), ())) if e.op == "var" else ("", (), ())

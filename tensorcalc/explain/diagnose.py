@@ -30,7 +30,7 @@ from ..frontends.parse import parse
 from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import _assignments
-from .formulas import true_gradient
+from .formulas import helper_names, true_gradient, with_helper_names
 from .mutations import context_of, product, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
@@ -574,7 +574,7 @@ def _true_formula(model, true: Expr) -> str | None:
     of, (wrt, indices, layout) = true.args[0], true.attr
     if indices or not S.is_scalar(model.shape(of)):
         return None
-    result = true_gradient(model, of, wrt, effective(layout, ()))
+    result = with_helper_names(true_gradient(model, of, wrt, effective(layout, ())), helper_names(model.prepared, layout))
     return f"d {plain(of) if of.op == 'var' else '(' + plain(of) + ')'} / d {wrt} = {plain(result)}"
 
 

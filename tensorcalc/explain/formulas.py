@@ -441,11 +441,40 @@ def true_gradient(model: Model, of: Expr, wrt: str, layout: str = "denominator")
     if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
         raw = node("T", raw)
     plainly = simplify(raw, model.shape)
-    tidy = readable(raw, Knowledge.of(model))
+    knowledge = Knowledge.of(model)
+    _name_helpers(model, (of, wrt), knowledge)
+    tidy = readable(raw, knowledge)
     try:
         return tidy if tidy == plainly or unconfirmed(model, tidy, plainly) is None else plainly
     except (TensorcalcError, ArithmeticError):
         return plainly
+
+
+MAX_HELPER_TERMS = 12  # helper gradients computed to be recognised in a correct formula
+
+
+def _name_helpers(model: Model, target: tuple[Expr, str], knowledge: Knowledge) -> None:
+    """Teach ``knowledge`` the readable value of every gradient the file names as a helper
+    (``delta[l] := d C / d z[l]``), so a formula shows ``d C / d z[l]`` (printed by its name)
+    where it would spell the value out. Nearest the loss first: an outer helper's value reads
+    the inner one by name. Files in denominator layout only: there a helper has the shape of
+    the tensor, as the terms inside the gradient do."""
+    if effective(model.layout, ()) != "denominator":
+        return
+    order = {name: i for i, name in enumerate(model.defs)}
+    terms = []
+    for of, wrt in helper_names(model.prepared, model.layout):
+        base = wrt[:-2] if wrt.endswith("[]") else None
+        members = [k for k in model.shapes if (m := _MEMBER.match(k)) and m.group(1) == base] if base else [wrt]
+        terms += [(var(of), member) for member in members if of in model.defs and (var(of), member) != target]
+    for of, member in sorted(terms, key=lambda t: -order.get(t[1], -1))[:MAX_HELPER_TERMS]:
+        try:
+            program = gradient_program(model, of, member)
+        except TensorcalcError:
+            continue
+        value = readable(substitute(program.result, inline(program.steps, lambda e: e)), knowledge)
+        if value.op not in ("var", "num"):
+            knowledge.definitions[value] = Expr("deriv", (of,), (member, (), "denominator"))
 
 
 def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int) -> list:
