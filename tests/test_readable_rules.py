@@ -118,6 +118,30 @@ def test_missing_regulariser_is_answered_with_the_whole_gradient(tmp_path, capsy
     assert "correct: d L / d W = (W x - y) x^T + lam W" in capsys.readouterr().out
 
 
+HELPERS = """tensorcalc: 1
+title: named helper gradients
+layout: denominator
+dims: {n: 3, m: 2}
+functions: {f: tanh}
+tensors: {x: vector(m), y: vector(n), W1: matrix(n, m), W2: matrix(n, n)}
+forward:
+  a1: W1 x
+  h1: f(a1)
+  a2: W2 h1
+  L: 1/2 norm(a2 - y)^2
+claims:
+  - delta2 := d L / d a2
+  - delta1 := d L / d a1
+  - claim: d L / d W1 = y x^T
+    expect: fails
+"""
+
+
+def test_correct_formula_names_the_files_helper_gradients(tmp_path, capsys):
+    assert main(["check", str(write(tmp_path, HELPERS))]) == 0
+    assert "correct: d L / d W1 = delta1 x^T" in capsys.readouterr().out
+
+
 # --- one test per rule --------------------------------------------------------------------------
 
 
