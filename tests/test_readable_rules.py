@@ -181,6 +181,12 @@ def test_symmetric_inputs_and_their_inverses_are_not_transposed(tmp_path):
     assert tidy_and_confirm(model, node("matmul", node("T", var("A")), var("u"))) == "A^T u"
 
 
+def test_an_inverse_of_an_inverse_even_by_name(tmp_path):
+    model = model_of(tmp_path, KINDS.replace("  s: sigma(u)", "  s: sigma(u)\n  Ai: inv(A)"))
+    assert tidy_and_confirm(model, node("matmul", node("inv", node("inv", var("A"))), var("u"))) == "A u"
+    assert tidy_and_confirm(model, node("matmul", node("inv", var("Ai")), var("u"))) == "A u"
+
+
 def test_like_terms_and_scalar_factors_are_collected_scalars_first(tmp_path):
     model = model_of(tmp_path, KINDS)
     u, v, c = var("u"), var("v"), var("c")

@@ -7,7 +7,8 @@
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
-  symmetric                S^T                                 S            (S declared symmetric or spd)
+  symmetric                S^T, inv(S)^T                       S, inv(S)    (S declared symmetric or spd)
+  inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
   rows back to ⊙           u^T diag(v)                         (u ⊙ v)^T    (so the algebra sees it; simplify
@@ -245,6 +246,15 @@ def row_diag_to_hadamard(e: Expr, k: Knowledge) -> Expr | None:
     return node("T", node("hadamard", column, v))
 
 
+def inverse_of_inverse(e: Expr, k: Knowledge) -> Expr | None:
+    """inv(inv(A)) = A, also when the file names inv(A) (Xi: inv(X))."""
+    if e.op != "inv":
+        return None
+    inner = e.args[0]
+    inner = k.values.get(inner.attr, inner) if inner.op == "var" else inner
+    return inner.args[0] if inner.op == "inv" else None
+
+
 LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     definition_backwards,
     symmetric_transpose,
@@ -252,6 +262,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     ones_times_stochastic,
     scalar_out_of_product,
     row_diag_to_hadamard,
+    inverse_of_inverse,
 ]
 
 
