@@ -33,6 +33,7 @@ from .functions import FunctionTable
 from .identities import derivative_identity
 from .measure import formula_size
 from .notation import is_constant, plain
+from .resolve import shape_of
 from .simplify import simplify
 
 ShapeFn = Callable[[Expr], tuple]
@@ -54,9 +55,16 @@ class Knowledge:
 
     @classmethod
     def of(cls, model, shape: ShapeFn | None = None) -> "Knowledge":
-        """From a ``Model``: its shapes (or ``shape``), function table, definitions and declarations."""
+        """From a ``Model``: its shapes (``shape``, or the model's, remembered), function table,
+        definitions and declarations."""
+        if shape is None:
+            cache: dict = {}
+
+            def shape(e: Expr) -> tuple:
+                return shape_of(model, e, cache)
+
         named = {value: Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
-        return cls(shape or model.shape, model.functions, named, dict(model.leaves), dict(model.defs))
+        return cls(shape, model.functions, named, dict(model.leaves), dict(model.defs))
 
     def identity(self, name: str) -> sympy.Expr | None:
         if not self.identities or self.functions is None or name not in self.functions:
@@ -94,7 +102,8 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     """The smallest equal formula found (see the module table)."""
     base = simplify(expr, knowledge.shape)
     seen = [base]
-    for identities in (False, True):
+    primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
+    for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
         current = base
         tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
