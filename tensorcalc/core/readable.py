@@ -14,9 +14,12 @@
   rows back to ⊙           u^T diag(v)                         (u ⊙ v)^T    (so the algebra sees it; simplify
                                                                              writes it back if nothing cancels)
 
-until nothing changes, once without and once with the function identities, and returns the
-smallest formula seen by ``formula_size`` (core/measure), ties to the shorter text. Every rule
-is an identity of values; the printed formulas are still checked by the oracles (explain/formulas).
+until nothing changes, once without and (when a derivative f'(u) is present) once with the
+function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
+ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
+text. Every rule is an identity of values; a printed formula is still confirmed by the oracles
+(explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
+each other (derive, the correct: line of a diagnosis, emitted code).
 """
 from __future__ import annotations
 
