@@ -298,3 +298,18 @@ def test_readable_gradient_equals_the_chain_rule(tmp_path, text, wrt):
     raw = substitute(program.result, inline(program.steps, lambda e: e))
     out = readable(raw, Knowledge.of(model))
     assert unconfirmed(model, out, raw) is None, (text, wrt, plain(out))
+
+
+# --- a readable form the oracles do not confirm is never printed -----------------------------------
+
+
+def test_an_unconfirmed_readable_form_falls_back_to_the_plain_one(tmp_path, capsys, monkeypatch):
+    import tensorcalc.explain.formulas as formulas
+
+    monkeypatch.setattr(formulas, "readable", lambda e, knowledge: node("neg", e))  # a wrong "simplification"
+    path = write(tmp_path, LOGISTIC)
+    line = derived(capsys, path, "b")
+    assert line.startswith("d L / d b = ") and "-(" not in line and "p - y" not in line  # the plain chain-rule form
+    model = model_of(tmp_path, LOGISTIC)
+    plainly = formulas.true_gradient(model, var("L"), "b")
+    assert plainly.op != "neg"

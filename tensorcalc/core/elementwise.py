@@ -220,11 +220,17 @@ def candidates(e: Expr, knowledge: "Knowledge") -> list[Expr]:
         return []
     forms = [original]
     if sympy.count_ops(original) <= MAX_OPS:
-        forms += [sympy.cancel(original), sympy.factor(original), sympy.expand(original), sympy.factor_terms(original)]
+        for rewrite in (sympy.cancel, sympy.factor, sympy.expand, sympy.factor_terms):
+            try:
+                forms.append(rewrite(original))
+            except (sympy.PolynomialError, ValueError, TypeError, RecursionError):  # a form sympy cannot give is skipped
+                continue
     out = []
     for form in forms:
+        if form.has(sympy.zoo, sympy.nan, sympy.oo):
+            continue
         try:
             out.append(algebra.to_expr(form))
-        except (NotElementwise, TypeError):
+        except (NotElementwise, TypeError, KeyError):
             continue
     return out

@@ -100,15 +100,22 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
         wrt_key = f"{base}[{model.eval_int(groups[0][0], model.scope)}]" if family else base
     if wrt_key not in model.shapes:
         raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {spec.path})")
-    deriv = _Deriver(model, of_name, layout)
-    steps, chain, result = deriv.lines(wrt_key)
-    mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
-    out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model, general=mapper is not None)
-    if mapper is not None:
-        out.result, out.steps = _generalise(out, mapper, generic, deriv)
-    if verify:
-        _verify(out, prepared, models, deriv)
-    return out
+    for readable_forms in (True, False):  # the plainly simplified form when the readable one is not confirmed
+        try:
+            deriv = _Deriver(model, of_name, layout, readable_forms)
+            steps, chain, result = deriv.lines(wrt_key)
+            mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
+            out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model,
+                             general=mapper is not None)
+            if mapper is not None:
+                out.result, out.steps = _generalise(out, mapper, generic, deriv)
+            if verify:
+                _verify(out, prepared, models, deriv)
+            return out
+        except NotDerivable:
+            if not readable_forms:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _nopos():
@@ -145,8 +152,9 @@ def _deep_sizes(prepared: Prepared) -> dict[str, int]:
 class _Deriver:
     """Runs ``gradient_program`` and turns adjoint steps into simplified, arranged lines."""
 
-    def __init__(self, model: Model, of: str, layout: str):
+    def __init__(self, model: Model, of: str, layout: str, readable_forms: bool = True):
         self.model = model
+        self.readable_forms = readable_forms
         self.of = of
         self.layout = layout
         self.cache: dict = {}
@@ -157,7 +165,7 @@ class _Deriver:
         return shape_of(self.model, e, self.cache, self.names)
 
     def simplify(self, e: Expr) -> Expr:
-        return readable(e, self.knowledge)
+        return readable(e, self.knowledge) if self.readable_forms else simplify(e, self.shape)
 
     def gradient_term(self, name: str) -> Expr:
         """``d of / d name`` in denominator layout (the shape of ``name``)."""
