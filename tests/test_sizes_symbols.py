@@ -40,7 +40,7 @@ def prepared_batch(sizes: str, layout: str = "denominator", f: str = "sigmoid", 
 def test_batch_gradient_carries_1_over_n_at_one_or_several_size_sets(sizes):
     out = derive(prepared_batch(sizes), "W2")
     assert plain(out.result.rhs) == "1/N (Yhat - Y) A1^T"
-    assert plain(derive(prepared_batch(sizes), "Y").result.rhs) == "-1/N (Yhat - Y)"
+    assert plain(derive(prepared_batch(sizes), "Y").result.rhs) == "1/N (Y - Yhat)"
 
 
 def test_size_is_a_node_until_evaluated():
@@ -66,7 +66,7 @@ def test_trace_of_identity_is_its_size_by_name():
 def test_softmax_summary_prints_its_factor_by_name(root, capsys):
     assert main(["derive", str(root / "derivations/seed003_softmax_summary.yaml"), "--wrt", "W[l]"]) == 0
     out = capsys.readouterr().out
-    assert "-1/N ones(n[L], N)" in out and "-1/3" not in out
+    assert "d C / d Z[L] = 1/N (A[L] - Y)" in out and "1/3" not in out  # softmax with one-hot Y: A[L] - Y
 
 
 def test_family_width_used_as_a_value_is_printed_by_name(root, capsys):

@@ -43,8 +43,11 @@ def plain(e: Expr) -> str:
         return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
     if op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return "-" + plain(Expr("mul", (Expr("num", (), -e.args[0].attr), e.args[1])))
+    if op == "mul" and is_constant(e.args[0]) and e.args[1].op == "hadamard":  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
+        scaled, other = e.args[1].args
+        return plain(Expr("hadamard", (Expr("mul", (e.args[0], scaled)), other)))
     if op == "mul" and is_constant(e.args[0]):
-        return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, True)}"
+        return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, e.args[1].op != 'matmul')}"
     if op == "size":
         return str(e.attr)
     if op in INFIX:
@@ -59,7 +62,7 @@ def plain(e: Expr) -> str:
         return "-" + _wrap(e.args[0], NEG, True)
     if op in ("pow", "mpow"):  # X^k of a square X is the matrix power; X.^k the power of every entry
         caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
-        return f"{_wrap(e.args[0], POSTFIX, True)}{caret}{plain(e.args[1])}"
+        return f"{_wrap(e.args[0], POSTFIX, True)}{caret}{_exponent(e.args[1])}"
     if op == "T":
         return f"{_wrap(e.args[0], ATOM, True)}^T"
     if op == "apply":
@@ -90,6 +93,14 @@ def plain(e: Expr) -> str:
         rows = f"{_one_based(start)}..{stop}"
         return f"({'rows' if axis == 0 else 'columns'} {rows} of {plain(e.args[0])})"
     return f"{op}({', '.join(plain(a) for a in e.args)})"
+
+
+def _exponent(e: Expr) -> str:
+    """An integer exponent bare (X^2, X^-1); any other in parentheses: K/2^(1/2), not K/2^1/2."""
+    whole = e.args[0] if e.op == "neg" else e
+    if whole.op == "num" and whole.attr.denominator == 1:
+        return plain(e)
+    return _wrap(e, ATOM, True)
 
 
 def _one_based(start) -> str:

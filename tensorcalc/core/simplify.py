@@ -177,8 +177,8 @@ def _rebuild(m: _Monomial) -> Expr:
         out = num(coef)
     else:
         out = factors[0]
-        for f in factors[1:]:
-            out = node("mul", out, f)
+        for f in factors[1:]:  # juxtaposed, scalars first: lam W, (p - y) x
+            out = node("matmul", out, f)
         if coef == -1:
             out = node("neg", out)
         elif coef != 1:

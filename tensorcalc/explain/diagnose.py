@@ -19,13 +19,11 @@ from fractions import Fraction
 import numpy as np
 
 from ..core import shapes as S
-from ..core.derive import gradient_expr
 from ..core.expr import Expr, applied_functions, product_factors, walk
 from ..core.indices import bound_indices, index_ranges
-from ..core.layouts import arranged_shape
+from ..core.layouts import arranged_shape, effective
 from ..core.model import Model
 from ..core.notation import plain
-from ..core.simplify import simplify
 from ..document import LAYOUTS
 from ..errors import Inconclusive, Pos, TensorcalcError
 from ..frontends.parse import parse
@@ -33,6 +31,7 @@ from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import _assignments
 from ..verdicts.results import SHOWN_ENTRIES, SideValues
+from .formulas import helper_names, true_gradient, with_helper_names
 from .mutations import context_of, product, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
@@ -606,7 +605,7 @@ def _as_resolved(e: Expr) -> Expr:
 
 
 def _true_formula(model, true: Expr) -> str | None:
-    """The true value of a derivative term of a scalar as a formula (chain rule, simplified)."""
+    """The true value of a derivative term of a scalar as a formula (chain rule, made readable)."""
     of, (wrt, indices, layout) = true.args[0], true.attr
     if _is_hessian(model, true):
         from .hessian import hessian_formula
@@ -615,8 +614,8 @@ def _true_formula(model, true: Expr) -> str | None:
         return f"{plain(true)[1:-1]} = {text}"
     if indices or not S.is_scalar(model.shape(of)):
         return None
-    text = plain(simplify(gradient_expr(model, true), model.shape))
-    return f"d {plain(of) if of.op in ('var', 'deriv') else '(' + plain(of) + ')'} / d {wrt} = {text}"
+    result = with_helper_names(true_gradient(model, of, wrt, effective(layout, ())), helper_names(model.prepared, layout))
+    return f"d {plain(of) if of.op in ('var', 'deriv') else '(' + plain(of) + ')'} / d {wrt} = {plain(result)}"
 
 
 def _is_hessian(model, term: Expr) -> bool:

@@ -22,6 +22,7 @@ from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.names import split_name
 from ..core.resolve import shape_of
+from ..core.readable import Knowledge, inline, readable
 from ..core.simplify import contains_3tensor, simplify
 from ..core.sizes import size_sets
 from ..errors import ShapeError, TensorcalcError
@@ -101,15 +102,22 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
         wrt_key = f"{base}[{model.eval_int(groups[0][0], model.scope)}]" if family else base
     if wrt_key not in model.shapes:
         raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {spec.path})")
-    deriv = _Deriver(model, of_name, layout)
-    steps, chain, result = deriv.lines(wrt_key)
-    mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
-    out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model, general=mapper is not None)
-    if mapper is not None:
-        out.result, out.steps = _generalise(out, mapper, generic, deriv)
-    if verify:
-        _verify(out, prepared, models, deriv)
-    return out
+    for readable_forms in (True, False):  # the plainly simplified form when the readable one is not confirmed
+        try:
+            deriv = _Deriver(model, of_name, layout, readable_forms)
+            steps, chain, result = deriv.lines(wrt_key)
+            mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
+            out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model,
+                             general=mapper is not None)
+            if mapper is not None:
+                out.result, out.steps = _generalise(out, mapper, generic, deriv)
+            if verify:
+                _verify(out, prepared, models, deriv)
+            return out
+        except NotDerivable:
+            if not readable_forms:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _nopos():
@@ -146,18 +154,20 @@ def _deep_sizes(prepared: Prepared) -> dict[str, int]:
 class _Deriver:
     """Runs ``gradient_program`` and turns adjoint steps into simplified, arranged lines."""
 
-    def __init__(self, model: Model, of: str, layout: str):
+    def __init__(self, model: Model, of: str, layout: str, readable_forms: bool = True):
         self.model = model
+        self.readable_forms = readable_forms
         self.of = of
         self.layout = layout
         self.cache: dict = {}
         self.names: dict[str, tuple] = {}  # adjoints of ``of``: one shape each, whatever the program
+        self.knowledge = Knowledge.of(model, self.shape)
 
     def shape(self, e: Expr) -> tuple:
         return shape_of(self.model, e, self.cache, self.names)
 
     def simplify(self, e: Expr) -> Expr:
-        return simplify(e, self.shape)
+        return readable(e, self.knowledge) if self.readable_forms else simplify(e, self.shape)
 
     def gradient_term(self, name: str) -> Expr:
         """``d of / d name`` in denominator layout (the shape of ``name``)."""
@@ -174,25 +184,21 @@ class _Deriver:
         adj_of = {adj: adj[adj.index("]") + 1 :] for adj, _e in program.steps}
         family = bool(self.model.prepared.families)
         kept = self._kept(program, adj_of) if family else set()
-        named_env: dict[str, Expr] = {}
-        inline_env: dict[str, Expr] = {}
-        steps = []
-        for adj, expr in program.steps:
+        steps: list[Line] = []
+
+        def named(adj: str, value: Expr) -> Expr:
+            """A step shown as a line: later steps read it as ``d of / d name``."""
             name = adj_of[adj]
-            inline_value = self.simplify(substitute(expr, inline_env))
-            named_value = self.simplify(substitute(expr, named_env))
-            if name == self.of:
-                inline_env[adj] = named_env[adj] = inline_value
-            elif family:
-                if name in kept:
-                    steps.append(self.line(name, inline_value, "step"))
-                    inline_env[adj] = self.gradient_term(name)
-                else:
-                    inline_env[adj] = inline_value
-            else:
-                steps.append(self.line(name, named_value, "step"))
-                named_env[adj] = self.gradient_term(name)
-                inline_env[adj] = inline_value
+            if name == self.of or name not in kept:
+                return value
+            steps.append(self.line(name, value, "step"))
+            return self.gradient_term(name)
+
+        inline_env = inline(program.steps, self.simplify, named if family else None)
+        named_env = inline_env
+        if not family:
+            kept = set(adj_of.values())
+            named_env = inline(program.steps, self.simplify, named)
         chain = self.line(wrt, self.simplify(substitute(program.result, named_env)), "chain")
         result = self.line(wrt, self.simplify(substitute(program.result, inline_env)), "result")
         return steps, chain, result
@@ -419,27 +425,79 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
 def confirm(model: Model, lhs: Expr, rhs: Expr, settings, l: int | None = None) -> None:
     """``lhs = rhs`` checked as a claim at one model by the exact and the numeric oracle, for every
     value of its free indices (index formulas); ``NotDerivable`` unless both confirm it."""
-    from ..core.indices import bound_indices, index_ranges
-    from ..oracles.compare import exact_equal, numeric_error
-    from ..oracles.points import exact_points
-
     try:
         same = S.same(model.shape(lhs), model.shape(rhs))
     except ShapeError:
         same = False
     if not same:
         raise NotDerivable(f"internal: derived formula has the wrong shape at {_where(model, l)}")
+    problem = unconfirmed(model, lhs, rhs, settings)
+    if problem:
+        raise NotDerivable(f"derived formula not confirmed {problem} at {_where(model, l)}")
+
+
+def unconfirmed(model: Model, lhs: Expr, rhs: Expr, settings=None) -> str | None:
+    """Why the two sides are not confirmed equal (exact oracle, then float64) for every value of
+    their free indices (index formulas), or None."""
+    from ..core.indices import bound_indices, index_ranges
+    from ..oracles.compare import exact_equal, numeric_error
+    from ..oracles.points import exact_points
+
+    settings = settings or model.spec.check
     ranges = index_ranges(model, lhs, rhs)
     for bound in bound_indices(lhs) | bound_indices(rhs):  # summed inside, not free
         ranges.pop(bound, None)
     exact = exact_points(model, lhs, rhs, ranges, EXACT_POINTS, settings.seed)
-    numeric = _finite_points(model, lhs, rhs, settings.seed, ranges)
     if not all(exact_equal(a, b, False) for p in exact for a, b in zip(p.lhs, p.rhs)):
-        raise NotDerivable(f"derived formula not confirmed by the exact oracle at {_where(model, l)}")
+        return "by the exact oracle"
+    numeric = _finite_points(model, lhs, rhs, settings.seed, ranges)
     # every entry of an index formula at once: the error is relative to the whole derivative, as for a matrix
     err = max((numeric_error(p.lhs, p.rhs, False) for p in numeric), default=0.0)
-    if not err <= settings.rtol:
-        raise NotDerivable(f"derived formula not confirmed numerically at {_where(model, l)} (rel err {err:.1e})")
+    return None if err <= settings.rtol else f"numerically (rel err {err:.1e})"
+
+
+def true_gradient(model: Model, of: Expr, wrt: str, layout: str = "denominator") -> Expr:
+    """``d of / d wrt`` of a scalar, the chain rule inlined (arranged for ``layout``): the readable
+    formula when the oracles confirm it equals the plainly simplified one, else that one."""
+    program = gradient_program(model, of, wrt)
+    raw = substitute(program.result, inline(program.steps, lambda e: e))
+    if effective(layout, ()) == "numerator":  # the gradient has the shape of wrt; numerator reads it transposed
+        raw = node("T", raw)
+    plainly = simplify(raw, model.shape)
+    knowledge = Knowledge.of(model)
+    _name_helpers(model, (of, wrt), knowledge)
+    tidy = readable(raw, knowledge)
+    try:
+        return tidy if tidy == plainly or unconfirmed(model, tidy, plainly) is None else plainly
+    except (TensorcalcError, ArithmeticError):
+        return plainly
+
+
+MAX_HELPER_TERMS = 12  # helper gradients computed to be recognised in a correct formula
+
+
+def _name_helpers(model: Model, target: tuple[Expr, str], knowledge: Knowledge) -> None:
+    """Teach ``knowledge`` the readable value of every gradient the file names as a helper
+    (``delta[l] := d C / d z[l]``), so a formula shows ``d C / d z[l]`` (printed by its name)
+    where it would spell the value out. Nearest the loss first: an outer helper's value reads
+    the inner one by name. Files in denominator layout only: there a helper has the shape of
+    the tensor, as the terms inside the gradient do."""
+    if effective(model.layout, ()) != "denominator":
+        return
+    order = {name: i for i, name in enumerate(model.defs)}
+    terms = []
+    for of, wrt in helper_names(model.prepared, model.layout):
+        base = wrt[:-2] if wrt.endswith("[]") else None
+        members = [k for k in model.shapes if (m := _MEMBER.match(k)) and m.group(1) == base] if base else [wrt]
+        terms += [(var(of), member) for member in members if of in model.defs and (var(of), member) != target]
+    for of, member in sorted(terms, key=lambda t: -order.get(t[1], -1))[:MAX_HELPER_TERMS]:
+        try:
+            program = gradient_program(model, of, member)
+        except TensorcalcError:
+            continue
+        value = readable(substitute(program.result, inline(program.steps, lambda e: e)), knowledge)
+        if value.op not in ("var", "num"):
+            knowledge.definitions[value] = Expr("deriv", (of,), (member, (), "denominator"))
 
 
 def _finite_points(model: Model, lhs: Expr, rhs: Expr, seed: int, ranges: dict | None = None) -> list:

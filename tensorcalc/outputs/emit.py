@@ -23,6 +23,7 @@ from ..core.functions import CODE, Logistic, T, UnknownFunction, formula_program
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.resolve import shape_of
+from ..core.readable import inline as readable_inline
 from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
@@ -177,22 +178,26 @@ class _Emitter:
             self.program_shapes.update(prog.shapes)
             for adj, expr in prog.steps:
                 steps.setdefault(adj, expr)
-        inline: dict[str, Expr] = {}
         lines = []
         self.backward = True
         stable = LogCancellation(model.functions, dict(model.defs), self.shape)
-        for adj in sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]]):
-            value = stable.rewrite(simplify(substitute(steps[adj], inline), self.shape))
+
+        def tidy(e: Expr) -> Expr:
+            return stable.rewrite(simplify(e, self.shape))
+
+        def seen_as(adj: str, value: Expr) -> Expr:
             if value.op in ("num", "var") or stable.has_log_derivative(value):  # log'(u): its reader cancels it against u
-                inline[adj] = value
-                continue
+                return value
             self.read = set()
             lines.append((f"{self._adjoint(adj)} = {self.code(value)}", self.read, adj))
-            inline[adj] = var(adj)
+            return var(adj)
+
+        ordered = sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]])
+        inline = readable_inline(((adj, steps[adj]) for adj in ordered), tidy, seen_as)
         numerator = effective(self.layout, ()) == "numerator"
         results = []
         for name, prog in programs.items():
-            gradient = stable.rewrite(simplify(substitute(prog.result, inline), self.shape))
+            gradient = tidy(substitute(prog.result, inline))
             if numerator:
                 gradient = simplify(node("T", gradient), self.shape)
             self.read = set()

@@ -1,0 +1,236 @@
+"""Elementwise algebra through sympy: collect, cancel and factor a tree of +, -, ⊙, /, powers
+and elementwise functions whose operands all have one shape (or are scalars).
+
+Entries of tensors of one shape form a commutative ring under + and ⊙, so such a tree is a
+rational function of its operands: ``ElementwiseAlgebra`` maps each maximal operand that is not
+elementwise (a name, a matrix product, ``sum(v)``, ``d L / d W``) to a sympy symbol, lets sympy
+rewrite, and maps back, scalars first (``(p - y) x``), ``a - b`` for ``a + -b``. ``ones(d)``
+is the unit (``ones(d) ⊙ x`` is ``x``); a derivative ``f'(u)`` is either kept opaque or replaced
+by the table identity (``log'(u) = 1/u``), as the caller asks. Only the values of the entries
+matter, never a transpose: a tree mixing operands of different shapes is left alone.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Callable
+
+import sympy
+from sympy.core.function import AppliedUndef
+
+from . import shapes as S
+from .expr import ELEMENTWISE_POWER, Expr, node, num
+from .functions import T
+
+if TYPE_CHECKING:
+    from .readable import Knowledge
+
+ShapeFn = Callable[[Expr], tuple]
+ELEMENTWISE_OPS = {"add", "sub", "neg", "hadamard", "mul", "div", "pow", "apply", "matmul"}
+MAX_OPS = 120  # larger trees are left as they are (sympy's factor grows fast)
+_PRIME = "__d"
+
+
+class NotElementwise(Exception):
+    """The tree mixes shapes or uses an operator that is not elementwise."""
+
+
+def is_elementwise(e: Expr, shape: ShapeFn) -> bool:
+    """Is ``e`` an elementwise operation (a product by a scalar counts)?"""
+    if e.op == "matmul":
+        return any(S.is_scalar(shape(a)) for a in e.args)
+    if e.op == "pow":
+        return e.args[1].op == "num"
+    return e.op in ELEMENTWISE_OPS
+
+
+class ElementwiseAlgebra:
+    """One elementwise tree of shape ``root`` <-> a sympy expression."""
+
+    def __init__(self, shape: ShapeFn, root: tuple, knowledge: "Knowledge"):
+        self.shape = shape
+        self.root = root
+        self.knowledge = knowledge
+        self.leaves: dict[Expr, sympy.Symbol] = {}
+        self.exprs: dict[sympy.Symbol, Expr] = {}
+        self.scalar: set[sympy.Symbol] = set()
+
+    # --- Expr -> sympy
+    def to_sympy(self, e: Expr) -> sympy.Expr:
+        e = self.knowledge.rename(e)
+        if e.op == "num":
+            return sympy.Rational(e.attr.numerator, e.attr.denominator)
+        if e.op == "ones":
+            return sympy.Integer(1)
+        if e.op == "zeros":
+            return sympy.Integer(0)
+        if not is_elementwise(e, self.shape):
+            return self.leaf(e)
+        args = [self.to_sympy(a) for a in e.args if e.op != "pow"]
+        if e.op in ("add", "sub"):
+            return args[0] + args[1] if e.op == "add" else args[0] - args[1]
+        if e.op == "neg":
+            return -args[0]
+        if e.op in ("hadamard", "mul", "matmul"):
+            return args[0] * args[1]
+        if e.op == "div":
+            return args[0] / args[1]
+        if e.op == "pow":
+            exponent = e.args[1].attr
+            return self.to_sympy(e.args[0]) ** sympy.Rational(exponent.numerator, exponent.denominator)
+        return self.application(e, args[0])
+
+    def application(self, e: Expr, argument: sympy.Expr) -> sympy.Expr:
+        """``f(u)``, ``f'(u)`` as an opaque function of u, or ``f'(u)`` by the table identity,
+        its values of table functions read back as the file's names (sigma(z) -> p)."""
+        name, order = e.attr
+        if order == 0:
+            return sympy.Function(name)(argument)
+        identity = self.knowledge.identity(name) if order == 1 else None
+        if identity is None:
+            return sympy.Function(f"{name}{_PRIME}{order}")(argument)
+        values = {f: self.to_sympy(Expr("apply", e.args, (f.func.__name__, 0))) for f in identity.atoms(AppliedUndef)}
+        return identity.xreplace({**values, T: argument})
+
+    def leaf(self, e: Expr) -> sympy.Symbol:
+        if e in self.leaves:
+            return self.leaves[e]
+        s = self.shape(e)
+        scalar = S.is_scalar(s)
+        if not scalar and not S.same(s, self.root):
+            raise NotElementwise(e.op)
+        symbol = sympy.Symbol(f"_{len(self.leaves)}", positive=True if self.knowledge.positive(e) else None)
+        self.leaves[e], self.exprs[symbol] = symbol, e
+        if scalar:
+            self.scalar.add(symbol)
+        return symbol
+
+    # --- sympy -> Expr
+    def is_scalar(self, s: sympy.Expr) -> bool:
+        return all(symbol in self.scalar for symbol in s.free_symbols)
+
+    def to_expr(self, s: sympy.Expr) -> Expr:
+        out = self._expr(s)
+        if self.is_scalar(s) and not S.is_scalar(self.root):  # a constant tree keeps its shape
+            out = _scale(out, Expr("ones", (), tuple(self.root)))
+        return out
+
+    def _expr(self, s: sympy.Expr) -> Expr:
+        if s.is_Rational:
+            return num(Fraction(int(s.p), int(s.q)))
+        if s.is_Symbol:
+            return self.exprs[s]
+        if s.is_Add:
+            return self._sum(s)
+        if s.is_Mul or s.is_Pow:
+            return self._product(s)
+        if isinstance(s, AppliedUndef) and len(s.args) == 1:
+            name = s.func.__name__
+            base, _, order = name.partition(_PRIME)
+            return Expr("apply", (self._expr(s.args[0]),), (base, int(order or 0)))
+        raise NotElementwise(str(s.func))
+
+    def _sum(self, s: sympy.Expr) -> Expr:
+        terms = sorted(s.args, key=lambda a: (a.could_extract_minus_sign(), self._regulariser(a), sympy.default_sort_key(a)))
+        out = None
+        for term in terms:
+            negative = term.could_extract_minus_sign()
+            part = self._expr(-term if negative else term)
+            if out is None:
+                out = node("neg", part) if negative else part
+            else:
+                out = node("sub" if negative else "add", out, part)
+        return out
+
+    def is_constant(self, s: sympy.Expr) -> bool:
+        """Numbers and sizes only: a coefficient written first (``1/N (a ⊙ b)``)."""
+        return all(self.exprs[symbol].op == "size" for symbol in s.free_symbols)
+
+    def _regulariser(self, term: sympy.Expr) -> bool:
+        """A tensor scaled by a scalar name (``lam W``): written after the main terms."""
+        factors = sympy.Mul.make_args(term)
+        scaled = any(self.is_scalar(f) and not self.is_constant(f) for f in factors)
+        return scaled and any(not self.is_scalar(f) for f in factors)
+
+    def _product(self, s: sympy.Expr) -> Expr:
+        coefficient, factors = s.as_coeff_mul()
+        constant = [f for f in factors if self.is_constant(f)]
+        if constant and len(constant) < len(factors):
+            sign = -1 if coefficient < 0 else 1
+            rest = self._product(sympy.Mul(sign, *[f for f in factors if not self.is_constant(f)]))
+            scale = self._product(sympy.Mul(abs(coefficient), *constant))
+            return node("neg", node("mul", scale, rest.args[0])) if rest.op == "neg" else node("mul", scale, rest)
+        factors = list(factors)
+        if coefficient < 0:  # -(y - p) x reads better as (p - y) x
+            flip = next((i for i, f in enumerate(factors) if f.is_Add and f.could_extract_minus_sign()), None)
+            if flip is not None:
+                factors[flip] = sympy.expand(-factors[flip])
+                coefficient = -coefficient
+        up = [f for f in factors if not (f.is_Pow and f.exp.is_negative)]
+        down = [f.base ** -f.exp for f in factors if f.is_Pow and f.exp.is_negative]
+        top = self._juxtapose(up)
+        bottom = self._juxtapose(down)
+        out = top if bottom is None else node("div", top if top is not None else num(1), bottom)
+        if out is None:
+            return num(Fraction(int(coefficient.p), int(coefficient.q)))
+        return _scale(out, num(Fraction(int(coefficient.p), int(coefficient.q))))
+
+    def _juxtapose(self, factors: list[sympy.Expr]) -> Expr | None:
+        """Scalars first, joined by juxtaposition; tensors after, joined by ⊙."""
+        if not factors:
+            return None
+        scalars = [f for f in factors if self.is_scalar(f)]
+        tensors = [f for f in factors if not self.is_scalar(f)]
+        out = None
+        for f in scalars:
+            out = self._power(f) if out is None else node("matmul", out, self._power(f))
+        joined = None
+        for f in tensors:
+            joined = self._power(f) if joined is None else node("hadamard", joined, self._power(f))
+        if joined is None:
+            return out
+        return joined if out is None else node("matmul", out, joined)
+
+    def _power(self, f: sympy.Expr) -> Expr:
+        if not f.is_Pow:
+            return self._expr(f)
+        exponent = Fraction(int(f.exp.p), int(f.exp.q)) if f.exp.is_Rational else None
+        if exponent is None:
+            raise NotElementwise("power")
+        attr = None if self.is_scalar(f.base) else ELEMENTWISE_POWER
+        return node("pow", self._expr(f.base), num(exponent), attr=attr)
+
+
+def _scale(e: Expr, coefficient: Expr) -> Expr:
+    """``c e`` for a number ``c``: ``-e``, ``2 e``, ``1/N e`` (a unit coefficient disappears)."""
+    if coefficient.op == "num" and coefficient.attr == 1:
+        return e
+    if coefficient.op == "num" and coefficient.attr == -1:
+        return node("neg", e)
+    if e.op == "num" and e.attr == 1:
+        return coefficient
+    return node("mul", coefficient, e)
+
+
+def candidates(e: Expr, knowledge: "Knowledge") -> list[Expr]:
+    """Equal rewrites of an elementwise tree (collected, cancelled, factored, expanded)."""
+    algebra = ElementwiseAlgebra(knowledge.shape, knowledge.shape(e), knowledge)
+    try:
+        original = algebra.to_sympy(e)
+    except NotElementwise:
+        return []
+    forms = [original]
+    if sympy.count_ops(original) <= MAX_OPS:
+        for rewrite in (sympy.cancel, sympy.factor, sympy.expand, sympy.factor_terms):
+            try:
+                forms.append(rewrite(original))
+            except (sympy.PolynomialError, ValueError, TypeError, RecursionError):  # a form sympy cannot give is skipped
+                continue
+    out = []
+    for form in forms:
+        if form.has(sympy.zoo, sympy.nan, sympy.oo):
+            continue
+        try:
+            out.append(algebra.to_expr(form))
+        except (NotElementwise, TypeError, KeyError):
+            continue
+    return out

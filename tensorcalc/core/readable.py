@@ -1,0 +1,289 @@
+"""Formulas a careful author would write: the pass every printed formula goes through.
+
+``readable(expr, knowledge)`` runs ``simplify`` (contraction -> matrix form), then rounds of
+
+  rule                     before                              after
+  definitions backwards    sigma(z), mu(z[l])                  p, a[l]   (the forward pass says p: sigma(z))
+  function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
+  elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
+  sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
+  symmetric                S^T, inv(S)^T                       S, inv(S)    (S declared symmetric or spd)
+  inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
+  scalar of a sum          sum(s)                              s            (s a scalar)
+  scalars out of products  A (c B), A (-B)                     c A B, -A B
+  rows back to ⊙           u^T diag(v)                         (u ⊙ v)^T    (so the algebra sees it; simplify
+                                                                             writes it back if nothing cancels)
+
+until nothing changes, once without and (when a derivative f'(u) is present) once with the
+function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
+ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
+text. Every rule is an identity of values; a printed formula is still confirmed by the oracles
+(explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
+each other (derive, the correct: line of a diagnosis, emitted code).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+import sympy
+
+from . import shapes as S
+from .elementwise import candidates, is_elementwise
+from .expr import Expr, node, num, substitute, walk
+from .functions import FunctionTable
+from .identities import derivative_identity
+from .measure import formula_size
+from .notation import is_constant, plain
+from .resolve import shape_of
+from .simplify import simplify
+
+ShapeFn = Callable[[Expr], tuple]
+ROUNDS = 4
+MAX_REWRITES = 2_000
+STOCHASTIC_KINDS = {"onehot", "probability"}
+
+
+@dataclass
+class Knowledge:
+    """What the file guarantees: shapes, functions, its definitions and the kinds of its tensors."""
+
+    shape: ShapeFn
+    functions: FunctionTable | None = None
+    definitions: dict[Expr, Expr] = field(default_factory=dict)  # resolved value -> its name (or derivative term)
+    leaves: dict[str, tuple] = field(default_factory=dict)  # name -> (kind, shape, flags)
+    values: dict[str, Expr] = field(default_factory=dict)  # name -> resolved value
+    identities: bool = False
+
+    @classmethod
+    def of(cls, model, shape: ShapeFn | None = None) -> "Knowledge":
+        """From a ``Model``: its shapes (``shape``, or the model's, remembered), function table,
+        definitions and declarations."""
+        if shape is None:
+            cache: dict = {}
+
+            def shape(e: Expr) -> tuple:
+                return shape_of(model, e, cache)
+
+        named = {value: Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
+        return cls(shape, model.functions, named, dict(model.leaves), dict(model.defs))
+
+    def identity(self, name: str) -> sympy.Expr | None:
+        if not self.identities or self.functions is None or name not in self.functions:
+            return None
+        return derivative_identity(self.functions, name)
+
+    def rename(self, e: Expr) -> Expr:
+        """A subexpression the forward pass names, by its name (``sigma(z)`` -> ``p``)."""
+        return self.definitions.get(e, e)
+
+    def _declared(self, e: Expr) -> tuple:
+        return self.leaves.get(e.attr, ("", (), ())) if e.op == "var" else ("", (), ())
+
+    def positive(self, e: Expr) -> bool:
+        kind, _shape, flags = self._declared(e)
+        return e.op == "size" or "positive" in flags or kind == "probability" or self._softmax(e)  # spd entries may be negative
+
+    def symmetric(self, e: Expr) -> bool:
+        """Declared symmetric (or spd), or the inverse of such a matrix."""
+        if e.op == "inv":
+            return self.symmetric(e.args[0])
+        kind, _shape, flags = self._declared(e)
+        return kind == "spd" or "symmetric" in flags
+
+    def stochastic(self, e: Expr) -> bool:
+        """Does every column of ``e`` sum to one (one-hot, probability, softmax)?"""
+        return self._declared(e)[0] in STOCHASTIC_KINDS or self._softmax(e)
+
+    def _softmax(self, e: Expr) -> bool:
+        value = self.values.get(e.attr) if e.op == "var" else e
+        return value is not None and value.op == "softmax"
+
+
+def readable(expr: Expr, knowledge: Knowledge) -> Expr:
+    """The smallest equal formula found (see the module table)."""
+    base = simplify(expr, knowledge.shape)
+    seen = [base]
+    primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
+    for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
+        current = base
+        tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
+        for _ in range(ROUNDS):
+            following = simplify(tidy.visit(current), knowledge.shape)
+            seen.append(following)
+            if following == current:
+                break
+            current = following
+    return min([*seen[1:], base], key=_measure)  # ties: the rewritten form
+
+
+def _measure(e: Expr) -> tuple:
+    """``formula_size``, then coefficients written inside a product (``X^T 1/N v``, then
+    ``1/N u ⊙ v`` rather than ``1/N (u ⊙ v)``, which prints the same), then the text length."""
+    return formula_size(e), *_buried_coefficients(e), len(plain(e))
+
+
+def _buried_coefficients(e: Expr) -> tuple[int, int]:
+    """Constant coefficients inside a matrix product (``X^T 1/N v``, ``(1/N u ⊙ v) X^T``) rather than before it."""
+
+    def scaled(x: Expr) -> bool:
+        return x.op in ("mul", "matmul") and is_constant(x.args[0]) and not is_constant(x)
+
+    def buried(n: Expr) -> bool:  # a scaled factor of a matrix product (a scaled ⊙ on its own reads fine)
+        if n.op != "matmul" or is_constant(n.args[0]):
+            return False
+        return scaled(n.args[1]) or any(a.op == "hadamard" and any(scaled(b) for b in a.args) for a in n.args)
+
+    nodes = list(walk(e))
+    inside_hadamard = sum(1 for n in nodes if n.op == "hadamard" and any(scaled(a) for a in n.args))
+    return sum(1 for n in nodes if buried(n)), inside_hadamard
+
+
+class _Tidy:
+    """One bottom-up round: local rules at every node, elementwise algebra at each maximal
+    elementwise tree."""
+
+    def __init__(self, knowledge: Knowledge):
+        self.knowledge = knowledge
+        self.shape = knowledge.shape
+        self.memo: dict[tuple[Expr, bool], Expr] = {}
+        self.budget = MAX_REWRITES
+
+    def visit(self, e: Expr, inside: bool = False) -> Expr:
+        key = (e, inside)
+        if key in self.memo:
+            return self.memo[key]
+        elementwise = is_elementwise(e, self.shape)
+        rebuilt = e if not e.args else Expr(e.op, tuple(self.visit(a, elementwise) for a in e.args), e.attr, e.pos)
+        current = self.local(rebuilt)
+        if current != rebuilt:  # a rule fired: its result gets every rule, and the algebra, again
+            current = self.visit(current, inside)
+        elif not inside and is_elementwise(current, self.shape):
+            options = [self.local_tree(c) for c in candidates(current, self.knowledge)]
+            current = min([*options, current], key=_measure)  # ties: the algebra's order (main terms first)
+        self.memo[key] = current
+        return current
+
+    def local(self, e: Expr) -> Expr:
+        """Local rules at one node until none fires."""
+        while self.budget > 0:
+            for rule in LOCAL_RULES:
+                rewritten = rule(e, self.knowledge)
+                if rewritten is not None and rewritten != e:
+                    self.budget -= 1
+                    e = rewritten if not rewritten.args else Expr(rewritten.op, tuple(self.local(a) for a in rewritten.args), rewritten.attr)
+                    break
+            else:
+                return e
+        return e
+
+    def local_tree(self, e: Expr) -> Expr:
+        """Local rules everywhere in ``e`` (a candidate from the algebra), bottom-up."""
+        if e.args:
+            e = Expr(e.op, tuple(self.local_tree(a) for a in e.args), e.attr, e.pos)
+        return self.local(e)
+
+
+# --- local rules: (expr, knowledge) -> rewritten or None -----------------------------------
+
+
+def definition_backwards(e: Expr, k: Knowledge) -> Expr | None:
+    renamed = k.rename(e)
+    return renamed if renamed is not e else None
+
+
+def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
+    return e.args[0] if e.op == "T" and k.symmetric(e.args[0]) else None
+
+
+def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
+    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(y) = 1 (y sums to one)."""
+    if e.op != "sum":
+        return None
+    inner = e.args[0]
+    if S.is_scalar(k.shape(inner)):
+        return inner
+    if inner.op == "neg":
+        return node("neg", node("sum", inner.args[0]))
+    if inner.op in ("mul", "matmul") and S.is_scalar(k.shape(inner.args[0])):
+        return node(inner.op, inner.args[0], node("sum", inner.args[1]))
+    if inner.op == "div" and S.is_scalar(k.shape(inner.args[1])):
+        return node("div", node("sum", inner.args[0]), inner.args[1])
+    if S.is_vector(k.shape(inner)) and k.stochastic(inner):
+        return num(1)
+    return None
+
+
+def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
+    """ones(a, k) V = ones(a, m) when every column of the k×m V sums to one."""
+    if e.op != "matmul" or e.args[0].op != "ones" or not k.stochastic(e.args[1]):
+        return None
+    rows = k.shape(e.args[0])[0]
+    shape = k.shape(e.args[1])
+    if len(shape) != 2:
+        return None
+    if S.is_scalar((rows, shape[1])):
+        return num(1)
+    return Expr("ones", (), (rows, shape[1]))
+
+
+def scalar_out_of_product(e: Expr, k: Knowledge) -> Expr | None:
+    """A (c B) = c (A B) and A (-B) = -(A B) for a matrix product and a scalar c."""
+    if e.op != "matmul" or any(S.is_scalar(k.shape(a)) for a in e.args):
+        return None
+    a, b = e.args
+    for i, part in enumerate((a, b)):
+        if part.op == "neg":
+            rest = (part.args[0], b) if i == 0 else (a, part.args[0])
+            return node("neg", node("matmul", *rest))
+        if part.op in ("mul", "matmul") and S.is_scalar(k.shape(part.args[0])) and not S.is_scalar(k.shape(part.args[1])):
+            rest = (part.args[1], b) if i == 0 else (a, part.args[1])
+            return node("mul" if part.op == "mul" else "matmul", part.args[0], node("matmul", *rest))
+        if part.op == "div" and S.is_scalar(k.shape(part.args[1])):
+            rest = (part.args[0], b) if i == 0 else (a, part.args[0])
+            return node("div", node("matmul", *rest), part.args[1])
+    return None
+
+
+def row_diag_to_hadamard(e: Expr, k: Knowledge) -> Expr | None:
+    """uᵀ diag(v) = (u ⊙ v)ᵀ for a row uᵀ and a column v."""
+    if e.op != "matmul" or e.args[1].op != "diag":
+        return None
+    row, v = e.args[0], e.args[1].args[0]
+    sr, sv = k.shape(row), k.shape(v)
+    if not (len(sr) == 2 and sr[0] == 1 and len(sv) == 2 and sv[1] == 1 and not S.is_scalar(sv)):
+        return None
+    column = row.args[0] if row.op == "T" else node("T", row)
+    return node("T", node("hadamard", column, v))
+
+
+def inverse_of_inverse(e: Expr, k: Knowledge) -> Expr | None:
+    """inv(inv(A)) = A, also when the file names inv(A) (Xi: inv(X))."""
+    if e.op != "inv":
+        return None
+    inner = e.args[0]
+    inner = k.values.get(inner.attr, inner) if inner.op == "var" else inner
+    return inner.args[0] if inner.op == "inv" else None
+
+
+LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
+    definition_backwards,
+    symmetric_transpose,
+    sum_of_scalar,
+    ones_times_stochastic,
+    scalar_out_of_product,
+    row_diag_to_hadamard,
+    inverse_of_inverse,
+]
+
+
+def inline(steps, tidy: Callable[[Expr], Expr], seen_as: Callable[[str, Expr], Expr] | None = None) -> dict[str, Expr]:
+    """The adjoint steps of a gradient program, each with the earlier ones substituted and
+    passed through ``tidy``: adjoint -> what later steps read for it (``seen_as(adjoint, value)``:
+    the value itself by default, or a name that keeps the step apart)."""
+    env: dict[str, Expr] = {}
+    for adj, expr in steps:
+        value = tidy(substitute(expr, env))
+        env[adj] = value if seen_as is None else seen_as(adj, value)
+    return env
