@@ -184,17 +184,19 @@ def markdown(rows: list[Row]) -> str:
         if row.foreign:
             derived += f" (not in the file: {', '.join(row.foreign)})"
         rhs = e.textbook.split("=", 1)[1].strip()
-        cells = [e.file.stem, gradient, str(row.textbook_size), str(row.derived_size if row.derived_size is not None else "-"),
-                 rhs, derived]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        sizes = [str(row.textbook_size), "-" if row.derived_size is None else str(row.derived_size)]
+        cells = [_cell(e.file.stem), _cell(gradient, True), *sizes, _cell(rhs, True), _cell(derived, row.derived is not None)]
+        lines.append("| " + " | ".join(cells) + " |")
     smaller = sum(1 for r in rows if r.derived_size is not None and r.derived_size <= r.textbook_size)
     lines.append("")
     lines.append(f"{smaller} of {len(rows)} derived formulas are no larger than the textbook's.")
     return "\n".join(lines)
 
 
-def _cell(text: str) -> str:
-    return "`" + text.replace("|", "\\|").replace("`", "'") + "`" if any(ch in text for ch in "^*_") else text.replace("|", "\\|")
+def _cell(text: str, formula: bool = False) -> str:
+    """A table cell: pipes escaped; a formula in backticks, so ``^`` and ``*`` stay as written."""
+    text = text.replace("|", "\\|")
+    return f"`{text}`" if formula else text
 
 
 def main(argv: list[str] | None = None) -> int:
