@@ -132,3 +132,13 @@ def test_sizes_measure_the_right_hand_sides():
     one, two = (table.parsed_claim(f"d f / d x = {rhs}").rhs for rhs in ("a", "a + b"))
     assert size(two) > size(one) >= 1
     assert all(n.op != "deriv" for n in walk(two))
+
+
+@pytest.mark.slow
+def test_the_benchmark_prints_the_table(capsys):
+    """``python benchmarks/readable_table.py --quick``, as the README shows it."""
+    formula_size()
+    assert table.main(["--quick"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("| derivation | gradient | textbook size | derived size |")
+    assert len([line for line in out if line.startswith("| ")]) == 2 + 3
