@@ -172,25 +172,28 @@ def foreign_parts(text: str, rhs, spec) -> list[str]:
 # --- the table ----------------------------------------------------------------------------
 
 
-def markdown(rows: list[Row]) -> str:
-    """The table: derivation, gradient, sizes, the two formulas (and what does not belong)."""
-    lines = ["| derivation | gradient | textbook size | derived size | textbook form | derived formula |",
-             "|---|---|---|---|---|---|"]
-    for row in rows:
-        e = row.entry
-        lhs = parsed_claim(e.textbook)
-        gradient = e.textbook.split("=")[0].strip() if lhs.lhs.op == "deriv" else f"d {e.of or 'loss'} / d {e.wrt}"
-        derived = row.derived.split(" = ", 1)[1] if row.derived else f"not shown: {row.refused}"
-        if row.foreign:
-            derived += f" (not in the file: {', '.join(row.foreign)})"
-        rhs = e.textbook.split("=", 1)[1].strip()
-        sizes = [str(row.textbook_size), "-" if row.derived_size is None else str(row.derived_size)]
-        cells = [_cell(e.file.stem), _cell(gradient, True), *sizes, _cell(rhs, True), _cell(derived, row.derived is not None)]
-        lines.append("| " + " | ".join(cells) + " |")
+HEADER = ["| derivation | gradient | textbook size | derived size | textbook form | derived formula |",
+          "|---|---|---|---|---|---|"]
+
+
+def markdown_row(row: Row) -> str:
+    """One line of the table: derivation, gradient, sizes, the two formulas (and what does not belong)."""
+    e = row.entry
+    parsed = parsed_claim(e.textbook)
+    gradient = e.textbook.split("=")[0].strip() if parsed.lhs.op == "deriv" else f"d {e.of or 'loss'} / d {e.wrt}"
+    derived = _cell(row.derived.split(" = ", 1)[1], True) if row.derived else f"not shown: {_cell(str(row.refused))}"
+    if row.foreign:
+        derived += f" (not in the file: {_cell(', '.join(row.foreign))})"
+    sizes = [str(row.textbook_size), "-" if row.derived_size is None else str(row.derived_size)]
+    cells = [_cell(e.file.stem), _cell(gradient, True), *sizes, _cell(e.textbook.split("=", 1)[1].strip(), True), derived]
+    return "| " + " | ".join(cells) + " |"
+
+
+def summary(rows: list[Row]) -> str:
     smaller = sum(1 for r in rows if r.derived_size is not None and r.derived_size <= r.textbook_size)
-    lines.append("")
-    lines.append(f"{smaller} of {len(rows)} derived formulas are no larger than the textbook's.")
-    return "\n".join(lines)
+    foreign = sum(1 for r in rows if r.foreign)
+    return (f"{smaller} of {len(rows)} derived formulas are no larger than the textbook's; "
+            f"{foreign} say something the file does not.")
 
 
 def _cell(text: str, formula: bool = False) -> str:
@@ -205,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     formula_size = formula_size_function()
     entries = load_entries()[:3] if args.quick else load_entries()
-    print(markdown([build_row(entry, formula_size) for entry in entries]))
+    print("\n".join(HEADER), flush=True)
+    rows = []
+    for entry in entries:  # row by row: the whole table takes minutes
+        rows.append(build_row(entry, formula_size))
+        print(markdown_row(rows[-1]), flush=True)
+    print(f"\n{summary(rows)}")
     return 0
 
 
