@@ -52,6 +52,7 @@ class Row:
     textbook_size: int | None = None
     derived_size: int | None = None
     foreign: list[str] = field(default_factory=list)  # what the derived formula says that the file does not
+    other_gradient: str | None = None  # the left side derive gave, when it is not the textbook's
 
 
 def load_entries(index: Path = INDEX) -> list[Entry]:
@@ -109,7 +110,8 @@ def build_row(entry: Entry, formula_size) -> Row:
     """Derive one entry and measure both formulas."""
     from tensorcalc.errors import TensorcalcError
 
-    row = Row(entry, textbook_size=formula_size(parsed_claim(entry.textbook).rhs))
+    textbook = parsed_claim(entry.textbook)
+    row = Row(entry, textbook_size=formula_size(textbook.rhs))
     try:
         derivation, derived = derive_entry(entry)
     except (LookupError, TensorcalcError) as err:
@@ -122,8 +124,14 @@ def build_row(entry: Entry, formula_size) -> Row:
         row.foreign.append(f"does not read back: {err.message}")
         return row
     row.derived_size = formula_size(parsed.rhs)
-    row.foreign = foreign_parts(row.derived, parsed.rhs, derived.prepared.spec)
+    row.foreign = foreign_parts(row.derived, parsed.rhs, derived.prepared.spec, numbers(textbook.rhs))
+    if (parsed.lhs, parsed.loop) != (textbook.lhs, textbook.loop):
+        row.other_gradient = row.derived.split(" = ", 1)[0] + _loop_text(row.derived)
     return row
+
+
+def _loop_text(claim: str) -> str:
+    return " for" + claim.rsplit(" for", 1)[1] if " for l in " in claim else ""
 
 
 # --- what a derived formula may say -----------------------------------------------------
@@ -149,12 +157,20 @@ def dimension_sizes(spec) -> set[int]:
     return {v for sizes in size_sets(spec.dims, spec.check.seed) for v in sizes.values() if isinstance(v, int)}
 
 
-def foreign_parts(text: str, rhs, spec) -> list[str]:
-    """What a derived right-hand side says that the file does not: unknown names or functions,
-    ``@``, ``None``, and numbers equal to a size of the file (a dimension written as its value)."""
+def numbers(rhs) -> set[int]:
+    """Numerators and denominators of the numbers a parsed formula writes."""
     from tensorcalc.core.expr import walk
 
-    known, sizes, out = file_names(spec), dimension_sizes(spec), []
+    return {p for node in walk(rhs) if node.op == "num" for p in (node.attr.numerator, node.attr.denominator)}
+
+
+def foreign_parts(text: str, rhs, spec, written: set[int] = frozenset()) -> list[str]:
+    """What a derived right-hand side says that the file does not: unknown names or functions,
+    ``@``, ``None``, and numbers equal to a size of the file that the textbook form does not write
+    (``written``): a dimension put in as its value."""
+    from tensorcalc.core.expr import walk
+
+    known, sizes, out = file_names(spec), dimension_sizes(spec) - set(written), []
     for marker in ("@", "None"):
         if marker in text:
             out.append(marker)
@@ -182,6 +198,8 @@ def markdown_row(row: Row) -> str:
     parsed = parsed_claim(e.textbook)
     gradient = e.textbook.split("=")[0].strip() if parsed.lhs.op == "deriv" else f"d {e.of or 'loss'} / d {e.wrt}"
     derived = _cell(row.derived.split(" = ", 1)[1], True) if row.derived else f"not shown: {_cell(str(row.refused))}"
+    if row.other_gradient:
+        derived = f"derives {_cell(row.other_gradient, True)} instead: {derived}"
     if row.foreign:
         derived += f" (not in the file: {_cell(', '.join(row.foreign))})"
     sizes = [str(row.textbook_size), "-" if row.derived_size is None else str(row.derived_size)]

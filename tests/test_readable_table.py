@@ -78,14 +78,16 @@ def test_foreign_parts_are_found():
     """What the table flags, on formulas written by hand for the batch logistic regression (N = 5, d = 3)."""
     spec = load_spec(str(ROOT / "tests" / "readable" / "logistic_bce_batch_rows.yaml"))
 
-    def foreign(rhs: str) -> list[str]:
+    def foreign(rhs: str, textbook: str = "1/N X^T (p - y)") -> list[str]:
         text = f"d L / d w = {rhs}"
-        return table.foreign_parts(text, table.parsed_claim(text).rhs, spec)
+        written = table.numbers(table.parsed_claim(f"d L / d w = {textbook}").rhs)
+        return table.foreign_parts(text, table.parsed_claim(text).rhs, spec, written)
 
     assert foreign("1/N X^T (p - y)") == []
     assert foreign("2 X^T sigma'(z)") == []  # 2 is no size of the file
     assert foreign("1/5 X^T (p - y)") == ["number 5 (a size of the file)"]
     assert foreign("X^T (p - y) / 3") == ["number 3 (a size of the file)"]
+    assert foreign("3 X^T (p - y)", textbook="3 X^T (p - y)") == []  # the textbook writes 3 too: not a size
     assert foreign("X^T ones(None)") == ["None", "name None"]
     assert foreign("X^T @ (p - y)") == ["@"]
     assert foreign("X^T (q - y)") == ["name q"]
@@ -118,6 +120,7 @@ def test_derived_formula_is_as_readable_as_the_textbook(entry):
     size = formula_size()
     row = table.build_row(entry, size)
     assert row.derived is not None, f"derive refused d / d {entry.wrt}: {row.refused}"
+    assert row.other_gradient is None, f"derive gave {row.other_gradient!r}, not the textbook's gradient"
     assert not row.foreign, f"{row.derived}: not in the file: {row.foreign}"
     assert row.derived_size <= row.textbook_size, (
         f"derived {row.derived!r} (size {row.derived_size}) is larger than the textbook's "
