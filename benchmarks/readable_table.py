@@ -39,7 +39,7 @@ class Entry:
 
     @property
     def label(self) -> str:
-        return f"{self.file.stem}: d {self.of or 'loss'} / d {self.wrt}"
+        return f"{self.file.stem}: {self.textbook.split('=')[0].strip()}"
 
 
 @dataclass

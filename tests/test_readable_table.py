@@ -122,10 +122,10 @@ def test_derived_formula_is_as_readable_as_the_textbook(entry):
     assert row.derived is not None, f"derive refused d / d {entry.wrt}: {row.refused}"
     assert row.other_gradient is None, f"derive gave {row.other_gradient!r}, not the textbook's gradient"
     assert not row.foreign, f"{row.derived}: not in the file: {row.foreign}"
+    assert holds_as_claim(entry.file, row.derived) == ["holds"], f"{row.derived!r} does not hold when read back"
     assert row.derived_size <= row.textbook_size, (
         f"derived {row.derived!r} (size {row.derived_size}) is larger than the textbook's "
         f"{entry.textbook!r} (size {row.textbook_size})")
-    assert holds_as_claim(entry.file, row.derived) == ["holds"]
 
 
 def test_sizes_measure_the_right_hand_sides():
