@@ -208,9 +208,11 @@ def markdown_row(row: Row) -> str:
 
 
 def summary(rows: list[Row]) -> str:
-    smaller = sum(1 for r in rows if r.derived_size is not None and r.derived_size <= r.textbook_size)
+    same = [r for r in rows if r.derived_size is not None and r.other_gradient is None]
+    smaller = sum(1 for r in same if r.derived_size <= r.textbook_size)
     foreign = sum(1 for r in rows if r.foreign)
     return (f"{smaller} of {len(rows)} derived formulas are no larger than the textbook's; "
+            f"{len(rows) - len(same)} are not shown or derive another left side; "
             f"{foreign} say something the file does not.")
 
 
