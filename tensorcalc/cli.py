@@ -25,11 +25,11 @@ FORMATS = ("text", "json", "junit", "github", "html")
 
 def _files(paths: list[str], sources_only: bool = False) -> list[str]:
     """Files named, and in folders every derivation file and every note with a tensorcalc block."""
-    from .frontends.notes import has_model_block, is_note, is_source
-
     out = []
     for p in paths:
         path = Path(p)
+        if path.is_dir() or sources_only:
+            from .frontends.notes import has_model_block, is_note, is_source  # the LaTeX reader: only for folders and notes
         if path.is_dir():
             for f in sorted(path.rglob("*")):
                 if f.suffix in SUFFIXES or (is_note(f) and has_model_block(f)):

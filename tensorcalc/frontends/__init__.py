@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Pos, TensorcalcError
-from .notes import load_note
 from .spec import MAX_FILE_BYTES, Spec, read_yaml
 
 
@@ -27,14 +26,18 @@ def load_spec(path: str | Path, text: str | None = None) -> Spec:
             line = raw[: err.start].count(b"\n") + 1
             raise TensorcalcError("file is not valid UTF-8", Pos(path, line, 1)) from None
     if Path(path).suffix.lower() in (".md", ".markdown", ".tex"):  # a note: model block + tagged formulas
+        from .notes import load_note
+
         return load_note(path, text)
     return load_yaml_spec(path, text)
 
 
 def load_yaml_spec(path: str, text: str) -> Spec:
     """A derivation file's YAML text -> Spec (positions relative to ``path``), its LaTeX claims read."""
+    spec, raw = read_yaml(path, text)
+    if "symbols" not in raw and all(claim.latex is None for claim in spec.claims):
+        return spec  # plain syntax only: the LaTeX reader (and its grammar) is not needed
     from .latex_input import SymbolMap, read_latex_claims
 
-    spec, raw = read_yaml(path, text)
     read_latex_claims(spec, SymbolMap.from_yaml(raw.get("symbols"), path))
     return spec

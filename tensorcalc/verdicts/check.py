@@ -21,7 +21,6 @@ from ..core.indices import bound_indices, index_ranges
 from ..core.model import Claim, Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import Inconclusive, InternalError, Pos, ShapeError, TensorcalcError, arithmetic_reason
-from ..explain.diagnose import diagnose, diagnose_ill_formed
 from ..frontends import load_spec
 from ..oracles.indexform import OutsideFragment, prove_all_sizes
 from ..oracles.points import chain_rule_derivative
@@ -138,9 +137,13 @@ def check_instance(
         rhs = model.resolve(claim.rhs, scope)
         left_shape, right_shape = model.shape(lhs), model.shape(rhs)
     except ShapeError as err:
-        return Instance(where, "fails", diagnose_ill_formed(model, claim, scope, err.message) if explain else f"ill-formed: {err.message}")
+        if not explain:
+            return Instance(where, "fails", f"ill-formed: {err.message}")
+        from ..explain.diagnose import diagnose_ill_formed  # imported only when a claim fails
+
+        return Instance(where, "fails", diagnose_ill_formed(model, claim, scope, err.message))
     if not S.same(left_shape, right_shape):
-        reason = diagnose(model, claim, lhs, rhs, scope, shapes=(left_shape, right_shape)) if explain else "shapes differ"
+        reason = _diagnose(model, claim, lhs, rhs, scope, shapes=(left_shape, right_shape)) if explain else "shapes differ"
         return Instance(where, "fails", reason)
     try:
         ranges = index_ranges(model, lhs, rhs)
@@ -166,8 +169,8 @@ def check_instance(
         inst.proved = bool(proof)
     elif verdict == "fails" and explain:
         found: list = []
-        inst.reason = diagnose(model, claim, lhs, rhs, scope, exact=evidence.exact, numeric=evidence.numeric,
-                               numeric_error=evidence.numeric_error, found=found)
+        inst.reason = _diagnose(model, claim, lhs, rhs, scope, exact=evidence.exact, numeric=evidence.numeric,
+                                numeric_error=evidence.numeric_error, found=found)
         inst.values = found[0] if found else None
     return inst
 
@@ -196,6 +199,13 @@ def _all_sizes(model: Model, claim: Claim, scope: dict, inst: Instance) -> None:
     if proved and inst.verdict == "fails":
         inst.verdict, inst.reason = "error", ALL_SIZES_CONTRADICTS
     inst.all_sizes = bool(proved) and inst.verdict == "holds"
+
+
+def _diagnose(*args, **kwargs) -> str:
+    """``explain.diagnose.diagnose``, imported only when a claim fails."""
+    from ..explain.diagnose import diagnose
+
+    return diagnose(*args, **kwargs)
 
 
 def _proof(model, lhs, rhs, ranges) -> bool | None:

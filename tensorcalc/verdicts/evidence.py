@@ -11,7 +11,6 @@ import numpy as np
 from ..core.expr import Expr, walk
 from ..core.model import Model
 from ..document import CheckSettings
-from ..explain.diagnose import float_sides
 from ..oracles.compare import exact_equal, numeric_error
 from ..oracles.points import exact_points, exact_points_at, network_leaves, numeric_points, point_leaves
 from .results import EXACT_BUDGET
@@ -98,6 +97,8 @@ def _extent(model: Model) -> tuple[int, int]:
 
 def _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional) -> bool:
     """Do the sides differ in float64 (jax for derivative terms) at the exact oracle's points?"""
+    from ..explain.diagnose import float_sides  # rarely needed: the exact and numeric oracles disagree
+
     for leaves in point_leaves(model, settings.exact_points, settings.seed):
         sides = float_sides(model, lhs, rhs, {k: np.asarray(v, dtype=float) for k, v in leaves.items()})
         if sides and max((numeric_error(l, r, proportional) for l, r in zip(*sides)), default=0.0) > settings.rtol:
