@@ -14,6 +14,7 @@ is sym(G) = (G + Gᵀ)/2 of jax's unconstrained G.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -440,8 +441,12 @@ def test_random_programs_derive_check_and_agree_with_jax(program, tmp_path_facto
     run_program(program, tmp_path_factory.mktemp("p"), mutants=2)
 
 
+# the slow job's number of programs: TENSORCALC_DIFFERENTIAL_PROGRAMS=2000 for a longer search
+MANY = int(os.environ.get("TENSORCALC_DIFFERENTIAL_PROGRAMS", "300"))
+
+
 @pytest.mark.slow
-@settings(max_examples=200, derandomize=True, **SETTINGS)
+@settings(max_examples=MANY, derandomize=True, **SETTINGS)
 @given(program=programs())
 def test_many_random_programs(program, tmp_path_factory):
     run_program(program, tmp_path_factory.mktemp("p"), mutants=4)
