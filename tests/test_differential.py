@@ -509,3 +509,13 @@ def test_gradients_through_kron_and_vec_are_readable_formulas(tmp_path):
     assert set(formulas) == {"A", "B", "C"}
     assert not any("adjoint" in f or "unvec" in f for f in formulas.values()), formulas
     run_program(program, tmp_path, mutants=2)
+
+
+def test_sizes_that_are_powers_print_as_products(tmp_path):
+    """kron(v, v) of an n-vector is n²×1: its derivative used to print ones(n**2), which does not parse."""
+    v = Node("name", name="v", shape=("n", ONE))
+    k = Node("kron", (v, v), shape=("n*n", ONE))
+    program = Program({"n": 2}, {"v": ("n", ONE)}, [("L", Node("sum", (Node("sin", (k,), shape=k.shape),), shape=()))])
+    _prepared, formulas = _formulas(program, tmp_path)
+    assert "**" not in formulas["v"] and "n*n" in formulas["v"], formulas
+    run_program(program, tmp_path, mutants=2)
