@@ -519,3 +519,23 @@ def test_sizes_that_are_powers_print_as_products(tmp_path):
     _prepared, formulas = _formulas(program, tmp_path)
     assert "**" not in formulas["v"] and "n*n" in formulas["v"], formulas
     run_program(program, tmp_path, mutants=2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_claim_right_only_for_positive_inputs_fails(tmp_path, seed):
+    """d norm1(u) / d u = ones(m) at m = 1 used to hold when every random draw of u was
+    positive (seeds 0 and 1 with two networks); a mirrored network sees the other side."""
+    path = tmp_path / "norm1.yaml"
+    path.write_text(f"""tensorcalc: 1
+layout: denominator
+dims: {{m: 1}}
+check: {{trials: 2, exact_points: 1, seed: {seed}}}
+tensors:
+  u: vector(m)
+forward:
+  L: norm1(u)
+claims:
+  - 'd L / d u = ones(m)'
+  - 'd L / d u = sign(u)'
+""", encoding="utf-8")
+    assert [c.verdict for c in check_file(str(path)).claims] == ["fails", "holds"]
