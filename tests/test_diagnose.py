@@ -133,10 +133,7 @@ def test_mutations_render_and_reparse():
 ROOTS = """tensorcalc: 1
 layout: mixed
 dims: {n: 3, dk: 2}
-tensors:
-  Q: matrix(n, dk)
-  K: matrix(n, dk)
-  x: vector(n)
+tensors: {Q: matrix(n, dk), K: matrix(n, dk), x: vector(n)}
 forward:
   S: Q K^T / sqrt(dk)
   f: sum(sin(S))
