@@ -128,3 +128,34 @@ def test_mutations_render_and_reparse():
         again = parse_claim(f"{to_text(claim.lhs)} = {to_text(e.expr)}", Pos()) if e.side == "rhs" else None
         if again is not None:
             assert to_text(again.rhs) == to_text(e.expr)
+
+
+ROOTS = """tensorcalc: 1
+layout: mixed
+dims: {n: 3, dk: 2}
+tensors: {Q: matrix(n, dk), K: matrix(n, dk), x: vector(n)}
+forward:
+  S: Q K^T / sqrt(dk)
+  f: sum(sin(S))
+  mu: mean(x)
+claims:
+  - claim: d f / d Q = cos(S) K
+    expect: fails
+  - claim: d f / d Q = 3/sqrt(dk) cos(S) K
+    expect: fails
+  - claim: d mu / d x = 1/n ones(n)^T
+    expect: fails
+"""
+
+
+def test_factors_with_square_roots_of_sizes_and_sizes_as_written(tmp_path):
+    """A factor sqrt(dk) (attention's scale dropped) is named symbolically, not left
+    unexplained; a repair through ones(n) prints the size, not ones(None)."""
+    path = tmp_path / "r.yaml"
+    path.write_text(ROOTS, encoding="utf-8")
+    claims = check_file(str(path)).claims
+    reasons = ["; ".join(i.reason for i in c.instances) for c in claims]
+    assert [c.verdict for c in claims] == ["fails"] * 3
+    assert "claimed = sqrt(dk) × true" in reasons[0]
+    assert "claimed = 3 × true" in reasons[1]
+    assert "holds with ones(n)^T transposed" in reasons[2] and "None" not in reasons[2]

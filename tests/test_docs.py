@@ -55,3 +55,19 @@ def test_the_architecture_section_names_every_module():
     folders = ("core", "oracles", "explain", "verdicts", "outputs", "frontends", "tensorcalc")
     missing = sorted(m for m in modules if f"`{m}`" not in section and not any(f"{p}/{m}`" in section for p in folders))
     assert not missing, f"modules missing from README's Architecture section: {missing}"
+
+
+def test_every_operator_is_in_the_format_doc():
+    """Every built-in name (functions.py, names.py) and every operator symbol of grammar.lark
+    appears, in code, in docs/derivation-format.md."""
+    from tensorcalc.core.names import builtin_names
+
+    text = (ROOT / "docs" / "derivation-format.md").read_text(encoding="utf-8")
+    fenced = re.findall(r"```.*?```", text, flags=re.S)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```.*?```", " ", text, flags=re.S))
+    code = " ".join(fenced + inline)
+    missing = [n for n in sorted(builtin_names()) if not re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", code)]
+    grammar = (ROOT / "tensorcalc" / "frontends" / "grammar.lark").read_text(encoding="utf-8")
+    symbols = {s for line in grammar.splitlines() if re.match(r"^[A-Z_]+(\.\d)?:", line) for s in re.findall(r'"([^"]+)"', line)}
+    missing += sorted(s for s in symbols if s not in code)
+    assert not missing, f"not in docs/derivation-format.md: {missing}"

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tensorcalc.core.expr import to_text
 from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.frontends.latex_input import SymbolMap, parse_latex_claims
 from tensorcalc.frontends.parse import parse, parse_claim
@@ -62,7 +63,7 @@ def test_helper_definition_chains_rows_and_ranges():
     [
         (r"a = \int x", "unsupported LaTeX command '\\int'", 5),
         (r"a = \begin{bmatrix} 1 \end{bmatrix}", "unsupported LaTeX environment '\\begin{bmatrix}'", 5),
-        (r"a = \sqrt{b}", "unsupported LaTeX command '\\sqrt'", 5),
+        (r"a = \lim{b}", "unsupported LaTeX command '\\lim'", 5),
         (r"a = |b|", "unsupported LaTeX: '|'", 5),
         (r"\hat{y} = y", "\\hat{y}: add it to the file's 'symbols' map", 1),
         (r"a + b", "a claim needs '='", 1),
@@ -117,3 +118,68 @@ def test_bad_symbol_map_entry_points_at_it(tmp_path):
     result = check_file(str(path))
     assert result.error is not None and result.error.pos.line == 7
     assert "not one LaTeX symbol" in result.error.message
+
+
+@pytest.mark.parametrize(
+    "latex, plain",
+    [
+        (r"f = \det(X) + \det X", "f = det(X) + det(X)"),
+        (r"f = \log\det(X) - \ln \det X + \operatorname{logdet}(X)", "f = logdet(X) - logdet(X) + logdet(X)"),
+        (r"Y = X^{-1} + X^{-T} + X^{-\top} + X^\top + X^{-2}", "Y = X^{-1} + X^{-T} + X^{-T} + X^T + X^{-2}"),
+        (r"y = x^{-n}", "y = x^{-n}"),  # a power by minus a size, not an inverse transpose
+        (r"f = \operatorname{tr}(X) + \mathrm{tr}(X)", "f = trace(X) + trace(X)"),
+        (r"y = \mathrm{vec}(X) + \operatorname{vec}(X)", "y = vec(X) + vec(X)"),
+        (r"Y = \operatorname{kron}(A, B) + \operatorname{inv}(X)", "Y = kron(A, B) + inv(X)"),
+        (r"Y = \operatorname{diag}(v) \sin(X) \cos(X)", "Y = diag(v) sin(X) cos(X)"),
+        (r"f = \max(X) + \|X\|_1 + \operatorname{mean}(X)", "f = max(X) + norm1(X) + mean(X)"),
+        (r"Y = \operatorname{sum}(X, 1) + \operatorname{mean}(X, 2)", "Y = sum(X, 1) + mean(X, 2)"),
+        (r"Y = \operatorname{sign}(X) \odot \operatorname{softmax\_rows}(X)", "Y = sign(X) ⊙ softmax_rows(X)"),
+        (r"y = \operatorname{log\_softmax}(z) + \operatorname{logsoftmax}(z)", "y = log_softmax(z) + log_softmax(z)"),
+        (r"Y = X^{\circ 2}", "Y = X.^2"),
+        (r"y = \ln(x) + \sqrt{d}", "y = log(x) + sqrt(d)"),
+    ],
+)
+def test_latex_matrix_operators(latex, plain):
+    same(latex, plain)
+
+
+def test_latex_square_root_in_a_fraction():
+    (claim,) = parse_latex_claims(r"S = \frac{Q K^\top}{\sqrt{d}}", Pos("n.md", 1, 1), MAP)
+    assert to_text(claim.parsed.rhs) == to_text(parse_claim("S = (Q K^T)/sqrt(d)", Pos()).rhs)
+
+
+@pytest.mark.parametrize(
+    "latex, message",
+    [
+        (r"Y = \operatorname{kron}(X)", "kron takes 2 argument(s)"),
+        (r"Y = \operatorname{det}(X, X)", "det takes 1 argument(s)"),
+        (r"Y = \operatorname{frob}(X)", "unsupported operator 'frob'"),
+        (r"f = \|X\|_3", "a norm's subscript is 1, 2 or F"),
+    ],
+)
+def test_latex_matrix_operator_errors(latex, message):
+    with pytest.raises(TensorcalcError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_latex_claims(latex, Pos("n.md", 1, 1), MAP)
+
+
+def test_latex_determinant_claims_are_checked(tmp_path):
+    """A note's \\det and \\log\\det claims reach the same verdicts as the plain syntax."""
+    path = tmp_path / "det.yaml"
+    path.write_text(r"""tensorcalc: 1
+layout: mixed
+dims: {n: 3}
+tensors:
+  X: matrix(n, n)
+  a: vector(n)
+forward:
+  f: logdet(X)
+claims:
+  - latex: '\frac{\partial \log\det X}{\partial X} = X^{-\top}'
+  - latex: '\frac{\partial \det(X)}{\partial X} = \det(X) X^{-T}'
+  - latex: '\frac{\partial\, a^\top X^{-1} a}{\partial X} = -X^{-\top} a a^\top X^{-\top}'
+  - latex: '\frac{\partial f}{\partial X} = X^{-1}'
+    expect: fails
+""", encoding="utf-8")
+    result = check_file(str(path))
+    assert result.error is None, result.error
+    assert [c.verdict for c in result.claims] == ["holds", "holds", "holds", "fails"]

@@ -63,6 +63,10 @@ def test_derivative_spellings():
         ("-x y", "(-(x y))"),
         ("d (W x) / d x", "(d ((W x)) / d x)"),
         ("W^T d", "(W^T d)"),  # a vector named d is not a derivative
+        # a call starting with d (diag) before `/` is a division, not `d iag(g) / ...`
+        ("A diag(g) / s", "(A (diag(g)/s))"),
+        ("dloss / d x", "(d loss / d x)"),
+        ("dsigma(z) / d z", "(d (sigma(z)) / d z)"),
         ("x r^T W2", "((x r^T) W2)"),
         ("1/m ||A - Y||_F^2", "((1/m) norm((A - Y))^2)"),
     ],

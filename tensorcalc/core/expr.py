@@ -130,6 +130,12 @@ def substitute(expr: Expr, mapping: dict[str, Expr]) -> Expr:
 _INFIX = {"add": " + ", "sub": " - ", "hadamard": " ⊙ ", "mul": " * ", "div": "/", "otimes": " ⊗ ", "matmul": " "}
 
 
+def _postfix_operand(e: Expr) -> str:
+    """A power read as a base or transposed needs parentheses: ``(X^2)^T``, not ``X^2^T``."""
+    text = to_text(e)
+    return f"({text})" if e.op in ("pow", "mpow") else text
+
+
 def to_text(e: Expr) -> str:
     """Plain-text rendering in the derivation-file syntax (re-parsable)."""
     op = e.op
@@ -149,9 +155,9 @@ def to_text(e: Expr) -> str:
         return f"(-{to_text(e.args[0])})"
     if op in ("pow", "mpow"):
         caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
-        return f"{to_text(e.args[0])}{caret}{to_text(e.args[1])}"
+        return f"{_postfix_operand(e.args[0])}{caret}{to_text(e.args[1])}"
     if op == "T":
-        return f"{to_text(e.args[0])}^T"
+        return f"{_postfix_operand(e.args[0])}^T"
     if op == "apply":
         fn, order = e.attr
         return f"{fn}{chr(39) * order}({to_text(e.args[0])})"

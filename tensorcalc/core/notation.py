@@ -5,6 +5,8 @@ Precedence, loosest first (grammar.lark): + -  |  unary -  |  ⊙ * ⊗  |  juxt
 """
 from __future__ import annotations
 
+import sympy
+
 from .expr import ELEMENTWISE_POWER, Expr
 
 ADD, NEG, ELEMENTWISE, PRODUCT, QUOTIENT, POWER, POSTFIX, ATOM = range(8)
@@ -49,7 +51,7 @@ def plain(e: Expr) -> str:
     if op == "mul" and is_constant(e.args[0]):
         return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, e.args[1].op != 'matmul')}"
     if op == "size":
-        return str(e.attr)
+        return size_text(e.attr)
     if op in INFIX:
         a, b = e.args
         mine = LEVEL[op]
@@ -72,7 +74,7 @@ def plain(e: Expr) -> str:
         dims = e.attr if isinstance(e.attr, tuple) else (e.attr,)
         if op != "eye" and len(dims) == 2 and dims[1] == 1:
             dims = dims[:1]
-        return f"{'I' if op == 'eye' else op}({', '.join(str(d) for d in dims)})"
+        return f"{'I' if op == 'eye' else op}({', '.join(size_text(d) for d in dims)})"
     if op == "deriv":
         wrt, idx, _layout = e.attr
         suffix = f"[{', '.join(map(str, idx))}]" if idx else ""
@@ -101,6 +103,15 @@ def _exponent(e: Expr) -> str:
     if whole.op == "num" and whole.attr.denominator == 1:
         return plain(e)
     return _wrap(e, ATOM, True)
+
+
+def size_text(d) -> str:
+    """A size as the grammar reads it: a power of a name as a product (``n*n``, not ``n**2``)."""
+    if isinstance(d, sympy.Pow) and d.exp.is_Integer and 0 < d.exp <= 8 and d.base.is_Symbol:
+        return "*".join([str(d.base)] * int(d.exp))
+    if isinstance(d, sympy.Mul):
+        return "*".join(f"({size_text(f)})" if isinstance(f, sympy.Add) else size_text(f) for f in d.as_ordered_factors())
+    return str(d)
 
 
 def _one_based(start) -> str:

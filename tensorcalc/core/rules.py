@@ -24,8 +24,8 @@ A rule returns ``None`` for an argument that is not differentiated (an exponent)
   det(X)          G det(X) X⁻ᵀ
   logdet(X)       G X⁻ᵀ                     (log |det X|)
   max(X)          G argmax(X)               (the indicator of the largest entry)
-  kron(A, B)      kron_adjoint(G, B) (blocks of G against B), kron_adjoint(G, A)
-  vec(X)          unvec(G) (the columns of G put back side by side)
+  kron(A, B)      (I ⊗ 1ᵀ)(G ⊙ (1 1ᵀ ⊗ B))(I ⊗ 1), (1ᵀ ⊗ I)(G ⊙ (A ⊗ 1 1ᵀ))(1 ⊗ I)  (sums of G's blocks)
+  vec(X)          (vec(I)ᵀ ⊗ I)(I ⊗ G) (the columns of G put back side by side)
   sum(X, 1)       1 G                       (G a row; sum(X, 2): G 1ᵀ)
   mean(X), mean(X, k)   the sum's cotangent / the number of terms (sum(1) over the same terms)
   softmax(z)      a ⊙ (G - 1 1ᵀ (G ⊙ a)),  a = softmax(z), column-wise
@@ -178,13 +178,32 @@ def _max(e, g, shape):
 
 
 def _kron(e, g, shape):
+    """A m×n, B p×q, G mp×nq in blocks G_ij (p×q): dA_ij = sum(G_ij ⊙ B), dB = Σ_ij A_ij G_ij.
+    Written with readable operators (so a derived formula parses back): weight every block,
+    then sum the blocks with Kronecker products of identities and ones."""
     a, b = e.args
-    return [Expr("kron_adjoint", (g, b), "left"), Expr("kron_adjoint", (g, a), "right")]
+    (m, n), (p, q) = shape(a), shape(b)
+    blocks_a = _mm(_mm(_kron_of(_eye(m), _t(_ones_column(p))), _had(g, _kron_of(Expr("ones", (), (m, n)), b))),
+                   _kron_of(_eye(n), _ones_column(q)))
+    blocks_b = _mm(_mm(_kron_of(_t(_ones_column(m)), _eye(p)), _had(g, _kron_of(a, Expr("ones", (), (p, q))))),
+                   _kron_of(_ones_column(n), _eye(q)))
+    return [blocks_a, blocks_b]
 
 
 def _vec(e, g, shape):
+    """X m×n, G mn×1: X's cotangent is G's columns of length m side by side,
+    (vec(I_n)ᵀ ⊗ I_m)(I_n ⊗ G) (Magnus & Neudecker)."""
     (x,) = e.args
-    return [Expr("unvec", (g,), tuple(shape(x)))]
+    m, n = shape(x)
+    return [_mm(_kron_of(_t(Expr("vec", (_eye(n),))), _eye(m)), _kron_of(_eye(n), g))]
+
+
+def _kron_of(a, b):
+    return Expr("kron", (a, b))
+
+
+def _eye(n):
+    return Expr("eye", (), n)
 
 
 def _logdet(e, g, shape):

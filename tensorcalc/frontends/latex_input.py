@@ -10,7 +10,11 @@ The subset (grammar in ``latex.lark``; nothing is ever evaluated):
               ``^\\top`` / ``^T`` / ``^{\\top}``, ``\\sigma'(z)`` / ``\\sigma^{\\prime}``,
               ``\\operatorname{diag}``, ``\\mathrm{diag}``, ``\\operatorname{tr}``, ``\\exp``, ``\\log``,
               ``\\|x\\|_2^2`` / ``\\Vert x\\Vert_F``, ``\\sum_{k=1}^{n} r_k^2`` (subscript ``k`` becomes an entry),
-              ``\\mathbf{I}_h`` (identity), ``\\left( \\right)``, ``{ }`` groups.
+              ``\\mathbf{I}_h`` (identity), ``\\left( \\right)``, ``{ }`` groups; matrix operators ``\\det X``,
+              ``\\log\\det X`` (logdet), ``X^{-1}``, ``X^{-T}`` / ``X^{-\\top}``, ``X^{\\circ 2}`` (every entry),
+              ``\\sqrt{d}``, ``\\sin``, ``\\cos``, ``\\max``, ``\\ln``, ``\\|X\\|_1`` (norm1),
+              ``\\operatorname{vec|inv|logdet|mean|sign|softmax\\_rows|log\\_softmax|...}(X)``,
+              ``\\operatorname{kron}(A, B)``, ``\\operatorname{sum}(X, 1)``.
   derivatives ``\\frac{\\partial A}{\\partial B}``, ``\\frac{dA}{dB}``, ``\\frac{\\mathrm{d} A}{\\mathrm{d} B}``.
   claims      ``A = B`` (``:=`` with a plain name on the left defines a helper), chains ``A = B = C``,
               rows ``\\\\`` with ``&= C`` continuing the first left side, several relations separated by commas,
@@ -28,7 +32,7 @@ from pathlib import Path
 import lark
 import yaml
 
-from ..core.expr import Expr, IdentityMap, node, num, product_factors
+from ..core.expr import ELEMENTWISE_POWER, Expr, IdentityMap, node, num, product_factors
 from ..document import Text
 from ..errors import Pos, TensorcalcError
 from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
@@ -38,7 +42,12 @@ from .spec import yaml_pos
 MAX_TEXT = MAX_TEXT
 GREEK_NAME = {"ell": "ell", "varepsilon": "epsilon", "vartheta": "theta", "varrho": "rho", "varsigma": "sigma", "varphi": "phi"}
 ACCENTS = {"tilde": "tilde", "widetilde": "tilde", "hat": "hat", "widehat": "hat", "bar": "bar", "overline": "bar", "check": "check"}
-OPERATORS = {"tr": "trace", "trace": "trace", "diag": "diag", "softmax": "softmax", "sum": "sum", "exp": "exp", "log": "log", "tanh": "tanh"}
+OPERATORS = {"tr": "trace", "trace": "trace", "diag": "diag", "softmax": "softmax", "sum": "sum", "exp": "exp", "log": "log", "tanh": "tanh",
+             "ln": "log", "det": "det", "logdet": "logdet", "inv": "inv", "vec": "vec", "kron": "kron", "mean": "mean",
+             "max": "max", "argmax": "argmax", "sign": "sign", "sgn": "sign", "abs": "abs", "sin": "sin", "cos": "cos",
+             "sqrt": "sqrt", "sigmoid": "sigmoid", "softplus": "softplus", "relu": "relu", "norm1": "norm1",
+             "softmax_rows": "softmax_rows", "log_softmax": "log_softmax", "logsoftmax": "log_softmax"}
+ARITIES = {"kron": (2,), "sum": (1, 2), "mean": (1, 2)}  # sum(X, 1): an axis
 RELATIONS = {"=": "equation", ":=": "define", "\\coloneqq": "define", "\\propto": "proportional"}
 UNSUPPORTED = {
     "CMD": "unsupported LaTeX command {tok}",
@@ -253,11 +262,26 @@ class _Reader(lark.Transformer):
         return Expr("call", (c[1],), "norm", self.pos(c[0]))
 
     def opcall(self, c):
-        tok, arg = c[0], c[-2] if len(c) == 4 else c[-1]
-        word = "".join(ch for ch in str(tok).split("{")[-1] if ch.isalpha()) if "{" in str(tok) else str(tok)[1:]
+        tok, args = c[0], tuple(x for x in c[1:] if not isinstance(x, lark.Token))
+        text = str(tok).split("{")[-1] if "{" in str(tok) else str(tok)[1:]
+        word = "logdet" if "det" in text and text[:2] in ("lo", "ln") else "".join(ch for ch in text if ch.isalpha() or ch == "_")
         if word not in OPERATORS:
             raise TensorcalcError(f"unsupported operator {word!r} (known: {', '.join(sorted(OPERATORS))})", self.pos(tok))
-        return Expr("call", (arg,), OPERATORS[word], self.pos(tok))
+        if len(args) not in ARITIES.get(word, (1,)):
+            raise TensorcalcError(f"{word} takes {' or '.join(map(str, ARITIES.get(word, (1,))))} argument(s)", self.pos(tok))
+        return Expr("call", args, OPERATORS[word], self.pos(tok))
+
+    def sqrt(self, c):
+        return Expr("call", (c[2],), "sqrt", self.pos(c[0]))
+
+    def inverse_transpose(self, c):
+        letter = c[2]
+        if letter.type == "LETTER" and str(letter) != "T":  # x^{-n}: a power by minus a size
+            return [("pow", node("neg", Expr("sym", (), Sym(str(letter)), self.pos(letter)), pos=self.pos(c[1])))]
+        return [("inverse_transpose", None)]
+
+    def hadamard_power(self, c):
+        return [("hadamard_power", c[2])]
 
     def isum(self, c):
         tok, _sub, lower, *rest = c
@@ -308,6 +332,10 @@ class _Reader(lark.Transformer):
         for kind, value in kinds:
             if kind == "T":
                 base = node("T", base, pos=base.pos)
+            elif kind == "inverse_transpose":  # X^{-T}, X^{-\top}: as parse.py reads X^{-T}
+                base = node("T", Expr("call", (base,), "inv", base.pos), pos=base.pos)
+            elif kind == "hadamard_power":  # X^{\circ 2}: the power of every entry, X.^2
+                base = Expr("pow", (base, value), ELEMENTWISE_POWER, base.pos)
             elif kind == "prime":
                 base = self._prime(base)
             elif kind == "layer" or kind == "pow" and _layer_like(value) and base.op == "sym" and base.attr.layer is None:
@@ -321,8 +349,10 @@ class _Reader(lark.Transformer):
     def subscript(self, c):
         base, tok, sub = c
         if base.op == "call" and base.attr == "norm":
+            if sub.op == "num" and sub.attr == 1:  # \|X\|_1: the sum of absolute values
+                return Expr("call", base.args, "norm1", base.pos)
             if not (sub.op == "num" and sub.attr == 2) and not (sub.op == "sym" and sub.attr.base == "F"):
-                raise TensorcalcError("a norm's subscript is 2 or F", self.pos(tok))
+                raise TensorcalcError("a norm's subscript is 1, 2 or F", self.pos(tok))
             return base
         if base.op != "sym" or base.attr.sub is not None or base.attr.primes:  # W^{[L]}_{ij} as W_{ij}^{[L]}
             raise TensorcalcError("a subscript belongs right after a symbol", self.pos(tok))

@@ -212,13 +212,21 @@ class _Trials:
                     near_kink = _on_kink(model, self.alg, env, exact=False)
                 if not near_kink:
                     break
-            self.leaves.append(leaves)
-            self.envs.append(env)
-            self.near_kink.append(near_kink)
-            self.lowered.append(program_derivative(state.programs))
+            self._add(state, leaves, env, near_kink)
+        if _kinked(model) and trials:  # one more network: the first one mirrored
+            leaves = _mirrored(model, self.leaves[0])
+            with np.errstate(all="ignore"):
+                env = forward_env(model, self.alg, leaves)
+                self._add(state, leaves, env, _on_kink(model, self.alg, env, exact=False))
         self._jax = None
         if any(n.op == "deriv" for expr in model.defs.values() for n in walk(expr)):
-            self.envs = [self._jax_forward(k) for k in range(trials)]
+            self.envs = [self._jax_forward(k) for k in range(len(self.leaves))]
+
+    def _add(self, state: _State, leaves: dict, env: dict, near_kink: bool) -> None:
+        self.leaves.append(leaves)
+        self.envs.append(env)
+        self.near_kink.append(near_kink)
+        self.lowered.append(program_derivative(state.programs))
 
     def _batch(self):
         if self._jax is None:
@@ -257,9 +265,24 @@ def exact_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, points: int, 
     return out
 
 
+KINKED_OPS = {"max", "argmax"}  # piecewise like relu (abs, sign and norm1 = sum(abs(x)) apply kinked functions)
+
+
 def _kinked(model: Model) -> bool:
-    """Does the forward pass apply a piecewise function (relu)?"""
+    """Does the forward pass apply a piecewise function (relu, abs, norm1, max)?"""
+    if any(n.op in KINKED_OPS for e in model.defs.values() for n in walk(e)):
+        return True
     return any(model.functions.is_kinked(name) for name in applied_functions(*model.defs.values()))
+
+
+def _mirrored(model: Model, leaves: dict) -> dict:
+    """The leaves negated (constrained ones kept): the other side of every kink that a claim
+    right only for positive inputs (ones(n) for d norm1(x) / d x) would otherwise pass at."""
+    out = dict(leaves)
+    for name, (kind, _shape, flags) in model.leaves.items():
+        if kind in ("scalar", "vector", "rowvector", "matrix") and "positive" not in flags:
+            out[name] = -np.asarray(leaves[name])
+    return out
 
 
 def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
@@ -282,7 +305,7 @@ def _on_kink(model: Model, alg: Algebra, env: dict, exact: bool) -> bool:
 def numeric_points(model: Model, lhs: Expr, rhs: Expr, ranges: dict, trials: int, seed: int) -> list[NumericValues]:
     state = _state(model).trials(trials, seed)
     out = []
-    for k in range(trials):
+    for k in range(len(state.leaves)):
         errors = []
         lowered = state.lowered[k]
         with np.errstate(all="ignore"):
