@@ -101,7 +101,10 @@ class Resolver:
             raise TensorcalcError(f"{base!r} is a dimension, not a value (write I({base}) or ones({base}))", raw.pos)
         if base in model.prepared.families or key != base:
             raise TensorcalcError(f"{key!r} does not exist at depth L={model.depth}", raw.pos)
-        raise TensorcalcError(f"unknown name {base!r}{did_you_mean(base, self._known_names())}", raw.pos)
+        known = self._known_names()
+        if base.startswith("d") and base[1:] in known:  # dloss/dW1: a derivative run together
+            raise TensorcalcError(f"unknown name {base!r}: write a derivative with spaces, d {base[1:]} / d ...", raw.pos)
+        raise TensorcalcError(f"unknown name {base!r}{did_you_mean(base, known)}", raw.pos)
 
     def _known_names(self) -> set[str]:
         """Names a misspelling may have meant: tensors, definitions, helpers, functions and built-ins."""
