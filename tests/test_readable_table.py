@@ -113,8 +113,44 @@ def test_every_claim_of_the_table_holds(path):
 # --- derive against the textbook (slow: each entry derives and verifies) --------------------
 
 
+# Entries where derive is still behind the textbook, and why; strict, so one that is fixed is noticed.
+LONGER = "a simplification the readable pass does not know yet"
+ANOTHER_LAYER = "derive --wrt W[L] prints the whole family's formula, not the last layer's"
+KNOWN_GAPS = {
+    "attention_single_head: d L / d S": LONGER + " (a row sum written as ones(n, n) (...))",
+    "cookbook_linear_quadratic: d f2 / d x": LONGER + " (a common factor: B x + B^T x)",
+    "gaussian_covariance: d ll / d Sigma": LONGER + " (a transpose of a sum, a symmetric S)",
+    "layer_norm: d L / d x": LONGER + " (sqrt' of the variance, not s)",
+    "logistic_bce_numerator: d L / d b": LONGER + " (the transpose of a scalar)",
+    "parr_howard_relu_neuron: d C / d w": LONGER + " (u^T diag(v) X for (u ⊙ v)^T X with a sign)",
+    "shallow_tanh_bce_batch: d L / d W2": LONGER + " (ones(1, N) diag(v) for v^T)",
+    "shallow_tanh_bce_batch: d L / d b2": LONGER + " (ones(1, N) diag(v) for v^T)",
+    "shallow_tanh_bce_batch: d L / d W1": LONGER + " (ones(1, N) diag(v) for v^T)",
+    "shallow_tanh_bce_batch: d L / d b1": LONGER + " (ones(1, N) diag(v) for v^T)",
+    "seed002_rows_summary: d f / d W[L]": ANOTHER_LAYER,
+    "seed003_arbitrary_neurons: d C / d W[L]": ANOTHER_LAYER,
+    "seed003_batch_columns: d C / d W[L]": ANOTHER_LAYER,
+    "seed003_scalar_chain: d C / d w[L]": ANOTHER_LAYER,
+    "seed003_scalar_chain: d C / d w[L-1]": ANOTHER_LAYER,
+    "seed003_scalar_chain: d C / d b[L-1]": ANOTHER_LAYER,
+    "seed003_softmax_summary: d C / d W[L]": ANOTHER_LAYER,
+    "seed004_backprop_dp: d C0 / d a[L]": ANOTHER_LAYER,
+    "seed004_backprop_dp: d C0 / d b[L]": ANOTHER_LAYER,
+}
+
+
+def _marked(entry):
+    gap = KNOWN_GAPS.get(entry.label)
+    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
+    return pytest.param(entry, marks=marks, id=entry.label)
+
+
+def test_known_gaps_name_entries_of_the_table():
+    assert set(KNOWN_GAPS) <= {e.label for e in ENTRIES}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.label)
+@pytest.mark.parametrize("entry", [_marked(e) for e in ENTRIES])
 def test_derived_formula_is_as_readable_as_the_textbook(entry):
     size = formula_size()
     row = table.build_row(entry, size)
