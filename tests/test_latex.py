@@ -89,3 +89,10 @@ def test_fragment_has_one_align_block_per_derivation(root, capsys):
     derived = tex.split(r"\subsection*{Derived formulas}")[1]
     assert derived.count(r"\begin{align*}") == 4  # the parameters W1, b1, W2, b2
     assert r"\frac{\partial \mathrm{loss}}{\partial W_{1}} &= x \, r^{\top} \, W_{2} \, \operatorname{diag}\left(\sigma'\left(z\right)\right)" in derived
+
+
+def test_steps_with_a_named_derivative_helper(root, tmp_path):
+    """``delta2 := d L / d z2`` shown by name inside a step has the shape of its derivative term."""
+    out = tmp_path / "steps.tex"
+    assert main(["latex", str(root / "derivations/textbook/mlp_l2.yaml"), "--steps", "-o", str(out)]) == 0
+    assert r"\underbrace{\delta_{2}}_{m \times 1}" in out.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import unicodedata
 
 import sympy
 
-from ..core.expr import ELEMENTWISE_POWER, Expr
+from ..core.expr import ELEMENTWISE_POWER, Expr, substitute, walk
 from ..core.notation import ATOM, ELEMENTWISE, LEVEL, NEG, PRODUCT, is_constant
 
 GREEK = {
@@ -412,7 +412,9 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
     def row(line, lhs_override=None, braces=False):
         lhs = printer(with_helper_names(line.lhs, names)) if lhs_override is None else lhs_override
         rhs_expr = with_helper_names(line.rhs, names)
-        rhs = underbraced(rhs_expr, printer, lambda e: _shape_of(d, e, line), families) if braces else printer(rhs_expr)
+        # a factor the file names (delta2 := d L / d z2) has the shape of its derivative term
+        named = {m.attr: n for n in walk(line.rhs) if n.op == "deriv" and (m := with_helper_names(n, names)).op == "var"}
+        rhs = underbraced(rhs_expr, printer, lambda e: _shape_of(d, substitute(e, named), line), families) if braces else printer(rhs_expr)
         loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
         rows.append(f"{lhs} &= {rhs}{loop}")
 
