@@ -11,8 +11,12 @@
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
-  rows back to ⊙           u^T diag(v)                         (u ⊙ v)^T    (so the algebra sees it; simplify
-                                                                             writes it back if nothing cancels)
+  rows back to ⊙           u^T diag(v), r diag(t)              (u ⊙ v)^T, r ⊙ t   (rows r, t: so the algebra sees
+                                                                             it; simplify writes it back if nothing cancels)
+  ones and diag            ones(1, n) diag(v), diag(v) ones(n)  v^T, v      (v n×1; a 1×n row v gives v, v^T)
+                           diag(v) diag(w)                     diag(v ⊙ w)
+  transpose of a 1×1       (p - y)^T                           p - y
+  common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
 function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
@@ -24,6 +28,7 @@ each other (derive, the correct: line of a diagnosis, emitted code).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -283,10 +288,7 @@ def common_factor(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def _product(factors: list[Expr]) -> Expr:
-    product = factors[0]
-    for f in factors[1:]:
-        product = node("matmul", product, f)
-    return product
+    return functools.reduce(lambda a, b: node("matmul", a, b), factors)
 
 
 def diag_products(e: Expr, k: Knowledge) -> Expr | None:
@@ -317,13 +319,16 @@ def _ones_along(ones: Expr, k: Knowledge, row: bool) -> bool:
 
 
 def _as_column(v: Expr, k: Knowledge) -> Expr:
-    if k.shape(v)[1] == 1:
-        return v
-    return v.args[0] if v.op == "T" else node("T", v)
+    return _oriented(v, k, row=False)
 
 
 def _as_row(v: Expr, k: Knowledge) -> Expr:
-    if k.shape(v)[0] == 1:
+    return _oriented(v, k, row=True)
+
+
+def _oriented(v: Expr, k: Knowledge, row: bool) -> Expr:
+    """The vector ``v`` as a row (``row``) or a column: transposed when it is the other one."""
+    if k.shape(v)[0 if row else 1] == 1:
         return v
     return v.args[0] if v.op == "T" else node("T", v)
 
@@ -343,11 +348,11 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     sum_of_scalar,
     ones_times_stochastic,
     scalar_out_of_product,
+    diag_products,
     row_diag_to_hadamard,
     inverse_of_inverse,
     transpose_of_scalar,
     common_factor,
-    diag_products,
 ]
 
 
