@@ -213,6 +213,59 @@ def test_a_row_times_diag_is_read_elementwise_when_that_cancels(tmp_path):
     assert tidy_and_confirm(model, row) == "u^T"
 
 
+ROWS = KINDS.replace("c: scalar}", "c: scalar, d: scalar, r: matrix(1, n), t: matrix(1, n)}").replace(
+    "  s: sigma(u)", "  s: sigma(u)\n  z: r u"
+)
+
+
+def test_a_row_times_diag_of_a_row_is_their_product(tmp_path):
+    model = model_of(tmp_path, ROWS)
+    row = node("matmul", var("t"), node("diag", node("div", var("r"), var("t"))))
+    assert tidy_and_confirm(model, row) == "r"
+
+
+def test_the_transpose_of_a_one_by_one_value_is_dropped(tmp_path):
+    model = model_of(tmp_path, ROWS)
+    assert model.shape(var("z")) == (1, 1)  # a 1×1 matrix, not a declared scalar
+    assert tidy_and_confirm(model, node("T", node("sub", var("z"), var("d")))) == "z - d"
+
+
+def test_a_shared_outer_factor_is_collected_on_either_side(tmp_path):
+    model = model_of(tmp_path, ROWS)
+    A, S, u, v = var("A"), var("S"), var("u"), var("v")
+    right = node("add", node("matmul", A, u), node("matmul", node("T", A), u))
+    assert tidy_and_confirm(model, right) == "(A + A^T) u"
+    left = node("sub", node("matmul", node("T", u), A), node("matmul", node("T", u), S))
+    assert tidy_and_confirm(model, left) == "u^T (A - S)"
+    both = node("add", node("matmul", A, node("matmul", S, v)), node("matmul", A, node("matmul", A, v)))
+    assert tidy_and_confirm(model, both) == "A (S + A) v"
+
+
+def test_a_scalar_and_a_matrix_sharing_a_factor_are_not_added(tmp_path):
+    model = model_of(tmp_path, ROWS)  # (A + c) u would add c to every entry of A
+    mixed = node("add", node("matmul", var("A"), var("u")), node("matmul", var("c"), var("u")))
+    assert "(A + c)" not in tidy_and_confirm(model, mixed)
+
+
+def test_ones_and_diag_products_fold_by_the_vectors_orientation(tmp_path):
+    model = model_of(tmp_path, ROWS)
+    u, r = var("u"), var("r")
+    ones_row, ones_column = (Expr("ones", (), model.shape(x)) for x in (r, u))
+    assert tidy_and_confirm(model, node("matmul", ones_row, node("diag", u))) == "u^T"
+    assert tidy_and_confirm(model, node("matmul", ones_row, node("diag", r))) == "r"
+    assert tidy_and_confirm(model, node("matmul", node("diag", u), ones_column)) == "u"
+    assert tidy_and_confirm(model, node("matmul", node("diag", r), ones_column)) == "r^T"
+    both = node("matmul", node("diag", u), node("diag", node("T", r)))
+    assert tidy_and_confirm(model, node("matmul", both, var("A"))) == "diag(u ⊙ r^T) A"
+
+
+def test_a_batch_cross_entropy_through_a_sigmoid_derives_the_textbook_gradient(capsys):
+    path = "tests/readable/shallow_tanh_bce_batch.yaml"
+    assert derived(capsys, path, "W2") == "d L / d W2 = 1/N (A2 - Y) A1^T"
+    assert derived(capsys, "tests/readable/logistic_bce_numerator.yaml", "b") == "d L / d b = p - y"
+    assert derived(capsys, "tests/readable/cookbook_linear_quadratic.yaml", "x") == "d f / d x = (B + B^T) x"
+
+
 # --- notation: powers are unambiguous -----------------------------------------------------------
 
 

@@ -11,8 +11,12 @@
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
-  rows back to ⊙           u^T diag(v)                         (u ⊙ v)^T    (so the algebra sees it; simplify
-                                                                             writes it back if nothing cancels)
+  rows back to ⊙           u^T diag(v), r diag(t)              (u ⊙ v)^T, r ⊙ t   (rows r, t: so the algebra sees
+                                                                             it; simplify writes it back if nothing cancels)
+  ones and diag            ones(1, n) diag(v), diag(v) ones(n)  v^T, v      (v n×1; a 1×n row v gives v, v^T)
+                           diag(v) diag(w)                     diag(v ⊙ w)
+  transpose of a 1×1       (p - y)^T                           p - y
+  common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
 function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
@@ -24,6 +28,7 @@ each other (derive, the correct: line of a diagnosis, emitted code).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,7 +36,7 @@ import sympy
 
 from . import shapes as S
 from .elementwise import candidates, is_elementwise
-from .expr import Expr, node, num, substitute, walk
+from .expr import Expr, node, num, product_factors, substitute, walk
 from .functions import FunctionTable
 from .identities import derivative_identity
 from .measure import formula_size
@@ -247,15 +252,85 @@ def scalar_out_of_product(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def row_diag_to_hadamard(e: Expr, k: Knowledge) -> Expr | None:
-    """uᵀ diag(v) = (u ⊙ v)ᵀ for a row uᵀ and a column v."""
+    """uᵀ diag(v) = (u ⊙ v)ᵀ for a row uᵀ and a column v; = uᵀ ⊙ v for a row v."""
     if e.op != "matmul" or e.args[1].op != "diag":
         return None
     row, v = e.args[0], e.args[1].args[0]
     sr, sv = k.shape(row), k.shape(v)
-    if not (len(sr) == 2 and sr[0] == 1 and len(sv) == 2 and sv[1] == 1 and not S.is_scalar(sv)):
+    if not (len(sr) == 2 and sr[0] == 1 and _vector(v, k)):
         return None
+    if sv[0] == 1:
+        return node("hadamard", row, v)
     column = row.args[0] if row.op == "T" else node("T", row)
     return node("T", node("hadamard", column, v))
+
+
+def transpose_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
+    """sᵀ = s for a 1×1 expression s (a value, not only a constant: ``(p - y)ᵀ``)."""
+    return e.args[0] if e.op == "T" and S.is_scalar(k.shape(e.args[0])) else None
+
+
+def common_factor(e: Expr, k: Knowledge) -> Expr | None:
+    """A C ± B C = (A ± B) C and C A ± C B = C (A ± B) for matrix products with a shared
+    outer factor (the remaining factors are of one shape, so their sum is defined)."""
+    if e.op not in ("add", "sub") or any(a.op != "matmul" for a in e.args):
+        return None
+    left, right = (product_factors(a) for a in e.args)
+    for side in (-1, 0):  # the right factor first: B x + Bᵀ x
+        if left[side] != right[side] or min(len(left), len(right)) < 2:
+            continue
+        rest = [_product(f[:-1] if side == -1 else f[1:]) for f in (left, right)]
+        if not S.same(k.shape(rest[0]), k.shape(rest[1])):
+            continue
+        summed = node(e.op, *rest)
+        return node("matmul", summed, left[-1]) if side == -1 else node("matmul", left[0], summed)
+    return None
+
+
+def _product(factors: list[Expr]) -> Expr:
+    return functools.reduce(lambda a, b: node("matmul", a, b), factors)
+
+
+def diag_products(e: Expr, k: Knowledge) -> Expr | None:
+    """ones(1, n) diag(v) = vᵀ, diag(v) ones(n) = v (v an n×1 column; a 1×n row v gives v and
+    vᵀ), and diag(v) diag(w) = diag(v ⊙ w) (v, w vectors of one length)."""
+    if e.op != "matmul":
+        return None
+    a, b = e.args
+    if a.op == "diag" and b.op == "diag" and _vector(a.args[0], k) and _vector(b.args[0], k):
+        v, w = (_as_column(x.args[0], k) for x in (a, b))
+        return node("diag", node("hadamard", v, w)) if S.same(k.shape(v), k.shape(w)) else None
+    if a.op == "ones" and b.op == "diag" and _vector(b.args[0], k) and _ones_along(a, k, row=True):
+        return _as_row(b.args[0], k)
+    if a.op == "diag" and b.op == "ones" and _vector(a.args[0], k) and _ones_along(b, k, row=False):
+        return _as_column(a.args[0], k)
+    return None
+
+
+def _vector(e: Expr, k: Knowledge) -> bool:
+    shape = k.shape(e)
+    return S.is_vector(shape) and not S.is_scalar(shape)
+
+
+def _ones_along(ones: Expr, k: Knowledge, row: bool) -> bool:
+    """Is ``ones`` a single row (``row``) or a single column, as a vector?"""
+    shape = k.shape(ones)
+    return len(shape) == 2 and shape[0 if row else 1] == 1 and not S.is_scalar(shape)
+
+
+def _as_column(v: Expr, k: Knowledge) -> Expr:
+    return _oriented(v, k, row=False)
+
+
+def _as_row(v: Expr, k: Knowledge) -> Expr:
+    return _oriented(v, k, row=True)
+
+
+def _oriented(v: Expr, k: Knowledge, row: bool) -> Expr:
+    """The vector ``v`` as a row (``row``) or a column: transposed when it is the other one."""
+    if k.shape(v)[0 if row else 1] == 1:
+        return v
+    return v.args[0] if v.op == "T" else node("T", v)
 
 
 def inverse_of_inverse(e: Expr, k: Knowledge) -> Expr | None:
@@ -273,8 +348,11 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     sum_of_scalar,
     ones_times_stochastic,
     scalar_out_of_product,
+    diag_products,
     row_diag_to_hadamard,
     inverse_of_inverse,
+    transpose_of_scalar,
+    common_factor,
 ]
 
 
