@@ -116,7 +116,7 @@ def _derive(args) -> int:
             print(emit_numpy(derived.prepared, args.layout), end="")
         else:
             print(text_report(derived, args.steps))
-    except TensorcalcError:
+    except (TensorcalcError, BrokenPipeError):
         raise
     except Exception as err:  # never a traceback: say what could not be done
         print(f"tensorcalc: internal error while deriving: {type(err).__name__}: {terminal(err)}", file=sys.stderr)
@@ -138,7 +138,7 @@ def _latex(args) -> int:
     try:
         parts = [derive_file(path, None, args.layout, steps=args.steps) for path in files]
         tex = document(parts, standalone=args.standalone, steps=args.steps)
-    except TensorcalcError:
+    except (TensorcalcError, BrokenPipeError):
         raise
     except Exception as err:
         print(f"tensorcalc: internal error while writing LaTeX: {type(err).__name__}: {terminal(err)}", file=sys.stderr)

@@ -118,15 +118,9 @@ LONGER = "a simplification the readable pass does not know yet"
 ANOTHER_LAYER = "derive --wrt W[L] prints the whole family's formula, not the last layer's"
 KNOWN_GAPS = {
     "attention_single_head: d L / d S": LONGER + " (a row sum written as ones(n, n) (...))",
-    "cookbook_linear_quadratic: d f2 / d x": LONGER + " (a common factor: B x + B^T x)",
     "gaussian_covariance: d ll / d Sigma": LONGER + " (a transpose of a sum, a symmetric S)",
     "layer_norm: d L / d x": LONGER + " (sqrt' of the variance, not s)",
-    "logistic_bce_numerator: d L / d b": LONGER + " (the transpose of a scalar)",
     "parr_howard_relu_neuron: d C / d w": LONGER + " (u^T diag(v) X for (u ⊙ v)^T X with a sign)",
-    "shallow_tanh_bce_batch: d L / d W2": LONGER + " (ones(1, N) diag(v) for v^T)",
-    "shallow_tanh_bce_batch: d L / d b2": LONGER + " (ones(1, N) diag(v) for v^T)",
-    "shallow_tanh_bce_batch: d L / d W1": LONGER + " (ones(1, N) diag(v) for v^T)",
-    "shallow_tanh_bce_batch: d L / d b1": LONGER + " (ones(1, N) diag(v) for v^T)",
     "seed002_rows_summary: d f / d W[L]": ANOTHER_LAYER,
     "seed003_arbitrary_neurons: d C / d W[L]": ANOTHER_LAYER,
     "seed003_batch_columns: d C / d W[L]": ANOTHER_LAYER,

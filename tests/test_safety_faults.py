@@ -373,3 +373,15 @@ def test_a_script_without_a_main_guard_can_check_after_importing_jax(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
     assert run.stdout.strip() == str(["holds"] * 8)
+
+
+@pytest.mark.parametrize("command", [["derive", "derivations/shallow.yaml"], ["latex", "derivations/shallow.yaml"]])
+def test_output_read_by_a_reader_that_stops_is_no_internal_error(command):
+    """``tensorcalc derive … | head -1``: a closed pipe ends the run quietly."""
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.Popen([sys.executable, "-m", "tensorcalc", *command], cwd=root, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    run.stdout.close()  # the reader stops before anything is written
+    err = run.stderr.read().decode()
+    run.wait(timeout=300)
+    assert "internal error" not in err and "Traceback" not in err, err
