@@ -558,3 +558,12 @@ def test_inverse_of_an_inverse_and_overflow_everywhere(tmp_path):
     t = Node("name", name="T", shape=("n", "n"))
     h = Node("exp", (Node("exp", (Node("exp", (t,), shape=t.shape),), shape=t.shape),), shape=t.shape)
     run_program(Program({"n": 3}, {"T": ("n", "n")}, [("L", Node("trace", (h,), shape=()))], {"T": "spd"}), tmp_path)
+
+
+def test_log_softmax_of_a_one_entry_vector(tmp_path):
+    """sum(log_softmax(u)) with u m×1 at m = 1: a readability rule tried a product of two m×1 factors
+    and raised a shape error instead of leaving the formula as it was."""
+    u = Node("name", name="u", shape=("m", ONE))
+    h1 = Node("log_softmax", (u,), shape=("m", ONE))
+    program = Program({"m": 1, "n": 1}, {"u": ("m", ONE)}, [("h1", h1), ("L", Node("sum", (Node("name", name="h1", shape=("m", ONE)),), shape=()))])
+    run_program(program, tmp_path, mutants=2)

@@ -34,6 +34,7 @@ from typing import Callable
 
 import sympy
 
+from ..errors import ShapeError
 from . import shapes as S
 from .elementwise import candidates, is_elementwise
 from .expr import Expr, node, num, product_factors, substitute, walk
@@ -174,7 +175,10 @@ class _Tidy:
         """Local rules at one node until none fires."""
         while self.budget > 0:
             for rule in LOCAL_RULES:
-                rewritten = rule(e, self.knowledge)
+                try:
+                    rewritten = rule(e, self.knowledge)
+                except ShapeError:  # a part the rule would build has no shape (m×1 by m×1 at m = 1): not this rule
+                    continue
                 if rewritten is not None and rewritten != e:
                     self.budget -= 1
                     e = rewritten if not rewritten.args else Expr(rewritten.op, tuple(self.local(a) for a in rewritten.args), rewritten.attr)

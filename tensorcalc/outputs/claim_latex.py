@@ -27,7 +27,7 @@ from ..frontends.notes import is_note
 from ..frontends.parse import parse_claim
 from ..verdicts.check import internal_error
 from ..verdicts.timer import OutOfTime, wall_clock
-from .latex import Printer, _shape_of, claim_row, derivation_block, layer_families, underbraced
+from .latex import Printer, claim_row, derivation_block, layer_families, shapes_of, underbraced
 from .views import derive_file
 
 # "...; correct: d loss / d r = r^T [d=3, h=4, n=2]": the formula, without the size set.
@@ -186,6 +186,6 @@ def _braced_result(d, prepared, names: dict) -> str:
     printer = Printer(families)
     line = d.result
     lhs = printer(with_helper_names(line.lhs, names))
-    rhs = underbraced(with_helper_names(line.rhs, names), printer, lambda e: _shape_of(d, e, line), families)
+    rhs = underbraced(with_helper_names(line.rhs, names), printer, shapes_of(d, line, names), families)
     loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
     return aligned(f"{lhs} &= {rhs}{loop}")

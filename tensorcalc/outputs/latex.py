@@ -412,9 +412,7 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
     def row(line, lhs_override=None, braces=False):
         lhs = printer(with_helper_names(line.lhs, names)) if lhs_override is None else lhs_override
         rhs_expr = with_helper_names(line.rhs, names)
-        # a factor the file names (delta2 := d L / d z2) has the shape of its derivative term
-        named = {m.attr: n for n in walk(line.rhs) if n.op == "deriv" and (m := with_helper_names(n, names)).op == "var"}
-        rhs = underbraced(rhs_expr, printer, lambda e: _shape_of(d, substitute(e, named), line), families) if braces else printer(rhs_expr)
+        rhs = underbraced(rhs_expr, printer, shapes_of(d, line, names), families) if braces else printer(rhs_expr)
         loop = rf" && l = {line.loop[0]}, \dots, {line.loop[1]}" if line.loop else ""
         rows.append(f"{lhs} &= {rhs}{loop}")
 
@@ -427,6 +425,15 @@ def derivation_block(d, prepared, names: dict, steps: bool = False) -> str:
     for line, continued in d.jacobian_steps:
         row(line, lhs_override="" if continued else None, braces=line.lhs.op != "entry")
     return block + "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}\n"
+
+
+def shapes_of(d, line, names: dict):
+    """The shape of each displayed factor of ``line``; a factor the file names (``delta2 := d L / d z2``)
+    has the shape of its derivative term."""
+    from ..explain.formulas import with_helper_names
+
+    named = {m.attr: n for n in walk(line.rhs) if n.op == "deriv" and (m := with_helper_names(n, names)).op == "var"}
+    return lambda e: _shape_of(d, substitute(e, named), line)
 
 
 def _shape_of(d, e: Expr, line) -> tuple:
