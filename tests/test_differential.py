@@ -567,3 +567,12 @@ def test_log_softmax_of_a_one_entry_vector(tmp_path):
     h1 = Node("log_softmax", (u,), shape=("m", ONE))
     program = Program({"m": 1, "n": 1}, {"u": ("m", ONE)}, [("h1", h1), ("L", Node("sum", (Node("name", name="h1", shape=("m", ONE)),), shape=()))])
     run_program(program, tmp_path, mutants=2)
+
+
+def test_a_gradient_that_is_exactly_zero_at_one_entry_is_derived(tmp_path):
+    """norm(log_softmax(A))^2 with A 1×1: log_softmax is exactly 0, and float64 computes 1e-17
+    where jax computes 0; derive counts rounding noise as 0, as check does, instead of refusing."""
+    a = Node("name", name="A", shape=("m", "m"))
+    h3 = Node("log_softmax", (a,), shape=("m", "m"))
+    program = Program({"m": 1}, {"A": ("m", "m")}, [("h3", h3), ("L", Node("norm2", (Node("name", name="h3", shape=("m", "m")),), shape=()))])
+    run_program(program, tmp_path, mutants=4)
