@@ -21,6 +21,7 @@ from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
+from .members import derive_member
 
 MAX_CONFIRMED_ENTRIES = 4096  # entries of an index formula checked one by one (about 10 s of work at 4096)
 
@@ -34,7 +35,7 @@ def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str 
     name = of or model.loss
     scalar = name is None or name not in model.shapes or S.is_scalar(model.shapes[name])
     if scalar or prepared.families:
-        out = derive(prepared, wrt, layout, of)
+        out = _member_or_family(prepared, wrt, layout, of)
     else:
         if wrt not in model.shapes:
             raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {prepared.spec.path})")
@@ -45,6 +46,19 @@ def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str 
         except NotDerivable:
             out.jacobian_steps = []  # a factor without a confirmed form: the chain is not shown
     return out
+
+
+def _member_or_family(prepared: Prepared, wrt: str, layout: str, of: str | None) -> Derivation:
+    """One member of a layer family (``W[L-1]``) as its own formula when one is confirmed; else
+    ``derive``'s form (a family's general formula and recursion)."""
+    if prepared.families:
+        try:
+            member = derive_member(prepared, wrt, layout, of)
+        except NotDerivable:
+            member = None
+        if member is not None:
+            return member
+    return derive(prepared, wrt, layout, of)
 
 
 def jacobian_line(model: Model, models: list[Model], of: str, wrt: str, layout: str) -> Line:
