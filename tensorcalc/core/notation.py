@@ -27,6 +27,8 @@ def is_constant(e: Expr) -> bool:
 def level(e: Expr) -> int:
     if e.op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return NEG
+    if e.op == "mul" and is_constant(e.args[0]) and e.args[1].op == "hadamard":
+        return ELEMENTWISE  # printed (c u) ⊙ v, as ``plain`` writes it
     if e.op == "mul" and is_constant(e.args[0]):
         return PRODUCT  # 2 x, 1/N x read better than 2 * x
     if e.op == "num" and e.attr.denominator != 1:

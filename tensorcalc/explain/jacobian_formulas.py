@@ -21,7 +21,7 @@ from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
-from .members import derive_member
+from .members import NoSuchMember, derive_member
 
 MAX_CONFIRMED_ENTRIES = 4096  # entries of an index formula checked one by one (about 10 s of work at 4096)
 
@@ -54,6 +54,8 @@ def _member_or_family(prepared: Prepared, wrt: str, layout: str, of: str | None)
     if prepared.families:
         try:
             member = derive_member(prepared, wrt, layout, of)
+        except NoSuchMember:
+            raise
         except NotDerivable:
             member = None
         if member is not None:

@@ -18,6 +18,10 @@ from .formulas import (Derivation, IndexMap, Line, NotDerivable, _Deriver, _deep
                        confirm, instantiate)
 
 
+class NoSuchMember(NotDerivable):
+    """The requested member is no layer at any size set of the file (``w[L-7]`` with L ≤ 4)."""
+
+
 class _FromTop(IndexMap):
     """Every concrete layer index at depth ``depth`` written as ``L`` plus an offset."""
 
@@ -59,8 +63,9 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
         return None
     base = split_name(wrt, Pos("<command line>", 1, 1))[0]
     key = f"{base}[{deep.depth + offset}]"
-    if key not in deep.shapes:
-        raise NotDerivable(f"{wrt!r}: no such member of {base!r} at depth {deep.depth}")
+    present = [m for m in models if f"{base}[{m.depth + offset}]" in m.shapes]
+    if key not in deep.shapes or not present:
+        raise NoSuchMember(f"{wrt!r}: no layer of {base!r} has that index at the file's sizes")
     of_name = _of_name(deep, of)
     top = _FromTop(None, deep.depth)
     problem = None
@@ -69,7 +74,7 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
             _steps, _chain, result = _Unrolled(deep, of_name, layout, readable_forms).lines(key)
             line = Line(top.expr(result.lhs, False), top.expr(result.rhs, False), top.shape(result.shape, False),
                         role="result")
-            _confirm_everywhere(line, models, prepared)
+            _confirm_everywhere(line, present, prepared)
             return Derivation(of_name, wrt, layout, line, model=deep)
         except NotDerivable as err:
             problem = err
@@ -77,15 +82,9 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
 
 
 def _confirm_everywhere(line: Line, models: list[Model], prepared: Prepared) -> None:
-    """``line`` confirmed at every size set where its member exists (and at one at least)."""
-    cases = 0
+    """``line`` confirmed by both oracles at every size set of ``models`` (each holds its member)."""
     for model in models:
         lhs, rhs = (instantiate(side, None, model.depth) for side in (line.lhs, line.rhs))
-        if not _exists(model, lhs):
-            continue  # the member is not a layer at this depth (b[L-2] at L = 1)
         if not _exists(model, rhs):
             raise NotDerivable(f"the formula reads a layer below the input at L={model.depth}")
         confirm(model, lhs, rhs, prepared.spec.check)
-        cases += 1
-    if cases == 0:
-        raise NotDerivable("no size set where the member exists")
