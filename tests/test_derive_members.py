@@ -117,3 +117,26 @@ def test_the_printed_member_formula_holds_as_a_claim(tmp_path, depth, wrt):
     data["claims"] = [text]
     result = check_file(str(path), text=yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     assert [c.verdict for c in result.claims] == ["holds"]
+
+
+BACKPROP = ROOT / "tests" / "readable" / "seed004_backprop_dp.yaml"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["mixed", "numerator", "denominator"])
+@pytest.mark.parametrize("wrt", ["W[L-1]", "a[L-1]"])
+def test_a_vector_member_formula_holds_in_every_layout(tmp_path, layout, wrt):
+    """Layers of n[l] neurons (widths drawn per layer): the member's formula, printed in a layout and
+    read back as a claim of a file in that layout, holds at every size set."""
+    data = yaml.safe_load(BACKPROP.read_text(encoding="utf-8"))
+    data["layout"] = layout
+    path = tmp_path / "backprop.yaml"
+    derived = derive_file(str(BACKPROP), [wrt], layout)
+    assert not derived.refused and not derived.derivations[0].general
+    text = claim_text(derived.derivations[0])
+    assert re.search(r"\[\d", text) is None, text
+    data["claims"] = [text]
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    result = check_file(str(path))
+    assert result.error is None, result.error
+    assert [c.verdict for c in result.claims] == ["holds"], text
