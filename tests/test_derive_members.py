@@ -76,6 +76,17 @@ def test_a_member_below_every_layer_is_refused(chain):
     assert "no layer of 'w' has that index" in chain[1]["w[L-7]"]
 
 
+def test_without_a_confirmed_member_formula_the_family_is_shown(monkeypatch):
+    import tensorcalc.explain.members as members
+
+    def refuted(line, models, prepared):
+        raise NotDerivable("not confirmed")
+
+    monkeypatch.setattr(members, "_confirm_everywhere", refuted)
+    d = derive_file(str(CHAIN), ["w[L]"]).derivations[0]
+    assert d.general and claim_text(d) == "d C / d w[l] = (d C / d z[l]) a[l-1]"
+
+
 def test_a_member_formula_that_is_wrong_is_not_confirmed():
     """The confirmation can say no: d C / d w[L] with a[L-2] for its factor a[L-1]."""
     prepared = Prepared(load_spec(str(CHAIN)))
