@@ -56,7 +56,7 @@ def _member_or_family(prepared: Prepared, wrt: str, layout: str, of: str | None)
             member = derive_member(prepared, wrt, layout, of)
         except NoSuchMember:
             raise
-        except NotDerivable:
+        except TensorcalcError:  # no member formula confirmed: the family's form
             member = None
         if member is not None:
             return member
