@@ -9,7 +9,8 @@ from __future__ import annotations
 import sympy
 
 from ..errors import ShapeError
-from .expr import Expr, to_text
+from .expr import Expr
+from .notation import plain
 
 ONE = sympy.Integer(1)
 Shape = tuple
@@ -53,7 +54,7 @@ def _err(expr: Expr, message: str) -> ShapeError:
 
 
 def _describe(expr: Expr, shape: Shape) -> str:
-    return f"{to_text(expr)} is {fmt(shape)}"
+    return f"{plain(expr)} is {fmt(shape)}"
 
 
 def broadcast(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
