@@ -90,7 +90,7 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
         model = Model(prepared, _deep_sizes(prepared))
     else:
         model = models[0]
-    of_name = _of_name(model, of)
+    of_name = scalar_to_derive(model, of)
     if generic:
         members = sorted(int(m.group(2)) for k in model.shapes if (m := _MEMBER.match(k)) and m.group(1) == base)
         if not members:
@@ -104,7 +104,7 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
         raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {spec.path})")
     for readable_forms in (True, False):  # the plainly simplified form when the readable one is not confirmed
         try:
-            deriv = _Deriver(model, of_name, layout, readable_forms)
+            deriv = Deriver(model, of_name, layout, readable_forms)
             steps, chain, result = deriv.lines(wrt_key)
             mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
             out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model,
@@ -112,7 +112,7 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
             if mapper is not None:
                 out.result, out.steps = _generalise(out, mapper, generic, deriv)
             if verify:
-                _verify(out, prepared, models, deriv)
+                verify_lines(out, prepared, models, deriv)
             return out
         except NotDerivable:
             if not readable_forms:
@@ -130,7 +130,8 @@ def _is_int(group) -> bool:
     return len(group) == 1 and group[0].op == "num"
 
 
-def _of_name(model: Model, of: str | None) -> str:
+def scalar_to_derive(model: Model, of: str | None) -> str:
+    """The definition to differentiate: ``of``, else the loss; ``NotDerivable`` unless a scalar one."""
     name = of or model.loss
     if name is None:
         raise NotDerivable("the file defines no scalar loss: name one with --of")
@@ -151,7 +152,7 @@ def _deep_sizes(prepared: Prepared) -> dict[str, int]:
 # --- the chain-rule program as displayed lines ---------------------------------------------
 
 
-class _Deriver:
+class Deriver:
     """Runs ``gradient_program`` and turns adjoint steps into simplified, arranged lines."""
 
     def __init__(self, model: Model, of: str, layout: str, readable_forms: bool = True):
@@ -330,7 +331,7 @@ def _map_dims(dims, rename):
     return tuple(one(d) for d in dims) if isinstance(dims, tuple) else one(dims)
 
 
-def _generalise(out: Derivation, mapper: IndexMap, generic: bool, deriv: _Deriver):
+def _generalise(out: Derivation, mapper: IndexMap, generic: bool, deriv: Deriver):
     """Result at a general l; kept steps as recursion (general l, read at the lowest member)
     and base case (at L)."""
     r = out.result
@@ -397,7 +398,7 @@ def uses_l(e: Expr) -> bool:
 # --- verification --------------------------------------------------------------------
 
 
-def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _Deriver) -> None:
+def verify_lines(out: Derivation, prepared: Prepared, models: list[Model], deriv: Deriver) -> None:
     """Check every displayed line as a claim at every size set (and every valid l)."""
     settings = prepared.spec.check
     lines = [*out.steps, *([out.chain] if out.chain else []), out.result]
