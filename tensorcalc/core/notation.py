@@ -55,26 +55,27 @@ def grouped(e: Expr) -> str:
     return _text(e, True)
 
 
-def _text(e: Expr, grouped: bool) -> str:
+def _text(e: Expr, explicit: bool) -> str:
+    """``plain`` text, or with ``explicit`` the grouping of every infix and unary operation spelt out."""
     op = e.op
     if op == "mul" and is_constant(e.args[0]):
-        return _scaled(e, grouped)
+        return _scaled(e, explicit)
     if op in INFIX:
         a, b = e.args
         mine = LEVEL[op]
         right_ok = op in ASSOCIATIVE and (level(b) != mine or b.op == op or {op, b.op} <= {"hadamard", "mul"})
         left_ok = level(a) != mine or a.op == op or {op, a.op} <= {"hadamard", "mul"} or op in ("add", "sub", "div", "matmul")
-        return f"{_wrap(a, mine, not left_ok, grouped)}{INFIX[op]}{_wrap(b, mine, not right_ok, grouped)}"
+        return f"{_wrap(a, mine, not left_ok, explicit)}{INFIX[op]}{_wrap(b, mine, not right_ok, explicit)}"
     if op == "neg":
-        return "-" + _wrap(e.args[0], NEG, True, grouped)
+        return "-" + _wrap(e.args[0], NEG, True, explicit)
     if op in ("pow", "mpow"):  # X^k of a square X is the matrix power; X.^k the power of every entry
         caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
-        return f"{_wrap(e.args[0], POSTFIX, True, grouped)}{caret}{_exponent(e.args[1], grouped)}"
+        return f"{_wrap(e.args[0], POSTFIX, True, explicit)}{caret}{_exponent(e.args[1], explicit)}"
     if op == "T":
-        return f"{_wrap(e.args[0], ATOM, True, grouped)}^T"
+        return f"{_wrap(e.args[0], ATOM, True, explicit)}^T"
     if op == "entry":
-        return f"{_wrap(e.args[0], ATOM, True, grouped)}[{', '.join(map(str, e.attr))}]"
-    return _bracketed(e, lambda a: _text(a, grouped))
+        return f"{_wrap(e.args[0], ATOM, True, explicit)}[{', '.join(map(str, e.attr))}]"
+    return _bracketed(e, lambda a: _text(a, explicit))
 
 
 def _bracketed(e: Expr, text) -> str:
@@ -118,23 +119,23 @@ def _bracketed(e: Expr, text) -> str:
     return f"{op}({', '.join(text(a) for a in e.args)})"
 
 
-def _scaled(e: Expr, grouped: bool) -> str:
+def _scaled(e: Expr, explicit: bool) -> str:
     """A product ``c x`` with a constant ``c`` written before ``x``: ``-2 x``, ``2 u ⊙ v``."""
     coefficient, x = e.args
     if coefficient.op == "num" and coefficient.attr < 0:
-        return "-" + _text(replace(e, args=(replace(coefficient, attr=-coefficient.attr), x)), grouped)
-    if x.op == "hadamard" and not grouped:  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
+        return "-" + _text(replace(e, args=(replace(coefficient, attr=-coefficient.attr), x)), explicit)
+    if x.op == "hadamard" and not explicit:  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
         scaled, other = x.args
-        return _text(replace(x, args=(replace(e, args=(coefficient, scaled)), other)), grouped)
-    return f"{_wrap(coefficient, PRODUCT, False, grouped)} {_wrap(x, PRODUCT, x.op != 'matmul', grouped)}"
+        return _text(replace(x, args=(replace(e, args=(coefficient, scaled)), other)), explicit)
+    return f"{_wrap(coefficient, PRODUCT, False, explicit)} {_wrap(x, PRODUCT, x.op != 'matmul', explicit)}"
 
 
-def _exponent(e: Expr, grouped: bool) -> str:
+def _exponent(e: Expr, explicit: bool) -> str:
     """An integer exponent bare (X^2, X^-1); any other in parentheses: K/2^(1/2), not K/2^1/2."""
     whole = e.args[0] if e.op == "neg" else e
     if whole.op == "num" and whole.attr.denominator == 1:
-        return _text(e, grouped)
-    return _wrap(e, ATOM, True, grouped)
+        return _text(e, explicit)
+    return _wrap(e, ATOM, True, explicit)
 
 
 def size_text(d) -> str:
@@ -150,12 +151,12 @@ def _one_based(start) -> str:
     return "1" if start == 0 else f"{start}+1"
 
 
-def _wrap(e: Expr, context: int, strict: bool, grouped: bool) -> str:
+def _wrap(e: Expr, context: int, strict: bool, explicit: bool) -> str:
     """Parenthesise ``e`` when it binds more loosely than ``context`` (or equally, if strict);
-    ``grouped``: whenever it is an infix or unary operation (powers and ^T bind tightest)."""
-    text = _text(e, grouped)
+    ``explicit``: whenever it is an infix or unary operation (powers and ^T bind tightest)."""
+    text = _text(e, explicit)
     mine = level(e)
-    if mine < context or (strict and mine == context and mine != ATOM) or (grouped and mine < POWER):
+    if mine < context or (strict and mine == context and mine != ATOM) or (explicit and mine < POWER):
         return f"({text})"
     return text
 
