@@ -28,7 +28,8 @@ from fractions import Fraction
 from typing import Callable
 
 from . import shapes as S
-from .expr import Expr, node, num, to_text
+from .expr import Expr, node, num
+from .notation import plain
 
 ShapeFn = Callable[[Expr], tuple]
 MAX_REWRITES = 10_000
@@ -161,7 +162,7 @@ def _monomial(e: Expr, shape: ShapeFn) -> _Monomial:
 
 
 def _rebuild(m: _Monomial) -> Expr:
-    powers = sorted(m.powers.items(), key=lambda kv: to_text(kv[0]))
+    powers = sorted(m.powers.items(), key=lambda kv: plain(kv[0]))
     sizes = [(b, p) for b, p in powers if b.op == "size"]
     ups = [(b, p) for b, p in powers if p > 0 and b.op != "size"]
     downs = [(b, -p) for b, p in powers if p < 0 and b.op != "size"]

@@ -13,14 +13,14 @@ import math
 
 from ..core import jacobians as J
 from ..core import shapes as S
-from ..core.derive import COTANGENT, _dependents, gradient_program
+from ..core.derive import COTANGENT, dependents, gradient_program
 from ..core.expr import Expr, node, substitute, var, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
-from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
+from .formulas import Derivation, Line, NotDerivable, Deriver, confirm, derive
 from .members import NoSuchMember, derive_member
 
 MAX_CONFIRMED_ENTRIES = 4096  # entries of an index formula checked one by one (about 10 s of work at 4096)
@@ -90,7 +90,7 @@ def _refuse_long_confirmation(model: Model, line: Line) -> None:
 
 def candidates(model: Model, of: str, wrt: str, layout: str):
     """Matrix, ⊗ and index forms of ``d of / d wrt``, in that order, as far as they exist."""
-    deriver = _Deriver(model, of, layout)
+    deriver = Deriver(model, of, layout)
     program = gradient_program(model, var(of), wrt)
     deriver.names.update(program.shapes)
     env: dict[str, Expr] = {}
@@ -122,7 +122,7 @@ def candidates(model: Model, of: str, wrt: str, layout: str):
     yield Line(index_lhs, _simplify_entries(form.rhs, deriver), axes, role="result")
 
 
-def _attempt(build, lhs: Expr, deriver: _Deriver):
+def _attempt(build, lhs: Expr, deriver: Deriver):
     try:
         rhs = deriver.simplify(build())
     except J.NoForm:
@@ -139,7 +139,7 @@ def _at_most_vector(shape: tuple) -> bool:
     return S.is_scalar(shape) or S.is_vector(shape)
 
 
-def _simplify_entries(e: Expr, deriver: _Deriver) -> Expr:
+def _simplify_entries(e: Expr, deriver: Deriver) -> Expr:
     """Each matrix inside an entry simplified (entries of identities stay Kronecker deltas)."""
     if e.op == "entry":
         inner = e.args[0]
@@ -155,7 +155,7 @@ def _simplify_entries(e: Expr, deriver: _Deriver) -> Expr:
 def chain_path(model: Model, of: str, wrt: str) -> list[str] | None:
     """``[of, u_n, ..., u_1, wrt]`` when each definition on the way reads exactly one name that
     depends on ``wrt`` (a single chain); else None."""
-    moved = _dependents(model, wrt)
+    moved = dependents(model, wrt)
     path = [of]
     while path[-1] != wrt:
         expr = model.defs.get(path[-1])

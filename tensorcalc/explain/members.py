@@ -14,7 +14,7 @@ from ..core.model import Model, Prepared
 from ..core.names import split_name
 from ..core.sizes import size_sets
 from ..errors import Pos, TensorcalcError
-from .formulas import (Derivation, IndexMap, Line, NotDerivable, _Deriver, _deep_sizes, _exists, _of_name, _offset,
+from .formulas import (Derivation, IndexMap, Line, NotDerivable, Deriver, deep_sizes, names_exist, scalar_to_derive, layer_offset,
                        confirm, instantiate)
 
 
@@ -26,10 +26,10 @@ class _FromTop(IndexMap):
     """Every concrete layer index at depth ``depth`` written as ``L`` plus an offset."""
 
     def index(self, i: int, relative_to_l: bool) -> str:
-        return _offset("L", i - self.depth)
+        return layer_offset("L", i - self.depth)
 
 
-class _Unrolled(_Deriver):
+class _Unrolled(Deriver):
     """The chain rule inlined all the way: no layer adjoint is kept as a named step."""
 
     def _kept(self, program, adj_of: dict) -> set[str]:
@@ -57,7 +57,7 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
     """``d of / d wrt`` for one member ``wrt`` (``W[L]``, ``b[L-1]``) as one confirmed formula;
     None when ``wrt`` is no such member; ``NotDerivable`` when no form is confirmed."""
     models = [Model(prepared, sizes) for sizes in size_sets(prepared.spec.dims, prepared.spec.check.seed)]
-    deep = Model(prepared, _deep_sizes(prepared))
+    deep = Model(prepared, deep_sizes(prepared))
     offset = member_offset(prepared, wrt, [deep, *models])
     if offset is None:
         return None
@@ -66,7 +66,7 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
     present = [m for m in models if f"{base}[{m.depth + offset}]" in m.shapes]
     if key not in deep.shapes or not present:
         raise NoSuchMember(f"{wrt!r}: no layer of {base!r} has that index at the file's sizes")
-    of_name = _of_name(deep, of)
+    of_name = scalar_to_derive(deep, of)
     top = _FromTop(None, deep.depth)
     problem = None
     for readable_forms in (True, False):  # the plainly simplified form when the readable one is not confirmed
@@ -85,6 +85,6 @@ def _confirm_everywhere(line: Line, models: list[Model], prepared: Prepared) -> 
     """``line`` confirmed by both oracles at every size set of ``models`` (each holds its member)."""
     for model in models:
         lhs, rhs = (instantiate(side, None, model.depth) for side in (line.lhs, line.rhs))
-        if not _exists(model, rhs):
+        if not names_exist(model, rhs):
             raise NotDerivable(f"the formula reads a layer below the input at L={model.depth}")
         confirm(model, lhs, rhs, prepared.spec.check)
