@@ -120,7 +120,6 @@ KNOWN_GAPS = {
     "attention_single_head: d L / d S": LONGER + " (a row sum written as ones(n, n) (...))",
     "gaussian_covariance: d ll / d Sigma": LONGER + " (a transpose of a sum, a symmetric S)",
     "layer_norm: d L / d x": LONGER + " (sqrt' of the variance, not s)",
-    "parr_howard_relu_neuron: d C / d w": LONGER + " (u^T diag(v) X for (u ⊙ v)^T X with a sign)",
     "seed002_rows_summary: d f / d W[L]": ANOTHER_LAYER,
     "seed003_arbitrary_neurons: d C / d W[L]": ANOTHER_LAYER,
     "seed003_batch_columns: d C / d W[L]": ANOTHER_LAYER,

@@ -111,17 +111,20 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     """The smallest equal formula found (see the module table)."""
     base = simplify(expr, knowledge.shape)
     seen = [base]
+    tidied_forms: list[Expr] = []
     primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
     for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
         current = base
         tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
-            following = simplify(tidy.visit(current), knowledge.shape)
+            tidied = tidy.visit(current)
+            following = simplify(tidied, knowledge.shape)
             seen.append(following)
+            tidied_forms.append(tidied)  # simplify may undo a rule that shortened it: (u ⊙ v)ᵀ X -> uᵀ diag(v) X
             if following == current:
                 break
             current = following
-    return min([*seen[1:], base], key=_measure)  # ties: the rewritten form
+    return min([*seen[1:], base, *tidied_forms], key=_measure)  # ties: the simplified, rewritten form
 
 
 def _measure(e: Expr) -> tuple:
