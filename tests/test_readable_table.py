@@ -117,8 +117,6 @@ def test_every_claim_of_the_table_holds(path):
 LONGER = "a simplification the readable pass does not know yet"
 ANOTHER_LAYER = "derive --wrt W[L] prints the whole family's formula, not the last layer's"
 KNOWN_GAPS = {
-    "attention_single_head: d L / d S": LONGER + " (a row sum written as ones(n, n) (...))",
-    "gaussian_covariance: d ll / d Sigma": LONGER + " (a transpose of a sum, a symmetric S)",
     "layer_norm: d L / d x": LONGER + " (sqrt' of the variance, not s)",
     "seed002_rows_summary: d f / d W[L]": ANOTHER_LAYER,
     "seed003_arbitrary_neurons: d C / d W[L]": ANOTHER_LAYER,
