@@ -284,7 +284,14 @@ def test_products_equal_to_their_transpose_are_symmetric(tmp_path):
     si = node("inv", var("Sg"))
     sandwich = node("add", node("matmul", node("matmul", si, var("G")), si), si)
     assert tidy_and_confirm(model, node("T", sandwich)) == "Si G Si + Si"
-    assert tidy_and_confirm(model, node("T", node("matmul", B, B))) == "B^T B^T"
+    assert tidy_and_confirm(model, node("T", node("matmul", B, B))) == "(B^2)^T"
+
+
+def test_the_square_of_a_transpose_is_the_transpose_of_the_square(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    B, twice = var("B"), node("matmul", node("T", var("B")), node("T", var("B")))
+    assert tidy_and_confirm(model, node("add", node("mul", num(2), node("T", node("matmul", B, B))), twice)) == "3 (B^2)^T"
+    assert tidy_and_confirm(model, node("matmul", node("T", B), B)) == "B^T B"
 
 
 def test_the_transpose_of_a_named_value_is_the_names_transpose(tmp_path):

@@ -347,6 +347,18 @@ def row_sums_moved(e: Expr, k: Knowledge) -> Expr | None:
     return None
 
 
+def square_of_transpose(e: Expr, k: Knowledge) -> Expr | None:
+    """Aᵀ Aᵀ = (A²)ᵀ for a square A: one transpose, and a term like-terms can collect
+    (``2 (Q²)ᵀ + Qᵀ Qᵀ`` -> ``3 (Q²)ᵀ``)."""
+    if e.op != "matmul" or e.args[0] != e.args[1] or e.args[0].op != "T":
+        return None
+    base = e.args[0].args[0]
+    shape = k.shape(base)
+    if len(shape) != 2 or S.is_scalar(shape) or not S.same((shape[0],), (shape[1],)):
+        return None
+    return node("T", Expr("mpow", (base, num(2))))
+
+
 def transpose_of_sum(e: Expr, k: Knowledge) -> Expr | None:
     """(A ± B)ᵀ = Aᵀ ± Bᵀ when that leaves fewer transposes once simplified
     (``(V Gᵀ - 1 (V Gᵀ ⊙ Aᵀ))ᵀ`` -> ``G Vᵀ - (G Vᵀ ⊙ A) 1``; ``(p - y)ᵀ`` stays)."""
@@ -450,6 +462,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     inverse_of_inverse,
     transpose_of_scalar,
     transpose_of_sum,
+    square_of_transpose,
     row_sums_moved,
     common_factor,
 ]
