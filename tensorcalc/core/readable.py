@@ -5,9 +5,16 @@
   rule                     before                              after
   definitions backwards    sigma(z), mu(z[l])                  p, a[l]   (the forward pass says p: sigma(z))
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
+                           sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
-  symmetric                S^T, inv(S)^T                       S, inv(S)    (S declared symmetric or spd)
+  symmetric                S^T, inv(S)^T, (R R^T)^T            S, inv(S), R R^T   (S declared symmetric or spd,
+                                                                             or a product equal to its transpose)
+  named transposes         softmax(S^T)                        A^T          (A: softmax_rows(S) = softmax(S^T)^T)
+  transpose of a sum       (V G^T - B)^T                       G V^T - B^T  (when fewer transposes remain)
+  square of a transpose    Q^T Q^T                             (Q^2)^T
+  row sums                 (P C^T ⊙ A) ones(n, m)              (P ⊙ A C) ones(q, m)
+  sum of ones              sum(ones(n))                        n
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
@@ -18,6 +25,7 @@
   transpose of a 1×1       (p - y)^T                           p - y
   common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
+(a form a rule shortened and ``simplify`` lengthened again, ``(u ⊙ v)^T X``, stays a candidate)
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
 function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
 ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
@@ -135,8 +143,8 @@ class Knowledge:
 def _associated(e: Expr) -> Expr:
     """``e`` with its matrix products grouped from the left: ``(1/n cᵀ) c`` and ``1/n (cᵀ c)``
     are one key of the definitions."""
-    if e.op == "matmul":
-        return _product([_associated(f) for f in product_factors(e)])
+    if e.op == "matmul" and e.attr is None:
+        return _product([_associated(f) for f in product_factors(e, juxtaposed_only=True)])
     return Expr(e.op, tuple(_associated(a) for a in e.args), e.attr) if e.args else e
 
 
