@@ -259,6 +259,93 @@ def test_ones_and_diag_products_fold_by_the_vectors_orientation(tmp_path):
     assert tidy_and_confirm(model, node("matmul", both, var("A"))) == "diag(u ⊙ r^T) A"
 
 
+SYMMETRIC = """tensorcalc: 1
+title: symmetric products, transposes and row sums
+layout: denominator
+dims: {n: 3, m: 2, q: 4}
+tensors: {R: matrix(n, m), B: matrix(n, n), P: matrix(n, q), C: matrix(m, q), D: matrix(q, m), A: matrix(n, m),
+  u: vector(n), v: vector(n), w: vector(m), Sg: spd(n)}
+forward:
+  G: R R^T
+  Si: inv(Sg)
+  Z: softmax_rows(B)
+  r: sqrt(1/n u^T u)
+claims:
+  - d r / d u = u / (n r)
+"""
+
+
+def test_products_equal_to_their_transpose_are_symmetric(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    k = Knowledge.of(model)
+    B, R, A = var("B"), var("R"), var("A")
+    assert k.symmetric(var("G")) and k.symmetric(node("matmul", B, node("T", B)))
+    assert not k.symmetric(node("matmul", B, B)) and not k.symmetric(node("matmul", R, node("T", A)))
+    si = node("inv", var("Sg"))
+    sandwich = node("add", node("matmul", node("matmul", si, var("G")), si), si)
+    assert tidy_and_confirm(model, node("T", sandwich)) == "Si G Si + Si"
+    assert tidy_and_confirm(model, node("T", node("matmul", B, B))) == "(B^2)^T"
+
+
+def test_the_square_of_a_transpose_is_the_transpose_of_the_square(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    B, twice = var("B"), node("matmul", node("T", var("B")), node("T", var("B")))
+    assert tidy_and_confirm(model, node("add", node("mul", num(2), node("T", node("matmul", B, B))), twice)) == "3 (B^2)^T"
+    assert tidy_and_confirm(model, node("matmul", node("T", B), B)) == "B^T B"
+
+
+def test_the_transpose_of_a_named_value_is_the_names_transpose(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)  # Z: softmax_rows(B), a transpose of softmax(B^T)
+    assert tidy_and_confirm(model, node("matmul", node("T", model.defs["Z"]), var("u"))) == "Z^T u"
+    assert tidy_and_confirm(model, node("matmul", node("softmax", var("B")), var("u"))) == "softmax(B) u"
+
+
+def test_a_transpose_of_a_sum_is_spread_when_transposes_go(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    u, v = var("u"), var("v")
+    outer = node("sub", node("matmul", u, node("T", v)), node("matmul", v, node("T", u)))
+    assert tidy_and_confirm(model, node("T", outer)) == "v u^T - u v^T"
+    assert tidy_and_confirm(model, node("T", node("sub", u, v))) == "(u - v)^T"
+
+
+def test_row_sums_move_a_transposed_factor_onto_the_weights(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    P, A, ones_m = var("P"), var("A"), Expr("ones", (), model.shape(var("w")))
+    moved = node("matmul", node("hadamard", node("matmul", P, node("T", var("C"))), A), ones_m)
+    assert tidy_and_confirm(model, moved) == "(P ⊙ A C) ones(q)"
+    kept = node("matmul", node("hadamard", A, node("matmul", P, var("D"))), ones_m)
+    assert tidy_and_confirm(model, kept) == "(A ⊙ P D) ones(m)"
+
+
+def test_a_sum_of_ones_is_the_size_by_name(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    u = var("u")
+    assert tidy_and_confirm(model, node("div", u, node("sum", Expr("ones", (), model.shape(u))))) == "u/n"
+    assert tidy_and_confirm(model, node("div", u, node("sum", var("v")))) == "u/sum(v)"
+
+
+def test_a_negated_difference_is_flipped_and_a_sum_is_not(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    u, v = var("u"), var("v")
+    n, slope = Expr("size", (), model.shape(u)[0]), Expr("apply", (v,), ("relu", 1))
+    negated = node("neg", node("matmul", node("div", num(2), n), node("sub", u, v)))
+    assert tidy_and_confirm(model, node("hadamard", negated, slope)) == "2/n (v - u) ⊙ relu'(v)"
+    assert "u + v" not in tidy_and_confirm(model, node("hadamard", node("neg", node("add", u, v)), slope))
+
+
+def test_a_row_kept_elementwise_when_simplify_would_lengthen_it(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    column = node("matmul", node("T", var("A")), node("hadamard", var("u"), Expr("apply", (var("v"),), ("relu", 1))))
+    assert tidy_and_confirm(model, node("T", column)) == "(u ⊙ relu'(v))^T A"
+
+
+def test_definitions_are_found_whatever_the_grouping_and_sqrt_reads_its_value(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)  # r: sqrt(1/n u^T u), stored as (1/n u^T) u
+    u, n = var("u"), Expr("size", (), model.shape(var("u"))[0])
+    regrouped = node("matmul", node("div", num(1), n), node("matmul", node("T", u), u))
+    assert tidy_and_confirm(model, node("hadamard", u, Expr("apply", (regrouped,), ("sqrt", 1)))) == "1/2 u/r"
+
+
 def test_a_batch_cross_entropy_through_a_sigmoid_derives_the_textbook_gradient(capsys):
     path = "tests/readable/shallow_tanh_bce_batch.yaml"
     assert derived(capsys, path, "W2") == "d L / d W2 = 1/N (A2 - Y) A1^T"
@@ -303,6 +390,8 @@ def test_identities_of_the_builtin_functions():
     assert derivative_identity(table, "log") == 1 / T
     assert derivative_identity(table, "softplus") == sympy.Function("sigmoid")(T)
     assert derivative_identity(table, "relu") is None
+    assert derivative_identity(table, "sqrt") == 1 / (2 * sympy.Function("sqrt")(T))  # in its own value
+    assert derivative_identity(FunctionTable({"cube": T**3}), "cube") == 3 * T**2  # a polynomial: in t
 
 
 def test_identity_of_a_file_formula_comes_from_sympy():

@@ -161,7 +161,7 @@ class ElementwiseAlgebra:
             return node("neg", node("mul", scale, rest.args[0])) if rest.op == "neg" else node("mul", scale, rest)
         factors = list(factors)
         if coefficient < 0:  # -(y - p) x reads better as (p - y) x
-            flip = next((i for i, f in enumerate(factors) if f.is_Add and f.could_extract_minus_sign()), None)
+            flip = next((i for i, f in enumerate(factors) if f.is_Add and _negatives(-f) <= _negatives(f)), None)
             if flip is not None:
                 factors[flip] = sympy.expand(-factors[flip])
                 coefficient = -coefficient
@@ -169,6 +169,8 @@ class ElementwiseAlgebra:
         down = [f.base ** -f.exp for f in factors if f.is_Pow and f.exp.is_negative]
         top = self._juxtapose(up)
         bottom = self._juxtapose(down)
+        if top is None and bottom is not None and coefficient.is_Integer:  # 2/N, not 2 1/N
+            top, coefficient = num(Fraction(abs(int(coefficient)))), sympy.sign(coefficient)
         out = top if bottom is None else node("div", top if top is not None else num(1), bottom)
         if out is None:
             return num(Fraction(int(coefficient.p), int(coefficient.q)))
@@ -198,6 +200,11 @@ class ElementwiseAlgebra:
             raise NotElementwise("power")
         attr = None if self.is_scalar(f.base) else ELEMENTWISE_POWER
         return node("pow", self._expr(f.base), num(exponent), attr=attr)
+
+
+def _negatives(s: sympy.Expr) -> int:
+    """How many terms of a sum are written with a minus sign."""
+    return sum(1 for term in sympy.Add.make_args(s) if term.could_extract_minus_sign())
 
 
 def _scale(e: Expr, coefficient: Expr) -> Expr:

@@ -38,7 +38,8 @@ def _identity(name: str, formula: sympy.Expr, others: tuple) -> sympy.Expr | Non
     slope = sympy.diff(formula, T)
     if slope.has(sympy.Heaviside, sympy.DiracDelta, sympy.sign, sympy.Piecewise, sympy.Max, sympy.Min, sympy.Abs):
         return None
-    found = [f for f in (_as_other_function(slope, others), _as_own_polynomial(name, formula, slope)) if f is not None]
+    own = (_as_own_polynomial(name, formula, slope), _in_own_value(name, formula, slope))
+    found = [f for f in (_as_other_function(slope, others), *own) if f is not None]
     if slope.is_rational_function(T):
         found.append(slope)
     return min(found, key=sympy.count_ops) if found else None
@@ -78,6 +79,17 @@ def _as_own_polynomial(name: str, formula: sympy.Expr, slope: sympy.Expr) -> sym
     if b == 0 and c == 0:
         return None
     candidate = a + b * value + c * value**2
+    return candidate if _equal(slope, candidate.subs(value, formula)) else None
+
+
+def _in_own_value(name: str, formula: sympy.Expr, slope: sympy.Expr) -> sympy.Expr | None:
+    """``slope`` written in the function's value where it appears whole: sqrt'(t) = 1/(2 sqrt(t))."""
+    if formula.is_polynomial(T) or not formula.has(T):
+        return None
+    value = sympy.Function(name)(T)
+    candidate = slope.subs(formula, value)
+    if T in candidate.subs(value, sympy.Symbol("_value")).free_symbols:
+        return None
     return candidate if _equal(slope, candidate.subs(value, formula)) else None
 
 

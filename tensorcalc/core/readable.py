@@ -5,9 +5,16 @@
   rule                     before                              after
   definitions backwards    sigma(z), mu(z[l])                  p, a[l]   (the forward pass says p: sigma(z))
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
+                           sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
-  symmetric                S^T, inv(S)^T                       S, inv(S)    (S declared symmetric or spd)
+  symmetric                S^T, inv(S)^T, (R R^T)^T            S, inv(S), R R^T   (S declared symmetric or spd,
+                                                                             or a product equal to its transpose)
+  named transposes         softmax(S^T)                        A^T          (A: softmax_rows(S) = softmax(S^T)^T)
+  transpose of a sum       (V G^T - B)^T                       G V^T - B^T  (when fewer transposes remain)
+  square of a transpose    Q^T Q^T                             (Q^2)^T
+  row sums                 (P C^T ⊙ A) ones(n, m)              (P ⊙ A C) ones(q, m)
+  sum of ones              sum(ones(n))                        n
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
@@ -18,6 +25,7 @@
   transpose of a 1×1       (p - y)^T                           p - y
   common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
+(a form a rule shortened and ``simplify`` lengthened again, ``(u ⊙ v)^T X``, stays a candidate)
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
 function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
 ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
@@ -49,6 +57,7 @@ ShapeFn = Callable[[Expr], tuple]
 ROUNDS = 4
 MAX_REWRITES = 2_000
 STOCHASTIC_KINDS = {"onehot", "probability"}
+SYMMETRY_DEPTH = 8
 
 
 @dataclass
@@ -72,7 +81,7 @@ class Knowledge:
             def shape(e: Expr) -> tuple:
                 return shape_of(model, e, cache)
 
-        named = {value: Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
+        named = {_associated(value): Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
         return cls(shape, model.functions, named, dict(model.leaves), dict(model.defs))
 
     def identity(self, name: str) -> sympy.Expr | None:
@@ -82,7 +91,9 @@ class Knowledge:
 
     def rename(self, e: Expr) -> Expr:
         """A subexpression the forward pass names, by its name (``sigma(z)`` -> ``p``)."""
-        return self.definitions.get(e, e)
+        if not self.definitions:
+            return e
+        return self.definitions.get(e) or self.definitions.get(_associated(e), e)
 
     def _declared(self, e: Expr) -> tuple:
         return self.leaves.get(e.attr, ("", (), ())) if e.op == "var" else ("", (), ())
@@ -91,12 +102,33 @@ class Knowledge:
         kind, _shape, flags = self._declared(e)
         return e.op == "size" or "positive" in flags or kind == "probability" or self._softmax(e)  # spd entries may be negative
 
-    def symmetric(self, e: Expr) -> bool:
-        """Declared symmetric (or spd), or the inverse of such a matrix."""
-        if e.op == "inv":
-            return self.symmetric(e.args[0])
+    def symmetric(self, e: Expr, depth: int = 0) -> bool:
+        """Declared symmetric (or spd), defined as a symmetric value, or built from such by sums,
+        scalar multiples, inverses and transposes, or a product equal to its own transpose
+        (``R Rᵀ``, ``inv(S) B inv(S)`` with B symmetric)."""
+        if depth > SYMMETRY_DEPTH:
+            return False
         kind, _shape, flags = self._declared(e)
-        return kind == "spd" or "symmetric" in flags
+        if kind == "spd" or "symmetric" in flags:
+            return True
+        if e.op == "var":
+            return e.attr in self.values and self.symmetric(self.values[e.attr], depth + 1)
+        if e.op in ("inv", "T", "neg"):
+            return self.symmetric(e.args[0], depth + 1)
+        if e.op in ("add", "sub", "hadamard"):
+            return all(self.symmetric(a, depth + 1) for a in e.args)
+        if e.op in ("mul", "matmul", "div") and S.is_scalar(self.shape(e.args[1 if e.op == "div" else 0])):
+            return self.symmetric(e.args[0 if e.op == "div" else 1], depth + 1)
+        if e.op == "matmul":
+            factors = product_factors(e)
+            return all(self._mirror(a, b, depth + 1) for a, b in zip(factors, reversed(factors)))
+        return False
+
+    def _mirror(self, a: Expr, b: Expr, depth: int) -> bool:
+        """a = bᵀ."""
+        if a == b:
+            return self.symmetric(a, depth)
+        return a == node("T", b) or b == node("T", a)
 
     def stochastic(self, e: Expr) -> bool:
         """Does every column of ``e`` sum to one (one-hot, probability, softmax)?"""
@@ -107,21 +139,33 @@ class Knowledge:
         return value is not None and value.op == "softmax"
 
 
+@functools.lru_cache(maxsize=65_536)
+def _associated(e: Expr) -> Expr:
+    """``e`` with its matrix products grouped from the left: ``(1/n cᵀ) c`` and ``1/n (cᵀ c)``
+    are one key of the definitions."""
+    if e.op == "matmul" and e.attr is None:
+        return _product([_associated(f) for f in product_factors(e, juxtaposed_only=True)])
+    return Expr(e.op, tuple(_associated(a) for a in e.args), e.attr) if e.args else e
+
+
 def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     """The smallest equal formula found (see the module table)."""
     base = simplify(expr, knowledge.shape)
     seen = [base]
+    tidied_forms: list[Expr] = []
     primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
     for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
         current = base
         tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
-            following = simplify(tidy.visit(current), knowledge.shape)
+            tidied = tidy.visit(current)
+            following = simplify(tidied, knowledge.shape)
             seen.append(following)
+            tidied_forms.append(tidied)  # simplify may undo a rule that shortened it: (u ⊙ v)ᵀ X -> uᵀ diag(v) X
             if following == current:
                 break
             current = following
-    return min([*seen[1:], base], key=_measure)  # ties: the rewritten form
+    return min([*seen[1:], base, *tidied_forms], key=_measure)  # ties: the simplified, rewritten form
 
 
 def _measure(e: Expr) -> tuple:
@@ -198,8 +242,16 @@ class _Tidy:
 
 
 def definition_backwards(e: Expr, k: Knowledge) -> Expr | None:
+    """A named value by its name; the transpose of a named value as the name's transpose
+    (``softmax(Sᵀ)`` -> ``Aᵀ`` for ``A: softmax_rows(S)``, which is ``softmax(Sᵀ)ᵀ``)."""
     renamed = k.rename(e)
-    return renamed if renamed is not e else None
+    if renamed is not e:
+        return renamed
+    if e.op in ("var", "T", "num", "size", "ones", "zeros"):
+        return None
+    flipped = node("T", e)
+    renamed = k.rename(flipped)
+    return node("T", renamed) if renamed is not flipped and renamed.op == "var" else None
 
 
 def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
@@ -207,7 +259,8 @@ def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
-    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(y) = 1 (y sums to one)."""
+    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(y) = 1 (y sums to one);
+    sum(ones(n, m)) = n m."""
     if e.op != "sum":
         return None
     inner = e.args[0]
@@ -221,7 +274,22 @@ def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
         return node("div", node("sum", inner.args[0]), inner.args[1])
     if S.is_vector(k.shape(inner)) and k.stochastic(inner):
         return num(1)
+    if inner.op == "ones":
+        return _count(inner.attr)
     return None
+
+
+def _count(dims: tuple) -> Expr:
+    """The number of entries of a ``dims`` tensor, by the dimensions' names (``n``, ``n m``)."""
+    named = [Expr("size", (), d) for d in dims if not (isinstance(d, int) or getattr(d, "is_Integer", False))]
+    fixed = 1
+    for d in dims:
+        if isinstance(d, int) or getattr(d, "is_Integer", False):
+            fixed *= int(d)
+    out = num(fixed) if fixed != 1 or not named else None
+    for d in named:
+        out = d if out is None else node("matmul", out, d)
+    return out
 
 
 def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
@@ -267,6 +335,51 @@ def row_diag_to_hadamard(e: Expr, k: Knowledge) -> Expr | None:
         return node("hadamard", row, v)
     column = row.args[0] if row.op == "T" else node("T", row)
     return node("T", node("hadamard", column, v))
+
+
+def row_sums_moved(e: Expr, k: Knowledge) -> Expr | None:
+    """(P Cᵀ ⊙ A) ones(n, m) = (P ⊙ A C) ones(q, m): the row sums Σ_j Σ_q P_iq C_jq A_ij
+    (A n'×n, P n'×q, C n×q), read with the transpose gone (``(G Vᵀ ⊙ A) 1`` -> ``(G ⊙ A V) 1``)."""
+    if e.op != "matmul" or e.args[1].op != "ones" or e.args[0].op != "hadamard":
+        return None
+    for product, weights in (e.args[0].args, reversed(e.args[0].args)):
+        factors = product_factors(product)
+        if len(factors) < 2 or factors[-1].op != "T" or len(k.shape(weights)) != 2:
+            continue
+        rest = _product(factors[:-1])
+        shape = k.shape(rest)
+        if len(shape) != 2 or S.is_scalar(k.shape(factors[-1])):
+            continue
+        ones = Expr("ones", (), (shape[1], *k.shape(e.args[1])[1:]))
+        return node("matmul", node("hadamard", rest, node("matmul", weights, factors[-1].args[0])), ones)
+    return None
+
+
+def square_of_transpose(e: Expr, k: Knowledge) -> Expr | None:
+    """Aᵀ Aᵀ = (A²)ᵀ for a square A: one transpose, and a term like-terms can collect
+    (``2 (Q²)ᵀ + Qᵀ Qᵀ`` -> ``3 (Q²)ᵀ``)."""
+    if e.op != "matmul" or e.args[0] != e.args[1] or e.args[0].op != "T":
+        return None
+    base = e.args[0].args[0]
+    shape = k.shape(base)
+    if len(shape) != 2 or S.is_scalar(shape) or not S.same((shape[0],), (shape[1],)):
+        return None
+    return node("T", Expr("mpow", (base, num(2))))
+
+
+def transpose_of_sum(e: Expr, k: Knowledge) -> Expr | None:
+    """(A ± B)ᵀ = Aᵀ ± Bᵀ when that leaves fewer transposes once simplified
+    (``(V Gᵀ - 1 (V Gᵀ ⊙ Aᵀ))ᵀ`` -> ``G Vᵀ - (G Vᵀ ⊙ A) 1``; ``(p - y)ᵀ`` stays)."""
+    if e.op != "T" or e.args[0].op not in ("add", "sub"):
+        return None
+    inner = e.args[0]
+    spread = node(inner.op, *(node("T", a) for a in inner.args))
+    fewer = _transposes(simplify(spread, k.shape)) < _transposes(simplify(e, k.shape))
+    return spread if fewer else None
+
+
+def _transposes(e: Expr) -> int:
+    return sum(1 for n in walk(e) if n.op == "T")
 
 
 def transpose_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
@@ -356,6 +469,9 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     row_diag_to_hadamard,
     inverse_of_inverse,
     transpose_of_scalar,
+    transpose_of_sum,
+    square_of_transpose,
+    row_sums_moved,
     common_factor,
 ]
 
