@@ -150,10 +150,25 @@ def op_layer(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Rep
         return []
     base, index, rest = match.groups()
     out = []
-    for shift in ("+1", "-1"):
-        new = Expr("name", (), f"{base}[{index.strip()}{shift}]{rest}", n.pos)
+    for shift in (1, -1):
+        new = Expr("name", (), f"{base}[{shifted_index(index, shift)}]{rest}", n.pos)
         out.append((new, "shift a layer index", new.attr))
     return out
+
+
+_INDEX = re.compile(r"^\s*(?:([A-Za-z_]\w*)\s*)?([+-]?\s*\d+)?\s*$")  # l, l-1, L+2, 3
+
+
+def shifted_index(index: str, shift: int) -> str:
+    """A layer index moved by ``shift``, written as a file writes it: ``1`` -> ``2``,
+    ``l+1`` -> ``l`` (not ``1+1``, ``l+1-1``); other index texts get ``+1``/``-1`` appended."""
+    match = _INDEX.match(index)
+    if not match or not (match.group(1) or match.group(2)):
+        return f"{index.strip()}{shift:+d}"
+    name, offset = match.group(1), int((match.group(2) or "0").replace(" ", "")) + shift
+    if name is None:
+        return str(offset)
+    return name if offset == 0 else f"{name}{offset:+d}"
 
 
 def op_drop_term(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Replacement]:
