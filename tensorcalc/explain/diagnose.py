@@ -698,8 +698,17 @@ def _correct_line(model, probe: _Probe, claim, scope: dict, true: Expr, side: st
     if derived is not None and probe.equal(true, derived):
         shown = _as_claim_indices(model, scope, with_helper_names(derived, helper_names(model.prepared, true.attr[2])))
         true_raw = claim.rhs if side == "lhs" else claim.lhs
-        options.append((formula_size(shown), _layer_numbers(shown), len(options), f"{_side_text(true_raw)} = {plain(shown)}"))
+        options.append((_printed_size(shown), _layer_numbers(shown), len(options), f"{_side_text(true_raw)} = {plain(shown)}"))
     return min(options)[3] if options else None
+
+
+def _printed_size(formula: Expr) -> int:
+    """``formula_size`` of a resolved formula as printed and read back, as the claim sides are
+    measured (a resolved tree can spell ``-x`` or ``1/N`` with other nodes than the parser)."""
+    try:
+        return formula_size(parse(plain(formula), "def_line", Pos())[0])
+    except TensorcalcError:
+        return formula_size(formula)
 
 
 def _confirmed_raw(model, probe: _Probe, scope: dict, true: Expr, raw: Expr) -> bool:
@@ -730,25 +739,50 @@ def _scaled(claimed_raw: Expr, k: Fraction, dim: str | None, e: int) -> Expr:
     if dim is None or e == 0:
         return scaled
     power = Expr("name", (), dim) if abs(e) == 1 else node("pow", Expr("name", (), dim), num(abs(e)))
-    return node("matmul", node("div", num(1), power) if e > 0 else power, scaled)
+
+    def coefficient(c: Fraction) -> Expr:  # c / N^e: 2/N, 1/N, N, 2 N
+        if e > 0:
+            return node("div", num(c), power)
+        return power if c == 1 else node("matmul", num(c), power)
+
+    return _replace_leading(scaled, coefficient) or node("matmul", coefficient(Fraction(1)), scaled)
+
+
+def _replace_leading(raw: Expr, make) -> Expr | None:
+    """raw with its leading number c (its first factor) replaced by ``make(c)``; None without one."""
+    if raw.op in ("matmul", "mul") and (raw.args[0].op in ("num", "matmul", "mul") or _is_fraction(raw.args[0])):
+        first = _replace_leading(raw.args[0], make)
+        return None if first is None else Expr(raw.op, (first, raw.args[1]), raw.attr, raw.pos)
+    if raw.op == "num" or _is_fraction(raw):
+        return make(_number(raw))
+    return None
 
 
 def _times(raw: Expr, c: Fraction) -> Expr:
     """c × raw, c merged into raw's leading number or sign (raw's first factor, left to right)."""
     if raw.op == "neg":
         return _times(raw.args[0], -c)
-    if raw.op == "num":
-        return num(raw.attr * c)
+    if raw.op == "num" or _is_fraction(raw):
+        return num(_number(raw) * c)
     if raw.op in ("matmul", "mul"):
         first = _times(raw.args[0], c)
-        if first.op == "num" and abs(first.attr) == 1 and raw.args[0].op in ("num", "neg"):
+        if first.op == "num" and abs(first.attr) == 1 and (raw.args[0].op in ("num", "neg") or _is_fraction(raw.args[0])):
             rest = raw.args[1]
             return rest if first.attr == 1 else node("neg", rest)
-        if raw.args[0].op in ("num", "neg", "matmul", "mul"):
+        if raw.args[0].op in ("num", "neg", "matmul", "mul") or _is_fraction(raw.args[0]):
             return Expr(raw.op, (first, raw.args[1]), raw.attr, raw.pos)
     if c == 1:
         return raw
     return node("neg", raw) if c == -1 else node("matmul", num(c), raw)
+
+
+def _is_fraction(raw: Expr) -> bool:
+    """``1/5`` as the parser reads it: a number divided by a number."""
+    return raw.op == "div" and all(a.op == "num" for a in raw.args)
+
+
+def _number(raw: Expr) -> Fraction:
+    return raw.attr if raw.op == "num" else raw.args[0].attr / raw.args[1].attr
 
 
 def _derived_rhs(model, true: Expr) -> Expr | None:
