@@ -60,6 +60,9 @@ def test_shifted_index_is_written_as_a_file_writes_it(index, shift, expected):
     ("1/5 x", Fraction(2), None, 0, "1/10 x"),  # claimed = 1/5 N × true
     ("x", Fraction(1, 2), "N", -1, "2 N x"),
     ("2 x", Fraction(1), "N", 1, "2/N x"),  # the size joins the leading number
+    ("2 x", Fraction(-1), None, 0, "-2 x"),  # a sign, not (-2) x
+    ("inv(Y) E inv(Y)", Fraction(-1), None, 0, "-inv(Y) E inv(Y)"),  # the whole product negated
+    ("-x", Fraction(1), "N", 1, "-(1/N x)"),
 ])
 def test_scaled_side_divides_by_the_factor(side, k, dim, e, expected):
     assert D._pretty(D._scaled(_raw(side), k, dim, e)) == D._pretty(_raw(expected))

@@ -693,20 +693,22 @@ def _correct_line(model, probe: _Probe, claim, scope: dict, true: Expr, side: st
     claim's true side = its derived formula, each confirmed equal to the truth (the repair by
     ``_repair``, the others here); on a tie the first, in the claim's own words."""
     sides = ([repair.fixed] if repair else []) + [raw for raw in scaled if _confirmed_raw(model, probe, scope, true, raw)]
-    options = [(formula_size(raw), _layer_numbers(raw), i, _claim_text(claim, side, raw)) for i, raw in enumerate(sides)]
+    options = [(_printed_size(_pretty(raw), raw), _layer_numbers(raw), i, _claim_text(claim, side, raw))
+               for i, raw in enumerate(sides)]
     derived = _derived_rhs(model, true) if knows_truth else None
     if derived is not None and probe.equal(true, derived):
         shown = _as_claim_indices(model, scope, with_helper_names(derived, helper_names(model.prepared, true.attr[2])))
         true_raw = claim.rhs if side == "lhs" else claim.lhs
-        options.append((_printed_size(shown), _layer_numbers(shown), len(options), f"{_side_text(true_raw)} = {plain(shown)}"))
+        text = plain(shown)
+        options.append((_printed_size(text, shown), _layer_numbers(shown), len(options), f"{_side_text(true_raw)} = {text}"))
     return min(options)[3] if options else None
 
 
-def _printed_size(formula: Expr) -> int:
-    """``formula_size`` of a resolved formula as printed and read back, as the claim sides are
-    measured (a resolved tree can spell ``-x`` or ``1/N`` with other nodes than the parser)."""
+def _printed_size(text: str, formula: Expr) -> int:
+    """``formula_size`` of a formula as printed (``text``) and read back, so raw and resolved
+    trees are measured alike (they can spell ``-x`` or ``1/N`` with different nodes)."""
     try:
-        return formula_size(parse(plain(formula), "def_line", Pos())[0])
+        return formula_size(parse(text, "def_line", Pos())[0])
     except TensorcalcError:
         return formula_size(formula)
 
@@ -734,10 +736,12 @@ def _layer_numbers(formula: Expr) -> int:
 
 def _scaled(claimed_raw: Expr, k: Fraction, dim: str | None, e: int) -> Expr:
     """The claimed side divided by the factor k × dim^e it is off by, as a raw tree: the number
-    it starts with absorbs 1/k (``2 x`` off by 2 -> ``x``), a size is put in front (``1/N x``)."""
+    it starts with absorbs 1/k (``2 x`` off by 2 -> ``x``), a size joins it (``2/N x``)."""
     scaled = _times(claimed_raw, 1 / k)
     if dim is None or e == 0:
         return scaled
+    if scaled.op == "neg":
+        return node("neg", _scaled(scaled.args[0], Fraction(1), dim, e))
     power = Expr("name", (), dim) if abs(e) == 1 else node("pow", Expr("name", (), dim), num(abs(e)))
 
     def coefficient(c: Fraction) -> Expr:  # c / N^e: 2/N, 1/N, N, 2 N
@@ -745,35 +749,52 @@ def _scaled(claimed_raw: Expr, k: Fraction, dim: str | None, e: int) -> Expr:
             return node("div", num(c), power)
         return power if c == 1 else node("matmul", num(c), power)
 
-    return _replace_leading(scaled, coefficient) or node("matmul", coefficient(Fraction(1)), scaled)
-
-
-def _replace_leading(raw: Expr, make) -> Expr | None:
-    """raw with its leading number c (its first factor) replaced by ``make(c)``; None without one."""
-    if raw.op in ("matmul", "mul") and (raw.args[0].op in ("num", "matmul", "mul") or _is_fraction(raw.args[0])):
-        first = _replace_leading(raw.args[0], make)
-        return None if first is None else Expr(raw.op, (first, raw.args[1]), raw.attr, raw.pos)
-    if raw.op == "num" or _is_fraction(raw):
-        return make(_number(raw))
-    return None
+    if _leading_number(scaled) is None:
+        return node("matmul", coefficient(Fraction(1)), scaled)
+    return _replace_leading(scaled, coefficient)
 
 
 def _times(raw: Expr, c: Fraction) -> Expr:
-    """c × raw, c merged into raw's leading number or sign (raw's first factor, left to right)."""
+    """c × raw, c merged into raw's leading number (its first factor) or sign: a leading 1 is
+    dropped, a negative number written as a sign (``-2 x``, not ``(-2) x``)."""
     if raw.op == "neg":
         return _times(raw.args[0], -c)
+    if _leading_number(raw) is not None:
+        raw = _replace_leading(raw, lambda n: num(n * c))
+    elif c != 1:
+        raw = node("matmul", num(c), raw)
+    return _signed(raw)
+
+
+def _signed(raw: Expr) -> Expr:
+    lead = _leading_number(raw)
+    if lead is not None and lead < 0:
+        return node("neg", _signed(_replace_leading(raw, lambda n: num(-n))))
+    if lead == 1 and raw.op not in ("num", "div"):
+        return _without_leading(raw)
+    return raw
+
+
+def _leading_number(raw: Expr) -> Fraction | None:
+    """The number a product starts with (``2`` of ``2 x y``, ``1/5`` of ``1/5 x``), or None."""
     if raw.op == "num" or _is_fraction(raw):
-        return num(_number(raw) * c)
+        return _number(raw)
+    return _leading_number(raw.args[0]) if raw.op in ("matmul", "mul") else None
+
+
+def _replace_leading(raw: Expr, make) -> Expr:
+    """raw (with a leading number c) with that number replaced by ``make(c)``."""
     if raw.op in ("matmul", "mul"):
-        first = _times(raw.args[0], c)
-        if first.op == "num" and abs(first.attr) == 1 and (raw.args[0].op in ("num", "neg") or _is_fraction(raw.args[0])):
-            rest = raw.args[1]
-            return rest if first.attr == 1 else node("neg", rest)
-        if raw.args[0].op in ("num", "neg", "matmul", "mul") or _is_fraction(raw.args[0]):
-            return Expr(raw.op, (first, raw.args[1]), raw.attr, raw.pos)
-    if c == 1:
-        return raw
-    return node("neg", raw) if c == -1 else node("matmul", num(c), raw)
+        return Expr(raw.op, (_replace_leading(raw.args[0], make), raw.args[1]), raw.attr, raw.pos)
+    return make(_number(raw))
+
+
+def _without_leading(raw: Expr) -> Expr:
+    """A product (with a leading number) without that number."""
+    first = raw.args[0]
+    if first.op == "num" or _is_fraction(first):
+        return raw.args[1]
+    return Expr(raw.op, (_without_leading(first), raw.args[1]), raw.attr, raw.pos)
 
 
 def _is_fraction(raw: Expr) -> bool:
