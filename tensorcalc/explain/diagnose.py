@@ -159,7 +159,7 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
                 hints.append(smallest)
         if numeric_error is not None:
             hints.append(f"numeric max rel err {numeric_error:.1e}")
-        scaled = [_scaled(claimed_raw, *form) for form in factors]
+        scaled = [_scaled(claimed_raw, *form) for form in factors if form[0] != 0]  # a zero side cannot be rescaled
         correct = _correct_line(model, probe, claim, scope, true, side, repair, scaled, knows_truth)
         if correct:
             hints.append(f"correct: {correct}")
