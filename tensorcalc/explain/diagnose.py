@@ -6,7 +6,8 @@ formula right only when every size is 1; a one-place repair (a factor transposed
 f instead of f', a factor of a product replaced by the true derivative, a missing
 factor, a shifted layer index, ...) found by trying the edits of ``mutations.py``;
 the smallest sizes where the claim still fails and a concrete float network there;
-the correct formula. Values shown come from float networks (readable numbers).
+the correct formula (the smallest confirmed of the repaired claim, the claim rescaled by
+its constant factor and the derived formula, ``_correct_line``). Values shown come from float networks (readable numbers).
 
 Every probe is an exact comparison at random rational points (the exact oracle);
 the search stops after ``SECONDS`` and reports what it found so far.
