@@ -15,7 +15,7 @@ from tensorcalc.core.sizes import size_sets
 from tensorcalc.errors import Pos
 from tensorcalc.explain import diagnose as D
 from tensorcalc.explain.formulas import helper_names, with_helper_names
-from tensorcalc.explain.mutations import shifted_index
+from tensorcalc.explain.mutations import rescaled, shifted_index
 from tensorcalc.frontends import load_spec
 from tensorcalc.frontends.parse import parse
 from tensorcalc.verdicts.check import check_file
@@ -65,7 +65,7 @@ def test_shifted_index_is_written_as_a_file_writes_it(index, shift, expected):
     ("-x", Fraction(1), "N", 1, "-(1/N x)"),
 ])
 def test_scaled_side_divides_by_the_factor(side, k, dim, e, expected):
-    assert D._pretty(D._scaled(_raw(side), k, dim, e)) == D._pretty(_raw(expected))
+    assert D._pretty(rescaled(_raw(side), k, dim, e)) == D._pretty(_raw(expected))
 
 
 def test_layer_numbers_counts_numbered_members():

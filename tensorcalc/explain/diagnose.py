@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import shapes as S
-from ..core.expr import Expr, applied_functions, node, num, product_factors, walk
+from ..core.expr import Expr, applied_functions, product_factors, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import arranged_shape, effective
 from ..core.measure import formula_size
@@ -36,7 +36,7 @@ from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import _assignments
 from ..verdicts.results import SHOWN_ENTRIES, SideValues
 from .formulas import IndexMap, helper_names, true_gradient, with_helper_names
-from .mutations import context_of, product, side_edits
+from .mutations import context_of, product, rescaled, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
 MAX_PROBES = 400
@@ -160,7 +160,7 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
                 hints.append(smallest)
         if numeric_error is not None:
             hints.append(f"numeric max rel err {numeric_error:.1e}")
-        scaled = [_scaled(claimed_raw, *form) for form in factors if form[0] != 0]  # a zero side cannot be rescaled
+        scaled = [rescaled(claimed_raw, *form) for form in factors if form[0] != 0]  # a zero side cannot be rescaled
         correct = _correct_line(model, probe, claim, scope, true, side, repair, scaled, knows_truth)
         if correct:
             hints.append(f"correct: {correct}")
@@ -733,78 +733,6 @@ _LAYER_NUMBER = re.compile(r"\[-?\d+\]")
 def _layer_numbers(formula: Expr) -> int:
     """How many names carry a number as a layer index (``W[2]``) where notes write ``W[l]``."""
     return sum(1 for n in walk(formula) if n.op in ("name", "var") and _LAYER_NUMBER.search(n.attr))
-
-
-def _scaled(claimed_raw: Expr, k: Fraction, dim: str | None, e: int) -> Expr:
-    """The claimed side divided by the factor k × dim^e it is off by, as a raw tree: the number
-    it starts with absorbs 1/k (``2 x`` off by 2 -> ``x``), a size joins it (``2/N x``)."""
-    scaled = _times(claimed_raw, 1 / k)
-    if dim is None or e == 0:
-        return scaled
-    if scaled.op == "neg":
-        return node("neg", _scaled(scaled.args[0], Fraction(1), dim, e))
-    power = Expr("name", (), dim) if abs(e) == 1 else node("pow", Expr("name", (), dim), num(abs(e)))
-
-    def coefficient(c: Fraction) -> Expr:  # c / N^e: 2/N, 1/N, N, 2 N
-        if e > 0:
-            return node("div", num(c), power)
-        return power if c == 1 else node("matmul", num(c), power)
-
-    if _leading_number(scaled) is None:
-        return node("matmul", coefficient(Fraction(1)), scaled)
-    return _replace_leading(scaled, coefficient)
-
-
-def _times(raw: Expr, c: Fraction) -> Expr:
-    """c × raw, c merged into raw's leading number (its first factor) or sign: a leading 1 is
-    dropped, a negative number written as a sign (``-2 x``, not ``(-2) x``)."""
-    if raw.op == "neg":
-        return _times(raw.args[0], -c)
-    if _leading_number(raw) is not None:
-        raw = _replace_leading(raw, lambda n: num(n * c))
-    elif c != 1:
-        raw = node("matmul", num(c), raw)
-    return _signed(raw)
-
-
-def _signed(raw: Expr) -> Expr:
-    lead = _leading_number(raw)
-    if lead is not None and lead < 0:
-        return node("neg", _signed(_replace_leading(raw, lambda n: num(-n))))
-    if lead == 1 and raw.op not in ("num", "div"):
-        return _without_leading(raw)
-    return raw
-
-
-def _leading_number(raw: Expr) -> Fraction | None:
-    """The number a product starts with (``2`` of ``2 x y``, ``1/5`` of ``1/5 x``), or None."""
-    if raw.op == "num" or _is_fraction(raw):
-        return _number(raw)
-    return _leading_number(raw.args[0]) if raw.op in ("matmul", "mul") else None
-
-
-def _replace_leading(raw: Expr, make) -> Expr:
-    """raw (with a leading number c) with that number replaced by ``make(c)``."""
-    if raw.op in ("matmul", "mul"):
-        return Expr(raw.op, (_replace_leading(raw.args[0], make), raw.args[1]), raw.attr, raw.pos)
-    return make(_number(raw))
-
-
-def _without_leading(raw: Expr) -> Expr:
-    """A product (with a leading number) without that number."""
-    first = raw.args[0]
-    if first.op == "num" or _is_fraction(first):
-        return raw.args[1]
-    return Expr(raw.op, (_without_leading(first), raw.args[1]), raw.attr, raw.pos)
-
-
-def _is_fraction(raw: Expr) -> bool:
-    """``1/5`` as the parser reads it: a number divided by a number."""
-    return raw.op == "div" and all(a.op == "num" for a in raw.args)
-
-
-def _number(raw: Expr) -> Fraction:
-    return raw.attr if raw.op == "num" else raw.args[0].attr / raw.args[1].attr
 
 
 def _derived_rhs(model, true: Expr) -> Expr | None:
