@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tensorcalc.core.expr import to_text  # noqa: E402
+from tensorcalc.core.notation import plain  # noqa: E402
 from tensorcalc.core.model import Model, Prepared  # noqa: E402
 from tensorcalc.core.sizes import size_sets  # noqa: E402
 from tensorcalc.errors import TensorcalcError  # noqa: E402
@@ -165,7 +165,7 @@ def run_file(path: str, tally: Tally, max_per_claim: int, trials: int, out) -> N
             tally.sampled_out += len(claim_edits(claim.lhs, claim.rhs, ctx)) - max_per_claim
         for edit in edits:
             lhs, rhs = (edit.expr, claim.rhs) if edit.side == "lhs" else (claim.lhs, edit.expr)
-            text = f"{to_text(lhs)} = {to_text(rhs)}"
+            text = f"{plain(lhs)} = {plain(rhs)}"
             mutant = dataclasses.replace(claim, lhs=lhs, rhs=rhs, text=text, expect="fails")
             kind = classify(models, claim, mutant)
             if kind == "equivalent":

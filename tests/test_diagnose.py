@@ -115,7 +115,7 @@ def test_wall_clock_interrupts_a_loop():
 
 
 def test_mutations_render_and_reparse():
-    from tensorcalc.core.expr import to_text
+    from tensorcalc.core.notation import grouped
     from tensorcalc.errors import Pos
     from tensorcalc.explain.mutations import Context, claim_edits
     from tensorcalc.frontends.parse import parse_claim
@@ -125,9 +125,9 @@ def test_mutations_render_and_reparse():
     kinds = {e.kind for e in edits}
     assert {"transpose", "f' -> f", "shift a layer index", "drop a ⊙ term", "flip a sign", "double a scalar"} <= kinds
     for e in edits:
-        again = parse_claim(f"{to_text(claim.lhs)} = {to_text(e.expr)}", Pos()) if e.side == "rhs" else None
+        again = parse_claim(f"{grouped(claim.lhs)} = {grouped(e.expr)}", Pos()) if e.side == "rhs" else None
         if again is not None:
-            assert to_text(again.rhs) == to_text(e.expr)
+            assert grouped(again.rhs) == grouped(e.expr)
 
 
 ROOTS = """tensorcalc: 1

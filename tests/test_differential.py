@@ -26,7 +26,7 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tensorcalc.core.expr import to_text
+from tensorcalc.core.notation import grouped
 from tensorcalc.core.model import Model, Prepared
 from tensorcalc.core.notation import plain, size_text
 from tensorcalc.core.sizes import size_sets
@@ -411,7 +411,7 @@ def _mutants(program: Program, prepared: Prepared, models: list[Model], formulas
     for name, formula in formulas.items():
         raw, _loop = parse(formula, "def_line", Pos("formula", 1, 1))
         for edit in side_edits("rhs", raw, ctx):
-            text = to_text(edit.expr)
+            text = grouped(edit.expr)
             if _wrong_somewhere(program, models, name, text):
                 out.append((f"d L / d {name} = {text}", name))
             if len(out) >= limit:
@@ -497,8 +497,8 @@ def _sizes(shape: tuple) -> tuple:
 def test_text_of_a_transposed_or_raised_power_parses_back(source):
     """A mutant of ``((S S)^2)^T`` used to print as ``(S S)^2^T``, which does not parse."""
     raw, _loop = parse(source, "def_line", Pos("formula", 1, 1))
-    again, _loop = parse(to_text(raw), "def_line", Pos("formula", 1, 1))
-    assert to_text(again) == to_text(raw)
+    again, _loop = parse(grouped(raw), "def_line", Pos("formula", 1, 1))
+    assert grouped(again) == grouped(raw)
 
 
 def test_gradients_through_kron_and_vec_are_readable_formulas(tmp_path):

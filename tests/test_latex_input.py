@@ -2,7 +2,7 @@
 
 import pytest
 
-from tensorcalc.core.expr import to_text
+from tensorcalc.core.notation import grouped
 from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.frontends.latex_input import SymbolMap, parse_latex_claims
 from tensorcalc.frontends.parse import parse, parse_claim
@@ -145,7 +145,7 @@ def test_latex_matrix_operators(latex, plain):
 
 def test_latex_square_root_in_a_fraction():
     (claim,) = parse_latex_claims(r"S = \frac{Q K^\top}{\sqrt{d}}", Pos("n.md", 1, 1), MAP)
-    assert to_text(claim.parsed.rhs) == to_text(parse_claim("S = (Q K^T)/sqrt(d)", Pos()).rhs)
+    assert grouped(claim.parsed.rhs) == grouped(parse_claim("S = (Q K^T)/sqrt(d)", Pos()).rhs)
 
 
 @pytest.mark.parametrize(

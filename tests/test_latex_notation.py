@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tensorcalc.core.expr import to_text
+from tensorcalc.core.notation import grouped
 from tensorcalc.errors import Pos
 from tensorcalc.frontends.latex_input import parse_latex_claims
 from tensorcalc.frontends.parse import parse_claim
@@ -47,7 +47,7 @@ def read(latex: str) -> tuple[str, str]:
 
 def _spelled(raw) -> str:
     """The raw tree as text; ``W[i, j]`` and ``W[i,j]`` are one name (the core reads the brackets)."""
-    return to_text(raw).replace(", ", ",")
+    return grouped(raw).replace(", ", ",")
 
 
 @pytest.mark.parametrize("seed, latex, expected", SEED_FORMULAS, ids=[f"seed{s}-{i}" for i, (s, _l, _e) in enumerate(SEED_FORMULAS)])

@@ -115,21 +115,11 @@ def test_every_claim_of_the_table_holds(path):
 
 # Entries where derive is still behind the textbook, and why; strict, so one that is fixed is noticed.
 LONGER = "a simplification the readable pass does not know yet"
-ANOTHER_LAYER = "derive --wrt W[L] prints the whole family's formula, not the last layer's"
 KNOWN_GAPS = {
     "attention_single_head: d L / d S": LONGER + " (a row sum written as ones(n, n) (...))",
     "gaussian_covariance: d ll / d Sigma": LONGER + " (a transpose of a sum, a symmetric S)",
     "layer_norm: d L / d x": LONGER + " (sqrt' of the variance, not s)",
     "parr_howard_relu_neuron: d C / d w": LONGER + " (u^T diag(v) X for (u ⊙ v)^T X with a sign)",
-    "seed002_rows_summary: d f / d W[L]": ANOTHER_LAYER,
-    "seed003_arbitrary_neurons: d C / d W[L]": ANOTHER_LAYER,
-    "seed003_batch_columns: d C / d W[L]": ANOTHER_LAYER,
-    "seed003_scalar_chain: d C / d w[L]": ANOTHER_LAYER,
-    "seed003_scalar_chain: d C / d w[L-1]": ANOTHER_LAYER,
-    "seed003_scalar_chain: d C / d b[L-1]": ANOTHER_LAYER,
-    "seed003_softmax_summary: d C / d W[L]": ANOTHER_LAYER,
-    "seed004_backprop_dp: d C0 / d a[L]": ANOTHER_LAYER,
-    "seed004_backprop_dp: d C0 / d b[L]": ANOTHER_LAYER,
 }
 
 

@@ -48,7 +48,7 @@ class Program:
     shapes: Mapping[str, tuple] = field(default_factory=dict, compare=False)  # of the program's own names, read-only
 
 
-def _dependents(model: Model, wrt: str) -> set[str]:
+def dependents(model: Model, wrt: str) -> set[str]:
     """Definitions whose value changes when ``wrt`` does."""
     moved = {wrt}
     for name, expr in model.defs.items():
@@ -72,7 +72,7 @@ def gradient_program(model: Model, of: Expr, wrt: str) -> Program:
     else:
         own[COTANGENT] = of_shape
         seed, cotangent = var(COTANGENT), COTANGENT
-    moved = _dependents(model, wrt)
+    moved = dependents(model, wrt)
     depends_cache: dict[Expr, bool] = {}
 
     def depends(e: Expr) -> bool:

@@ -2,7 +2,7 @@
 
 An ``Expr`` is ``op`` + ``args`` (child expressions) + ``attr`` (a name, a number,
 a function and derivative order, dimension expressions...). Construction never
-rewrites; shapes are inferred by ``shapes.py`` and values by ``evaluate.py``.
+rewrites; shapes are inferred by ``shapes.py``, values by ``evaluate.py``, text by ``notation.py``.
 
 Operators (attr in brackets):
   var[name]  num[Fraction]  size[sympy size expression: N, n[2]]  add  sub  neg  matmul  hadamard  mul  div  pow
@@ -10,7 +10,7 @@ Operators (attr in brackets):
   pow[None: a scalar's power, ".^": every entry's]  mpow (matrix power, integer k >= 2)  inv  det  logdet
   sum_axis[1: down the rows, 2: along each row]  mean[None: every entry, or an axis]
   apply[(function, order)]  vstack  hstack  slice[(axis, start, stop)]
-  deriv[(wrt_name, wrt_indices, layout)]  entry[indices]  isum[(index, name)]
+  deriv[(wrt_name, wrt_indices, layout)]  entry[indices]  isum[index]
 """
 from __future__ import annotations
 
@@ -19,9 +19,8 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import Pos
-
-
-ELEMENTWISE_POWER = ".^"  # attr of a power of every entry of a non-scalar (X.^2); X^2 of a square X is mpow
+from .notation import ELEMENTWISE_POWER as ELEMENTWISE_POWER  # the tree's power attr, spelt as the syntax writes it
+from .notation import plain
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class Expr:
         return True
 
     def __str__(self) -> str:
-        return to_text(self)
+        return plain(self)
 
 
 class IdentityMap:
@@ -125,69 +124,6 @@ def substitute(expr: Expr, mapping: dict[str, Expr]) -> Expr:
     if not expr.args:
         return expr
     return Expr(expr.op, tuple(substitute(a, mapping) for a in expr.args), expr.attr, expr.pos)
-
-
-_INFIX = {"add": " + ", "sub": " - ", "hadamard": " ⊙ ", "mul": " * ", "div": "/", "otimes": " ⊗ ", "matmul": " "}
-
-
-def _postfix_operand(e: Expr) -> str:
-    """A power read as a base or transposed needs parentheses: ``(X^2)^T``, not ``X^2^T``."""
-    text = to_text(e)
-    return f"({text})" if e.op in ("pow", "mpow") else text
-
-
-def to_text(e: Expr) -> str:
-    """Plain-text rendering in the derivation-file syntax (re-parsable)."""
-    op = e.op
-    if op in ("var", "name"):  # "name": a raw (unresolved) name as written, e.g. W[l-1]
-        return e.attr
-    if op == "num":
-        v = e.attr
-        text = str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-        return f"({text})" if v < 0 else text
-    if op == "size":  # a dimension used as a value: printed by name, a number only when evaluated
-        return str(e.attr)
-    if op == "call":  # raw call as written: sigma'(z), diag(v), I(h)
-        return f"{e.attr}({', '.join(to_text(a) for a in e.args)})"
-    if op in _INFIX:
-        return "(" + _INFIX[op].join(to_text(a) for a in e.args) + ")"
-    if op == "neg":
-        return f"(-{to_text(e.args[0])})"
-    if op in ("pow", "mpow"):
-        caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
-        return f"{_postfix_operand(e.args[0])}{caret}{to_text(e.args[1])}"
-    if op == "T":
-        return f"{_postfix_operand(e.args[0])}^T"
-    if op == "apply":
-        fn, order = e.attr
-        return f"{fn}{chr(39) * order}({to_text(e.args[0])})"
-    if op in ("eye", "ones", "zeros"):
-        dims = e.attr if isinstance(e.attr, tuple) else (e.attr,)
-        name = {"eye": "I"}.get(op, op)
-        return f"{name}({', '.join(str(d) for d in dims)})"
-    if op == "vstack":
-        return "[" + "; ".join(to_text(a) for a in e.args) + "]"
-    if op == "hstack":
-        return "[" + " | ".join(to_text(a) for a in e.args) + "]"
-    if op == "deriv" and e.attr is None:  # raw: args are (top, bottom) as written
-        top, bottom = e.args
-        top_text = to_text(top) if top.op == "name" else f"({to_text(top)})"
-        return f"(d {top_text} / d {to_text(bottom)})"
-    if op == "deriv":
-        wrt, idx, _layout = e.attr
-        suffix = f"[{', '.join(map(str, idx))}]" if idx else ""
-        return f"(d {to_text(e.args[0])} / d {wrt}{suffix})"
-    if op == "entry":
-        return f"{to_text(e.args[0])}[{', '.join(map(str, e.attr))}]"
-    if op == "isum":
-        return f"sum_{e.attr[0]}({to_text(e.args[0])})"
-    if op in ("sum_axis", "mean"):
-        axis = "" if e.attr is None else f", {e.attr}"
-        return f"{'sum' if op == 'sum_axis' else 'mean'}({to_text(e.args[0])}{axis})"
-    if op == "slice":
-        axis, start, stop = e.attr
-        return f"slice{axis}({to_text(e.args[0])}, {start}, {stop})"
-    return f"{op}({', '.join(to_text(a) for a in e.args)})"
 
 
 def product_factors(e: Expr, juxtaposed_only: bool = False) -> list[Expr]:

@@ -17,7 +17,8 @@ from ..errors import Pos, TensorcalcError
 from ..suggest import did_you_mean
 from ..frontends import parse as P
 from . import shapes as S
-from .expr import Expr, to_text, walk
+from .expr import Expr, walk
+from .notation import plain
 from .functions import BUILTINS, SYMPY_FUNCTIONS, VARIADIC, FunctionTable, T
 from .limits import check_entries, loop_values
 from .names import refuse_builtin, split_name
@@ -175,7 +176,7 @@ def _to_sympy(raw: Expr, variable: str, known: dict[str, sympy.Expr]) -> sympy.E
             return sympy.diff(known[name], T, order).subs(T, args[0])
     if op == "call" and len(args) > 1 and raw.attr in VARIADIC:
         return SYMPY_FUNCTIONS[raw.attr](*args)
-    raise TensorcalcError(f"not allowed in a function formula: {to_text(raw)}", raw.pos)
+    raise TensorcalcError(f"not allowed in a function formula: {plain(raw)}", raw.pos)
 
 
 def _dim_symbol(name: str) -> sympy.Symbol:
@@ -340,7 +341,7 @@ class Model:
             return ops[raw.op](*(self.eval_int(a, scope) for a in raw.args))
         if raw.op == "neg":
             return -self.eval_int(raw.args[0], scope)
-        raise TensorcalcError(f"{to_text(raw)!r} is not a known whole number here", raw.pos)
+        raise TensorcalcError(f"{plain(raw)!r} is not a known whole number here", raw.pos)
 
     def dim(self, raw: Expr, scope: dict) -> sympy.Expr:
         """A size expression (``n[l-1]``, ``d + 1``) -> sympy expression in dimension symbols."""
@@ -357,7 +358,7 @@ class Model:
         ops = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "matmul": lambda a, b: a * b, "mul": lambda a, b: a * b}
         if raw.op in ops:
             return ops[raw.op](*(self.dim(a, scope) for a in raw.args))
-        raise TensorcalcError(f"{to_text(raw)!r} is not a size", raw.pos)
+        raise TensorcalcError(f"{plain(raw)!r} is not a size", raw.pos)
 
     def size(self, d: sympy.Expr) -> int:
         memo = self._size_memo

@@ -1,13 +1,20 @@
 """Formulas as plain text in the derivation-file syntax, with as few parentheses as the
-grammar's precedence allows (so the text parses back to the same value).
+grammar's precedence allows (so the text parses back to the same value). The one printer
+of expression trees: resolved ones and raw ones as parsed (names, calls, d top / d bottom).
 
 Precedence, loosest first (grammar.lark): + -  |  unary -  |  ⊙ * ⊗  |  juxtaposition  |  /  |  ^  |  ^T.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 import sympy
 
-from .expr import ELEMENTWISE_POWER, Expr
+if TYPE_CHECKING:
+    from .expr import Expr
+
+ELEMENTWISE_POWER = ".^"  # attr of a power of every entry of a non-scalar (X.^2); X^2 of a square X is mpow
 
 ADD, NEG, ELEMENTWISE, PRODUCT, QUOTIENT, POWER, POSTFIX, ATOM = range(8)
 LEVEL = {"add": ADD, "sub": ADD, "neg": NEG, "hadamard": ELEMENTWISE, "mul": ELEMENTWISE, "otimes": ELEMENTWISE,
@@ -27,6 +34,8 @@ def is_constant(e: Expr) -> bool:
 def level(e: Expr) -> int:
     if e.op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
         return NEG
+    if e.op == "mul" and is_constant(e.args[0]) and e.args[1].op == "hadamard":
+        return ELEMENTWISE  # printed (c u) ⊙ v, as ``plain`` writes it
     if e.op == "mul" and is_constant(e.args[0]):
         return PRODUCT  # 2 x, 1/N x read better than 2 * x
     if e.op == "num" and e.attr.denominator != 1:
@@ -37,72 +46,98 @@ def level(e: Expr) -> int:
 
 
 def plain(e: Expr) -> str:
+    """``e`` (resolved or raw) as derivation-file text that parses back to the same value,
+    with as few parentheses as precedence allows."""
+    return _text(e, False)
+
+
+def grouped(e: Expr) -> str:
+    """``plain`` with every operand of an infix or unary operator in parentheses: the tree's
+    grouping spelt out (``(a b) c`` and ``a (b c)`` differ), for reading how a text was parsed."""
+    return _text(e, True)
+
+
+def _text(e: Expr, explicit: bool) -> str:
+    """``plain`` text, or with ``explicit`` the grouping of every infix and unary operation spelt out."""
     op = e.op
-    if op == "var":
-        return e.attr
-    if op == "num":
-        v = e.attr
-        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-    if op == "mul" and e.args[0].op == "num" and e.args[0].attr < 0:
-        return "-" + plain(Expr("mul", (Expr("num", (), -e.args[0].attr), e.args[1])))
-    if op == "mul" and is_constant(e.args[0]) and e.args[1].op == "hadamard":  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
-        scaled, other = e.args[1].args
-        return plain(Expr("hadamard", (Expr("mul", (e.args[0], scaled)), other)))
     if op == "mul" and is_constant(e.args[0]):
-        return f"{_wrap(e.args[0], PRODUCT, False)} {_wrap(e.args[1], PRODUCT, e.args[1].op != 'matmul')}"
-    if op == "size":
-        return size_text(e.attr)
+        return _scaled(e, explicit)
     if op in INFIX:
         a, b = e.args
         mine = LEVEL[op]
         right_ok = op in ASSOCIATIVE and (level(b) != mine or b.op == op or {op, b.op} <= {"hadamard", "mul"})
         left_ok = level(a) != mine or a.op == op or {op, a.op} <= {"hadamard", "mul"} or op in ("add", "sub", "div", "matmul")
-        left = _wrap(a, mine, not left_ok)
-        right = _wrap(b, mine, not right_ok)
-        return f"{left}{INFIX[op]}{right}"
+        return f"{_wrap(a, mine, not left_ok, explicit)}{INFIX[op]}{_wrap(b, mine, not right_ok, explicit)}"
     if op == "neg":
-        return "-" + _wrap(e.args[0], NEG, True)
+        return "-" + _wrap(e.args[0], NEG, True, explicit)
     if op in ("pow", "mpow"):  # X^k of a square X is the matrix power; X.^k the power of every entry
         caret = ".^" if e.attr == ELEMENTWISE_POWER else "^"
-        return f"{_wrap(e.args[0], POSTFIX, True)}{caret}{_exponent(e.args[1])}"
+        return f"{_wrap(e.args[0], POSTFIX, True, explicit)}{caret}{_exponent(e.args[1], explicit)}"
     if op == "T":
-        return f"{_wrap(e.args[0], ATOM, True)}^T"
+        return f"{_wrap(e.args[0], ATOM, True, explicit)}^T"
+    if op == "entry":
+        return f"{_wrap(e.args[0], ATOM, True, explicit)}[{', '.join(map(str, e.attr))}]"
+    return _bracketed(e, lambda a: _text(a, explicit))
+
+
+def _bracketed(e: Expr, text) -> str:
+    """Leaves and the operators whose operands stand inside brackets of their own (calls,
+    stacks, derivatives), so they never need parentheses; ``text`` prints an operand."""
+    op = e.op
+    if op in ("var", "name"):  # "name": a raw (unresolved) name as written, e.g. W[l-1]
+        return e.attr
+    if op == "num":
+        v = e.attr
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+    if op == "size":
+        return size_text(e.attr)
+    if op == "call":  # a raw call as written: sigma'(z), diag(v), I(h)
+        return f"{e.attr}({', '.join(text(a) for a in e.args)})"
+    if op == "deriv" and e.attr is None:  # raw: args are (top, bottom) as written
+        top, bottom = e.args
+        return f"(d {text(top) if top.op == 'name' else '(' + text(top) + ')'} / d {text(bottom)})"
+    if op == "deriv":
+        wrt, idx, _layout = e.attr
+        suffix = f"[{', '.join(map(str, idx))}]" if idx else ""
+        return f"(d {text(e.args[0])} / d {wrt}{suffix})"
     if op == "apply":
         name, order = e.attr
-        return f"{name}{chr(39) * order}({plain(e.args[0])})"
+        return f"{name}{chr(39) * order}({text(e.args[0])})"
     if op in ("eye", "ones", "zeros"):
         dims = e.attr if isinstance(e.attr, tuple) else (e.attr,)
         if op != "eye" and len(dims) == 2 and dims[1] == 1:
             dims = dims[:1]
         return f"{'I' if op == 'eye' else op}({', '.join(size_text(d) for d in dims)})"
-    if op == "deriv":
-        wrt, idx, _layout = e.attr
-        suffix = f"[{', '.join(map(str, idx))}]" if idx else ""
-        return f"(d {plain(e.args[0])} / d {wrt}{suffix})"
-    if op == "vstack":
-        return "[" + "; ".join(plain(a) for a in e.args) + "]"
-    if op == "hstack":
-        return "[" + " | ".join(plain(a) for a in e.args) + "]"
-    if op == "entry":
-        return f"{_wrap(e.args[0], ATOM, True)}[{', '.join(map(str, e.attr))}]"
+    if op in ("vstack", "hstack"):
+        return "[" + (" | " if op == "hstack" else "; ").join(text(a) for a in e.args) + "]"
     if op == "isum":
-        return f"sum_{e.attr}({plain(e.args[0])})"
+        return f"sum_{e.attr}({text(e.args[0])})"
     if op in ("sum_axis", "mean"):
         axis = "" if e.attr is None else f", {e.attr}"
-        return f"{'sum' if op == 'sum_axis' else 'mean'}({plain(e.args[0])}{axis})"
+        return f"{'sum' if op == 'sum_axis' else 'mean'}({text(e.args[0])}{axis})"
     if op == "slice":
         axis, start, stop = e.attr
-        rows = f"{_one_based(start)}..{stop}"
-        return f"({'rows' if axis == 0 else 'columns'} {rows} of {plain(e.args[0])})"
-    return f"{op}({', '.join(plain(a) for a in e.args)})"
+        return f"({'rows' if axis == 0 else 'columns'} {_one_based(start)}..{stop} of {text(e.args[0])})"
+    return f"{op}({', '.join(text(a) for a in e.args)})"
 
 
-def _exponent(e: Expr) -> str:
+def _scaled(e: Expr, explicit: bool) -> str:
+    """A product ``c x`` with a constant ``c`` written before ``x``: ``-2 x``, ``2 u ⊙ v``."""
+    coefficient, x = e.args
+    if coefficient.op == "num" and coefficient.attr < 0:
+        return "-" + _text(replace(e, args=(replace(coefficient, attr=-coefficient.attr), x)), explicit)
+    if x.op == "hadamard" and not explicit:  # c (u ⊙ v) = (c u) ⊙ v: no parentheses
+        scaled, other = x.args
+        return _text(replace(x, args=(replace(e, args=(coefficient, scaled)), other)), explicit)
+    return f"{_wrap(coefficient, PRODUCT, False, explicit)} {_wrap(x, PRODUCT, x.op != 'matmul', explicit)}"
+
+
+def _exponent(e: Expr, explicit: bool) -> str:
     """An integer exponent bare (X^2, X^-1); any other in parentheses: K/2^(1/2), not K/2^1/2."""
     whole = e.args[0] if e.op == "neg" else e
     if whole.op == "num" and whole.attr.denominator == 1:
-        return plain(e)
-    return _wrap(e, ATOM, True)
+        return _text(e, explicit)
+    return _wrap(e, ATOM, True, explicit)
 
 
 def size_text(d) -> str:
@@ -118,11 +153,12 @@ def _one_based(start) -> str:
     return "1" if start == 0 else f"{start}+1"
 
 
-def _wrap(e: Expr, context: int, strict: bool) -> str:
-    """Parenthesise ``e`` when it binds more loosely than ``context`` (or equally, if strict)."""
-    text = plain(e)
+def _wrap(e: Expr, context: int, strict: bool, explicit: bool) -> str:
+    """Parenthesise ``e`` when it binds more loosely than ``context`` (or equally, if strict);
+    ``explicit``: whenever it is an infix or unary operation (powers and ^T bind tightest)."""
+    text = _text(e, explicit)
     mine = level(e)
-    if mine < context or (strict and mine == context and mine != ATOM):
+    if mine < context or (strict and mine == context and mine != ATOM) or (explicit and mine < POWER):
         return f"({text})"
     return text
 

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, size, to_text
+from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, size
+from .notation import plain
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from ..suggest import did_you_mean
@@ -199,7 +200,7 @@ class Resolver:
         if wrt is not None and wrt.op == "entry":
             indices, wrt = wrt.attr, wrt.args[0]
         if wrt is None or wrt.op != "var":
-            raise TensorcalcError(f"differentiate with respect to a tensor or a definition, not {to_text(bottom)!r}", bottom.pos)
+            raise TensorcalcError(f"differentiate with respect to a tensor or a definition, not {plain(bottom)!r}", bottom.pos)
         if of.op == "entry" and top.op == "name":
             # d a[k] / d x[i] (or a scalar x): the entry k of d a / d x[i], whose axes are a's own
             if not indices and not S.is_scalar(self.model.shapes[wrt.attr]):
@@ -231,7 +232,7 @@ class Resolver:
         inverse); ``X.^k`` is the power of every entry. A power of any other non-scalar is refused."""
         base, exponent = self.value(raw.args[0]), _fold_sizes(self.model, self.value(raw.args[1]))
         if exponent.op != "num":
-            raise TensorcalcError(f"exponent must be a number: {to_text(raw.args[1])!r}", raw.args[1].pos)
+            raise TensorcalcError(f"exponent must be a number: {plain(raw.args[1])!r}", raw.args[1].pos)
         if base.op == "num" and exponent.attr.denominator == 1:
             return num(base.attr ** int(exponent.attr), pos=raw.pos)
         shape = shape_of(self.model, base)
@@ -259,7 +260,7 @@ def _log_softmax(model: Model, z: Expr, pos) -> Expr:
     """Column-wise: z - 1 log(1ᵀ exp(z)), so every oracle computes it from exp and log."""
     shape = shape_of(model, z)
     if len(shape) != 2:
-        raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {to_text(z)} is {S.fmt(shape)}", pos)
+        raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {plain(z)} is {S.fmt(shape)}", pos)
     ones = Expr("ones", (), (shape[0], S.ONE), pos)
     total = Expr("matmul", (Expr("T", (ones,), None, pos), Expr("apply", (z,), ("exp", 0), pos)), None, pos)
     return Expr("sub", (z, Expr("matmul", (ones, Expr("apply", (total,), ("log", 0), pos)), None, pos)), None, pos)
@@ -277,7 +278,7 @@ MAX_MATRIX_POWER = 64
 
 def matrix_power(base: Expr, k, shape: tuple, pos) -> Expr:
     """``X^k`` of a square matrix: X times itself k times; ``X^0 = I``, ``X^{-k} = inv(X)^k``."""
-    text = to_text(base)
+    text = plain(base)
     if len(shape) != 2 or not S.same((shape[0],), (shape[1],)):
         raise S.ShapeError(
             f"{text}^{k}: {text} is {S.fmt(shape)}, not square, so it has no matrix power; "
@@ -343,7 +344,7 @@ def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping
         inner = shape_of(model, expr.args[0], cache, names)
         axes = [d for d in inner if d != 1] if len(expr.attr) == 1 else inner
         if len(expr.attr) != len(axes) and not (len(expr.attr) == 1 and not axes):
-            raise S.ShapeError(f"{to_text(expr.args[0])} is {S.fmt(inner)}: {len(expr.attr)} indices do not fit", expr.pos)
+            raise S.ShapeError(f"{plain(expr.args[0])} is {S.fmt(inner)}: {len(expr.attr)} indices do not fit", expr.pos)
         shape = ()
     elif op in ("vstack", "hstack"):
         parts = [shape_of(model, a, cache, names) for a in expr.args]
@@ -370,4 +371,4 @@ def _check_entries(model: Model, expr: Expr, shape: tuple) -> None:
         numeric = model.numeric_shape(shape)
     except TensorcalcError:  # a size that is not a positive number is reported where it is used
         return
-    check_entries(numeric, lambda: repr(to_text(expr)), expr.pos)
+    check_entries(numeric, lambda: repr(plain(expr)), expr.pos)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sympy
 
 from ..errors import ShapeError
-from .expr import Expr, to_text
+from .expr import Expr
+from .notation import plain
 
 ONE = sympy.Integer(1)
 Shape = tuple
@@ -53,7 +54,7 @@ def _err(expr: Expr, message: str) -> ShapeError:
 
 
 def _describe(expr: Expr, shape: Shape) -> str:
-    return f"{to_text(expr)} is {fmt(shape)}"
+    return f"{plain(expr)} is {fmt(shape)}"
 
 
 def broadcast(expr: Expr, a: Shape, b: Shape, what: str) -> Shape:
@@ -177,11 +178,6 @@ def kron(expr: Expr, a: Shape, b: Shape) -> Shape:
     return (a[0] * b[0], a[1] * b[1])
 
 
-def kron_adjoint(expr: Expr, g: Shape, other: Shape) -> Shape:
-    """The cotangent of one factor of kron(A, B) from G (mp×nq) and the other factor."""
-    return (sympy.cancel(g[0] / other[0]), sympy.cancel(g[1] / other[1]))
-
-
 def vec(expr: Expr, a: Shape) -> Shape:
     """vec(X) stacks the columns of an m×n X: mn×1."""
     if len(a) != 2:
@@ -227,9 +223,7 @@ RULES = {
     "kron": kron,
     "max": scalar,
     "argmax": elementwise,
-    "kron_adjoint": kron_adjoint,
     "vec": vec,
-    "unvec": lambda e, a: tuple(e.attr),
     "mean": axis_reduction,
     "pow": power,
     "isum": scalar,

@@ -28,7 +28,8 @@ from fractions import Fraction
 from typing import Callable
 
 from . import shapes as S
-from .expr import Expr, node, num, to_text
+from .expr import Expr, node, num
+from .notation import INFIX, grouped
 
 ShapeFn = Callable[[Expr], tuple]
 MAX_REWRITES = 10_000
@@ -161,7 +162,7 @@ def _monomial(e: Expr, shape: ShapeFn) -> _Monomial:
 
 
 def _rebuild(m: _Monomial) -> Expr:
-    powers = sorted(m.powers.items(), key=lambda kv: to_text(kv[0]))
+    powers = sorted(m.powers.items(), key=lambda kv: _factor_order(kv[0]))
     sizes = [(b, p) for b, p in powers if b.op == "size"]
     ups = [(b, p) for b, p in powers if p > 0 and b.op != "size"]
     downs = [(b, -p) for b, p in powers if p < 0 and b.op != "size"]
@@ -361,3 +362,10 @@ def contains_3tensor(expr: Expr, shape: ShapeFn) -> bool:
             return True
         stack.extend(e.args)
     return False
+
+
+def _factor_order(e: Expr) -> str:
+    """Factors of a product are printed in the order of their grouped text, a compound factor
+    (in parentheses) before a name: ``2 (a - y) x``, not ``2 x (a - y)``."""
+    text = grouped(e)
+    return f"({text})" if e.op in INFIX or e.op == "neg" else text

@@ -33,7 +33,7 @@ from ..errors import Inconclusive, Pos, TensorcalcError
 from ..frontends.parse import parse
 from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
-from ..oracles.points import _assignments
+from ..oracles.points import index_assignments
 from ..verdicts.results import SHOWN_ENTRIES, SideValues
 from .formulas import IndexMap, helper_names, true_gradient, with_helper_names
 from .mutations import context_of, product, rescaled, side_edits
@@ -513,7 +513,7 @@ def _float_sides(model, lhs: Expr, rhs: Expr, leaves: dict):
             env = forward_env(model, alg, leaves)
             oracle = jaxbackend.JaxDerivatives(model, leaves)
             left, right = [], []
-            for assignment in _assignments(_ranges(model, lhs, rhs)):
+            for assignment in index_assignments(_ranges(model, lhs, rhs)):
                 ev = Evaluator(model, alg, env, lambda e_, d: np.asarray(oracle.derivative(e_, d)), assignment)
                 left.append(np.asarray(ev.evaluate(lhs), dtype=float))
                 right.append(np.asarray(ev.evaluate(rhs), dtype=float))

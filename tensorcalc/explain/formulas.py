@@ -87,10 +87,10 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
     generic = family and not _is_int(groups[0])
     models = [Model(prepared, sizes) for sizes in size_sets(spec.dims, spec.check.seed)]
     if prepared.families and "L" in spec.dims:
-        model = Model(prepared, _deep_sizes(prepared))
+        model = Model(prepared, deep_sizes(prepared))
     else:
         model = models[0]
-    of_name = _of_name(model, of)
+    of_name = scalar_to_derive(model, of)
     if generic:
         members = sorted(int(m.group(2)) for k in model.shapes if (m := _MEMBER.match(k)) and m.group(1) == base)
         if not members:
@@ -104,7 +104,7 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
         raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {spec.path})")
     for readable_forms in (True, False):  # the plainly simplified form when the readable one is not confirmed
         try:
-            deriv = _Deriver(model, of_name, layout, readable_forms)
+            deriv = Deriver(model, of_name, layout, readable_forms)
             steps, chain, result = deriv.lines(wrt_key)
             mapper = IndexMap(anchor, model.depth) if (prepared.families and model.depth) else None
             out = Derivation(of_name, wrt, layout, result, steps, chain=None if mapper else chain, model=model,
@@ -112,7 +112,7 @@ def derive(prepared: Prepared, wrt: str, layout: str | None = None, of: str | No
             if mapper is not None:
                 out.result, out.steps = _generalise(out, mapper, generic, deriv)
             if verify:
-                _verify(out, prepared, models, deriv)
+                verify_lines(out, prepared, models, deriv)
             return out
         except NotDerivable:
             if not readable_forms:
@@ -130,7 +130,8 @@ def _is_int(group) -> bool:
     return len(group) == 1 and group[0].op == "num"
 
 
-def _of_name(model: Model, of: str | None) -> str:
+def scalar_to_derive(model: Model, of: str | None) -> str:
+    """The definition to differentiate: ``of``, else the loss; ``NotDerivable`` unless a scalar one."""
     name = of or model.loss
     if name is None:
         raise NotDerivable("the file defines no scalar loss: name one with --of")
@@ -141,7 +142,7 @@ def _of_name(model: Model, of: str | None) -> str:
     return name
 
 
-def _deep_sizes(prepared: Prepared) -> dict[str, int]:
+def deep_sizes(prepared: Prepared) -> dict[str, int]:
     """A size set at depth ``DEPTH`` (family widths drawn as the file says)."""
     dims = dict(prepared.spec.dims)
     dims["L"] = dataclasses.replace(dims["L"], sizes=(DEPTH,), low=None, high=None)
@@ -151,7 +152,7 @@ def _deep_sizes(prepared: Prepared) -> dict[str, int]:
 # --- the chain-rule program as displayed lines ---------------------------------------------
 
 
-class _Deriver:
+class Deriver:
     """Runs ``gradient_program`` and turns adjoint steps into simplified, arranged lines."""
 
     def __init__(self, model: Model, of: str, layout: str, readable_forms: bool = True):
@@ -292,9 +293,9 @@ class IndexMap:
 
     def index(self, i: int, relative_to_l: bool) -> str:
         if relative_to_l and self.anchor is not None and abs(i - self.anchor) <= 1:
-            return _offset("l", i - self.anchor)
+            return layer_offset("l", i - self.anchor)
         if abs(i - self.depth) <= 1:
-            return _offset("L", i - self.depth)
+            return layer_offset("L", i - self.depth)
         return str(i)
 
     def name(self, key: str, relative_to_l: bool) -> str:
@@ -317,7 +318,8 @@ class IndexMap:
         return tuple(_map_dims(shape, lambda s: self.name(s, relative_to_l)))
 
 
-def _offset(base: str, k: int) -> str:
+def layer_offset(base: str, k: int) -> str:
+    """``L``, ``L+1``, ``l-2``: a layer index written from its anchor."""
     return base if k == 0 else f"{base}{k:+d}"
 
 
@@ -330,7 +332,7 @@ def _map_dims(dims, rename):
     return tuple(one(d) for d in dims) if isinstance(dims, tuple) else one(dims)
 
 
-def _generalise(out: Derivation, mapper: IndexMap, generic: bool, deriv: _Deriver):
+def _generalise(out: Derivation, mapper: IndexMap, generic: bool, deriv: Deriver):
     """Result at a general l; kept steps as recursion (general l, read at the lowest member)
     and base case (at L)."""
     r = out.result
@@ -397,7 +399,7 @@ def uses_l(e: Expr) -> bool:
 # --- verification --------------------------------------------------------------------
 
 
-def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _Deriver) -> None:
+def verify_lines(out: Derivation, prepared: Prepared, models: list[Model], deriv: Deriver) -> None:
     """Check every displayed line as a claim at every size set (and every valid l)."""
     settings = prepared.spec.check
     lines = [*out.steps, *([out.chain] if out.chain else []), out.result]
@@ -408,7 +410,7 @@ def _verify(out: Derivation, prepared: Prepared, models: list[Model], deriv: _De
             ls = range(0, depth + 2) if uses_l(line.lhs) or uses_l(line.rhs) else [None]
             for l in ls:
                 lhs, rhs = instantiate(line.lhs, l, depth), instantiate(line.rhs, l, depth)
-                if not _exists(model, lhs) or not _exists(model, rhs):
+                if not names_exist(model, lhs) or not names_exist(model, rhs):
                     continue
                 if l is not None and line.role == "recursion" and instantiate(line.lhs, l, depth) == instantiate(line.lhs, depth, depth):
                     continue
@@ -519,11 +521,12 @@ def _loop_text(done: list[tuple[int, int]]) -> tuple[str, str]:
     """The checked range of l, its end written relative to L when it always ends at L+k."""
     low = min(l for _d, l in done)
     ends = {max(l for d2, l in done if d2 == d) - d for d, _l in done}
-    high = _offset("L", ends.pop()) if len(ends) == 1 else str(max(l for _d, l in done))
+    high = layer_offset("L", ends.pop()) if len(ends) == 1 else str(max(l for _d, l in done))
     return str(low), high
 
 
-def _exists(model: Model, e: Expr) -> bool:
+def names_exist(model: Model, e: Expr) -> bool:
+    """Does every tensor and derivative term of ``e`` exist in this model (at its depth)?"""
     for n in walk(e):
         if n.op == "var" and n.attr not in model.shapes:
             return False

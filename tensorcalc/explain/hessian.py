@@ -18,7 +18,7 @@ from ..core.resolve import shape_of
 from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
-from .formulas import Derivation, Line, NotDerivable, _of_name, _verify
+from .formulas import Derivation, Line, NotDerivable, scalar_to_derive, verify_lines
 
 
 def hessian_term(of: str, wrt: str, layout: str) -> Expr:
@@ -46,11 +46,11 @@ def derive_hessian(prepared: Prepared, wrt: str, layout: str | None = None, of: 
     layout = layout or prepared.spec.layout
     models = [Model(prepared, sizes) for sizes in size_sets(prepared.spec.dims, prepared.spec.check.seed)]
     model = models[0]
-    of_name = _of_name(model, of)
+    of_name = scalar_to_derive(model, of)
     lhs = hessian_term(of_name, wrt, layout)
     result = Line(lhs, hessian_formula(model, var(of_name), wrt, layout), shape_of(model, lhs), role="result")
     out = Derivation(of_name, wrt, layout, result, model=model)
-    _verify(out, prepared, models, None)
+    verify_lines(out, prepared, models, None)
     return out
 
 

@@ -13,14 +13,15 @@ import math
 
 from ..core import jacobians as J
 from ..core import shapes as S
-from ..core.derive import COTANGENT, _dependents, gradient_program
+from ..core.derive import COTANGENT, dependents, gradient_program
 from ..core.expr import Expr, node, substitute, var, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
-from .formulas import Derivation, Line, NotDerivable, _Deriver, confirm, derive
+from .formulas import Derivation, Line, NotDerivable, Deriver, confirm, derive
+from .members import NoSuchMember, derive_member
 
 MAX_CONFIRMED_ENTRIES = 4096  # entries of an index formula checked one by one (about 10 s of work at 4096)
 
@@ -34,7 +35,7 @@ def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str 
     name = of or model.loss
     scalar = name is None or name not in model.shapes or S.is_scalar(model.shapes[name])
     if scalar or prepared.families:
-        out = derive(prepared, wrt, layout, of)
+        out = _member_or_family(prepared, wrt, layout, of)
     else:
         if wrt not in model.shapes:
             raise NotDerivable(f"unknown name {wrt!r} (not a tensor or definition of {prepared.spec.path})")
@@ -45,6 +46,21 @@ def derive_any(prepared: Prepared, wrt: str, layout: str | None = None, of: str 
         except NotDerivable:
             out.jacobian_steps = []  # a factor without a confirmed form: the chain is not shown
     return out
+
+
+def _member_or_family(prepared: Prepared, wrt: str, layout: str, of: str | None) -> Derivation:
+    """One member of a layer family (``W[L-1]``) as its own formula when one is confirmed; else
+    ``derive``'s form (a family's general formula and recursion)."""
+    if prepared.families:
+        try:
+            member = derive_member(prepared, wrt, layout, of)
+        except NoSuchMember:
+            raise
+        except TensorcalcError:  # no member formula confirmed: the family's form
+            member = None
+        if member is not None:
+            return member
+    return derive(prepared, wrt, layout, of)
 
 
 def jacobian_line(model: Model, models: list[Model], of: str, wrt: str, layout: str) -> Line:
@@ -74,7 +90,7 @@ def _refuse_long_confirmation(model: Model, line: Line) -> None:
 
 def candidates(model: Model, of: str, wrt: str, layout: str):
     """Matrix, ⊗ and index forms of ``d of / d wrt``, in that order, as far as they exist."""
-    deriver = _Deriver(model, of, layout)
+    deriver = Deriver(model, of, layout)
     program = gradient_program(model, var(of), wrt)
     deriver.names.update(program.shapes)
     env: dict[str, Expr] = {}
@@ -106,7 +122,7 @@ def candidates(model: Model, of: str, wrt: str, layout: str):
     yield Line(index_lhs, _simplify_entries(form.rhs, deriver), axes, role="result")
 
 
-def _attempt(build, lhs: Expr, deriver: _Deriver):
+def _attempt(build, lhs: Expr, deriver: Deriver):
     try:
         rhs = deriver.simplify(build())
     except J.NoForm:
@@ -123,7 +139,7 @@ def _at_most_vector(shape: tuple) -> bool:
     return S.is_scalar(shape) or S.is_vector(shape)
 
 
-def _simplify_entries(e: Expr, deriver: _Deriver) -> Expr:
+def _simplify_entries(e: Expr, deriver: Deriver) -> Expr:
     """Each matrix inside an entry simplified (entries of identities stay Kronecker deltas)."""
     if e.op == "entry":
         inner = e.args[0]
@@ -139,7 +155,7 @@ def _simplify_entries(e: Expr, deriver: _Deriver) -> Expr:
 def chain_path(model: Model, of: str, wrt: str) -> list[str] | None:
     """``[of, u_n, ..., u_1, wrt]`` when each definition on the way reads exactly one name that
     depends on ``wrt`` (a single chain); else None."""
-    moved = _dependents(model, wrt)
+    moved = dependents(model, wrt)
     path = [of]
     while path[-1] != wrt:
         expr = model.defs.get(path[-1])

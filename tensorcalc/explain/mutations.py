@@ -4,7 +4,7 @@ Two users: mutation testing of the verifier (every edit of a true claim must mak
 it fail) and the repair search of ``diagnose.py`` (an edit that makes a failing
 claim hold says what is wrong with it). Edits work on raw trees from ``parse.py``
 (names as written, ``W[l]``, ``sigma'``), so a mutant is again a claim in the file's
-notation and ``expr.to_text`` prints it.
+notation and ``expr.plain`` prints it.
 
 Each operator maps one node to replacements: (new node, kind, what it did).
 """
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Iterator
 
-from ..core.expr import Expr, node, num, product_factors, to_text
+from ..core.expr import Expr, node, num, product_factors
+from ..core.notation import plain
 from ..errors import TensorcalcError
 
 PRODUCTS = ("matmul", "hadamard", "mul", "otimes")
@@ -97,12 +98,12 @@ def op_transpose(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list
     if n.op == "num" or _is_wrt(parent, path) or (parent is not None and parent.op == "T"):
         return []
     if n.op == "T":
-        return [(n.args[0], "transpose", to_text(n.args[0]))]
+        return [(n.args[0], "transpose", plain(n.args[0]))]
     if n.op == "matmul" and parent is not None and parent.op == "matmul":
         return []  # a partial product of a chain is not a factor as written
     if n.op in ("name", "call", "deriv") or (parent is not None and parent.op in PRODUCTS):
         new = node("T", n, pos=n.pos)
-        return [(new, "transpose", to_text(new))]
+        return [(new, "transpose", plain(new))]
     return []
 
 
@@ -111,7 +112,7 @@ def op_scalar(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Re
     if n.op != "num":
         return []
     doubled = num(n.attr * 2, pos=n.pos)
-    out = [(doubled, "double a scalar", to_text(doubled))]
+    out = [(doubled, "double a scalar", plain(doubled))]
     if n.attr != 1 and (parent is None or parent.op in ("matmul", "mul", "div")):
         out.append((num(1, pos=n.pos), "drop a scalar", "1"))
     return out
@@ -119,10 +120,10 @@ def op_scalar(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Re
 
 def op_sign(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Replacement]:
     if n.op == "neg":
-        return [(n.args[0], "flip a sign", to_text(n.args[0]))]
+        return [(n.args[0], "flip a sign", plain(n.args[0]))]
     if n.op in ("add", "sub"):
         new = Expr("sub" if n.op == "add" else "add", n.args, None, n.pos)
-        return [(new, "flip a sign", to_text(new))]
+        return [(new, "flip a sign", plain(new))]
     return []
 
 
@@ -136,9 +137,9 @@ def op_prime(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Rep
     out = []
     if base != n.attr:
         new = Expr("call", n.args, n.attr[:-1], n.pos)
-        out.append((new, "f' -> f", to_text(new)))
+        out.append((new, "f' -> f", plain(new)))
     new = Expr("call", n.args, n.attr + "'", n.pos)
-    out.append((new, "f -> f'", to_text(new)))
+    out.append((new, "f -> f'", plain(new)))
     return out
 
 
@@ -177,14 +178,14 @@ def op_drop_term(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list
     out = []
     if n.op == "hadamard":
         for keep in n.args:
-            out.append((keep, "drop a ⊙ term", to_text(keep)))
+            out.append((keep, "drop a ⊙ term", plain(keep)))
     if n.op == "matmul":
         factors = product_factors(n)
         if len(factors) > 1 and (parent is None or parent.op != "matmul"):
             for i, f in enumerate(factors):
                 if f.op == "call" and f.attr == "diag":
                     new = product(factors[:i] + factors[i + 1 :], n.pos)
-                    out.append((new, "drop a diag factor", to_text(new)))
+                    out.append((new, "drop a diag factor", plain(new)))
     return out
 
 
@@ -193,13 +194,13 @@ def op_swap(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Repl
     out = []
     if n.op == "otimes":
         new = Expr("otimes", n.args[::-1], None, n.pos)
-        out.append((new, "swap two factors", to_text(new)))
+        out.append((new, "swap two factors", plain(new)))
     if n.op == "matmul" and (parent is None or parent.op != "matmul"):
         factors = product_factors(n)
         for i in range(len(factors) - 1):
             swapped = factors[:i] + [factors[i + 1], factors[i]] + factors[i + 2 :]
             new = product(swapped, n.pos)
-            out.append((new, "swap two factors", to_text(new)))
+            out.append((new, "swap two factors", plain(new)))
     return out
 
 
@@ -220,22 +221,22 @@ def side_edits(side: str, expr: Expr, ctx: Context, operators: dict[str, Callabl
     for path, n, parent in positions(expr):
         for operator in (operators or OPERATORS).values():
             for new, kind, after in operator(n, parent, path, ctx):
-                edits.append(Edit(side, kind, to_text(n), after, replace_at(expr, path, new), n, new))
+                edits.append(Edit(side, kind, plain(n), after, replace_at(expr, path, new), n, new))
     if expr.op != "deriv":
         doubled = node("matmul", num(2), expr, pos=expr.pos)
         negated = node("neg", expr, pos=expr.pos)
-        edits.append(Edit(side, "double a scalar", to_text(expr), to_text(doubled), doubled, expr, doubled))
-        edits.append(Edit(side, "flip a sign", to_text(expr), to_text(negated), negated, expr, negated))
+        edits.append(Edit(side, "double a scalar", plain(expr), plain(doubled), doubled, expr, doubled))
+        edits.append(Edit(side, "flip a sign", plain(expr), plain(negated), negated, expr, negated))
     return edits
 
 
 def claim_edits(lhs: Expr, rhs: Expr, ctx: Context) -> list[Edit]:
     """Edits of both sides of a claim, without duplicates (by rendered text)."""
-    seen = {(to_text(lhs), to_text(rhs))}
+    seen = {(plain(lhs), plain(rhs))}
     out = []
     for side, expr in (("lhs", lhs), ("rhs", rhs)):
         for edit in side_edits(side, expr, ctx):
-            key = (to_text(edit.expr), to_text(rhs)) if side == "lhs" else (to_text(lhs), to_text(edit.expr))
+            key = (plain(edit.expr), plain(rhs)) if side == "lhs" else (plain(lhs), plain(edit.expr))
             if key not in seen:
                 seen.add(key)
                 out.append(edit)
@@ -332,7 +333,7 @@ def normal_form(model, expr: Expr) -> str:
     operand of ⊗ and a differentiated vector are read as vectors, whatever their
     orientation (d zᵀ / d W = d z / d W once the size-1 axis is squeezed).
     """
-    return to_text(_normal(model, expr))
+    return plain(_normal(model, expr))
 
 
 def _normal(model, e: Expr) -> Expr:
@@ -357,10 +358,10 @@ def _normal(model, e: Expr) -> Expr:
     if e.op == "neg" and args[0].op == "neg":
         return args[0].args[0]
     if e.op in COMMUTATIVE:
-        return Expr(e.op, tuple(sorted(args, key=to_text)), e.attr, e.pos)
+        return Expr(e.op, tuple(sorted(args, key=plain)), e.attr, e.pos)
     if e.op == "matmul":
         factors = product_factors(e)
-        scalars = sorted((f for f in factors if _is_scalar(model, f)), key=to_text)
+        scalars = sorted((f for f in factors if _is_scalar(model, f)), key=plain)
         rest = [f for f in factors if not _is_scalar(model, f)]
         if scalars and rest:
             return product(scalars + rest, e.pos)

@@ -366,25 +366,9 @@ def _kron(ev, e):
     return ev.xp.transpose(outer, (0, 2, 1, 3)).reshape(m * p, n * q)
 
 
-def _kron_adjoint(ev, e):
-    """left: dA_ij = Σ_kl G[ip+k, jq+l] B_kl; right: dB_kl = Σ_ij G[ip+k, jq+l] A_ij."""
-    g, other = _args(ev, e)
-    out = ev.numeric(e)
-    if e.attr == "left":
-        blocks = g.reshape(out[0], other.shape[0], out[1], other.shape[1])  # [i, k, j, l]
-        return ev.xp.tensordot(ev.xp.transpose(blocks, (0, 2, 1, 3)), other, axes=([2, 3], [0, 1]))
-    blocks = g.reshape(other.shape[0], out[0], other.shape[1], out[1])  # [i, k, j, l]
-    return ev.xp.tensordot(ev.xp.transpose(blocks, (1, 3, 0, 2)), other, axes=([2, 3], [0, 1]))
-
-
 def _vec(ev, e):
     """Columns stacked: vec(X)[j m + i] = X[i, j]."""
     return ev.xp.transpose(ev.evaluate(e.args[0])).reshape(-1, 1)
-
-
-def _unvec(ev, e):
-    m, n = ev.numeric(e)
-    return ev.xp.transpose(ev.evaluate(e.args[0]).reshape(n, m))
 
 
 def _logdet(ev, e):
@@ -537,9 +521,7 @@ EVAL: dict[str, Callable] = {
     "kron": _kron,
     "max": lambda ev, e: ev.xp.max(ev.evaluate(e.args[0])),
     "argmax": _argmax,
-    "kron_adjoint": _kron_adjoint,
     "vec": _vec,
-    "unvec": _unvec,
     "mean": _mean,
     "mpow": _mpow,
     "softmax": _softmax,

@@ -134,7 +134,8 @@ def _scale(env: dict) -> float:
     return max(sizes, default=0.0) or 1.0
 
 
-def _assignments(ranges: dict[str, int]):
+def index_assignments(ranges: dict[str, int]):
+    """Every assignment of the free indices, each from 1 to its range (1-based, as written)."""
     names = sorted(ranges)
     for values in itertools.product(*(range(1, ranges[n] + 1) for n in names)):
         yield dict(zip(names, values))
@@ -142,7 +143,7 @@ def _assignments(ranges: dict[str, int]):
 
 def _both_sides(model, alg, env, derivative, lhs, rhs, ranges):
     out_l, out_r = [], []
-    for assignment in _assignments(ranges):
+    for assignment in index_assignments(ranges):
         ev = Evaluator(model, alg, env, derivative, assignment)
         out_l.append(ev.evaluate(lhs))
         out_r.append(ev.evaluate(rhs))

@@ -163,21 +163,19 @@ def _typeset(d, derived) -> DerivedFormula:
     """One ``formulas.Derivation`` as LaTeX: the result with shapes, then the chain-rule steps."""
     prepared = derived.prepared
     names = helper_names(prepared, derived.layout)
-    braced = _with_names(lambda shown: _braced_result(d, prepared, shown), names)
+    braced = _or_none(lambda: _braced_result(d, prepared, names))
     result = ([braced] if braced else []) + [derivation_block(d, prepared, names)]
-    steps = _with_names(lambda shown: derivation_block(d, prepared, shown, steps=True), names) if len(d.displayed(True)) > 1 else None
+    steps = _or_none(lambda: derivation_block(d, prepared, names, steps=True)) if len(d.displayed(True)) > 1 else None
     return DerivedFormula(d.wrt, result, steps)
 
 
-def _with_names(typeset, names: dict) -> str | None:
-    """``typeset(names)``, else ``typeset({})`` (derivative terms the file named are shown as
-    derivatives: a named term's shape cannot always be read back), else None."""
-    for shown in (names, {}):
-        try:
-            return typeset(shown)
-        except Exception:  # a view: the next form, or no braces at all
-            continue
-    return None
+def _or_none(typeset) -> str | None:
+    """``typeset()``, else None: the formula is then shown without underbraced shapes or steps.
+    (A named derivative term's shape is read back by ``latex.shapes_of``, so names always stay.)"""
+    try:
+        return typeset()
+    except Exception:  # a view: the plain formula still stands
+        return None
 
 
 def _braced_result(d, prepared, names: dict) -> str:

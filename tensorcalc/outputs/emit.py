@@ -346,16 +346,6 @@ class _Emitter:
     def _vec(self, e):
         return f"{self.code(e.args[0])}.T.reshape(-1, 1)"
 
-    def _unvec(self, e):
-        m, n = e.attr
-        return f"{self.code(e.args[0])}.reshape({self.dim(n)}, {self.dim(m)}).T"
-
-    def _kron_adjoint(self, e):
-        g, other = (self.code(a) for a in e.args)
-        if e.attr == "left":
-            return f"np.einsum('ikjl,kl->ij', {g}.reshape(-1, {other}.shape[0], {g}.shape[1] // {other}.shape[1], {other}.shape[1]), {other})"
-        return f"np.einsum('ikjl,ij->kl', {g}.reshape({other}.shape[0], -1, {other}.shape[1], {g}.shape[1] // {other}.shape[1]), {other})"
-
     def _mpow(self, e):
         return f"np.linalg.matrix_power({self.code(e.args[0])}, {int(e.args[1].attr)})"
 
