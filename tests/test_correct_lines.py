@@ -119,7 +119,7 @@ def test_layer_claims_are_corrected_in_layer_names(tmp_path):
     assert result.error is None, result.error
     scaled, shifted = result.claims[1:]
     assert _correct(scaled.reason) == "delta[L] = 2/N (A[L] - Y) ⊙ mu'(Z[L])", scaled.reason
-    assert "[1+1]" not in shifted.reason and "W[2]" in shifted.reason or "W[l]" in shifted.reason, shifted.reason
+    assert "[1+1]" not in shifted.reason, shifted.reason
     assert _correct(shifted.reason) in ("delta[l-1] = W[l]^T delta[l] ⊙ mu'(Z[l-1])",
                                         "delta[l-1] = mu'(Z[l-1]) ⊙ W[l]^T delta[l]"), shifted.reason
 
