@@ -6,15 +6,18 @@ formula right only when every size is 1; a one-place repair (a factor transposed
 f instead of f', a factor of a product replaced by the true derivative, a missing
 factor, a shifted layer index, ...) found by trying the edits of ``mutations.py``;
 the smallest sizes where the claim still fails and a concrete float network there;
-the correct formula. Values shown come from float networks (readable numbers).
+the correct formula (the smallest confirmed of the repaired claim, the claim rescaled by
+its constant factor and the derived formula, ``_correct_line``). Values shown come from float networks (readable numbers).
 
 Every probe is an exact comparison at random rational points (the exact oracle);
 the search stops after ``SECONDS`` and reports what it found so far.
 """
 from __future__ import annotations
 
+import re
 import time
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,6 +25,7 @@ from ..core import shapes as S
 from ..core.expr import Expr, applied_functions, product_factors, walk
 from ..core.indices import bound_indices, index_ranges
 from ..core.layouts import arranged_shape, effective
+from ..core.measure import formula_size
 from ..core.model import Model
 from ..core.notation import plain
 from ..document import LAYOUTS
@@ -31,8 +35,8 @@ from ..oracles import draws
 from ..oracles.evaluate import Evaluator, forward_env, numpy_algebra
 from ..oracles.points import index_assignments
 from ..verdicts.results import SHOWN_ENTRIES, SideValues
-from .formulas import helper_names, true_gradient, with_helper_names
-from .mutations import context_of, product, side_edits
+from .formulas import IndexMap, helper_names, true_gradient, with_helper_names
+from .mutations import context_of, product, rescaled, side_edits
 
 SECONDS = 6.0  # time budget of the repair and size searches, per failing instance
 MAX_PROBES = 400
@@ -139,7 +143,8 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
         hints.append(_shape_hint(model, true, claimed, words))
     try:
         other = lambda sizes: _sides_at(model, claim, scope, sizes, side)  # noqa: E731
-        hints += _value_hints(model, probe, true, claimed, words, shapes is None, other)
+        factors: list = []
+        hints += _value_hints(model, probe, true, claimed, words, shapes is None, other, factors)
         layout = _layout_hint(model, probe, lhs, rhs)
         if layout:
             hints.append(layout)
@@ -147,15 +152,16 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
             hints.append("holds only when every size is 1 (right for scalars, wrong for vectors and matrices)")
         transposed = any("transpose of" in h for h in hints)
         repair = _repair(model, probe, claim, scope, true, claimed_raw, side)
-        if repair and not (transposed and repair[2]):
-            hints.append(repair[0])
+        if repair and not (transposed and repair.whole):
+            hints.append(repair.words)
         if shapes is None:
             smallest = _smallest(model, claim, scope, probe, words, side, found)
             if smallest:
                 hints.append(smallest)
         if numeric_error is not None:
             hints.append(f"numeric max rel err {numeric_error:.1e}")
-        correct = repair[1] if repair else (_true_formula(model, true) if knows_truth else None)
+        scaled = [rescaled(claimed_raw, *form) for form in factors if form[0] != 0]  # a zero side cannot be rescaled
+        correct = _correct_line(model, probe, claim, scope, true, side, repair, scaled, knows_truth)
         if correct:
             hints.append(f"correct: {correct}")
     except TensorcalcError:
@@ -189,10 +195,12 @@ def _shape_hint(model, true: Expr, claimed: Expr, words) -> str:
     return message
 
 
-def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_shape: bool, other=None) -> list[str]:
+def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_shape: bool, other=None,
+                 factors: list | None = None) -> list[str]:
     """Transpose and constant-factor relations between the two sides, at several exact points.
     ``other(sizes)`` gives (model, true, claimed) at another size set: a factor is reported only
-    when its form in the file's size names explains the ratio at both size sets."""
+    when its form in the file's size names explains the ratio at both size sets (and, when not
+    transposed, appended to ``factors`` as (k, N, e): claimed = k N^e × true)."""
     points = probe.values(true, claimed, FACTOR_POINTS)
     t2 = [np.asarray(v, dtype=object) for p in points for v in p.lhs]
     c2 = [np.asarray(v, dtype=object) for p in points for v in p.rhs]
@@ -210,7 +218,7 @@ def _value_hints(model, probe: _Probe, true: Expr, claimed: Expr, words, same_sh
             return [f"{subject} equals {factor} × the transpose of {target}"]
     if same_shape or all(a.size == b.size for a, b in zip(t2, c2)):
         c = _ratio(t2, c2)
-        factor = _factor_text(model, c, other, transposed=False) if c is not None and c != 1 else None
+        factor = _factor_text(model, c, other, False, factors) if c is not None and c != 1 else None
         factor = factor or (_root_factor_text(model, true, claimed, other, False) if c is None else None)
         if factor:
             return [f"off by a constant factor: {words[0]} = {factor} × {words[1]}"]
@@ -239,9 +247,20 @@ def _ratio(truth: list, claimed: list) -> Fraction | None:
     return ratios.pop() if len(ratios) == 1 else None
 
 
-def _factor_text(model, c: Fraction, other, transposed: bool) -> str | None:
+def _factor_text(model, c: Fraction, other, transposed: bool, forms: list | None = None) -> str | None:
     """``c`` written in the file's size names (``2``, ``1/N``, ``2 N``), confirmed at another
-    size set when one can be evaluated; None when no such form explains both ratios."""
+    size set when one can be evaluated; None when no such form explains both ratios. The form
+    found, (k, N, e) for k × N^e, is appended to ``forms``."""
+    form = _factor_form(model, c, other, transposed)
+    if form is None:
+        return None
+    if forms is not None:
+        forms.append(form)
+    return _form_text(*form)
+
+
+def _factor_form(model, c: Fraction, other, transposed: bool) -> tuple[Fraction, str | None, int] | None:
+    """(k, N, e) with c = k × N^e for one size name N (None and 0 for a plain number)."""
     dims = sorted(d for d in _shape_dims(model) if d in model.sizes)
     bumped = {k: (v + 1 if k in dims else v) for k, v in model.sizes.items()}
     c1 = _ratio_elsewhere(other, bumped, transposed) if dims and other else None
@@ -256,7 +275,7 @@ def _factor_text(model, c: Fraction, other, transposed: bool) -> str | None:
             continue  # one size set only: prefer a plain number unless the size explains it alone
         if c1 is None and not d and k.denominator > 2 and any(model.sizes[x] == abs(k.denominator) for x in dims):
             continue
-        return _form_text(k, d, e)
+        return k, d, e
     return None
 
 
@@ -535,8 +554,22 @@ def _array(v, digits: int = 4) -> str:
 # --- repairs ------------------------------------------------------------------------------------
 
 
-def _repair(model, probe: _Probe, claim, scope: dict, true: Expr, claimed_raw: Expr, side: str) -> tuple[str, str, bool] | None:
-    """A one-place edit of the claimed side that makes the claim hold: (what, corrected claim)."""
+class Repair(NamedTuple):
+    """A one-place edit of the claimed side that makes the claim hold."""
+
+    words: str  # what the edit did, in the file's notation
+    lhs: Expr  # the corrected claim's raw sides
+    rhs: Expr
+    fixed: Expr  # the edited side (raw)
+    whole: bool  # the edit transposes the whole side
+
+    @property
+    def text(self) -> str:
+        return f"{_side_text(self.lhs)} = {_side_text(self.rhs)}"
+
+
+def _repair(model, probe: _Probe, claim, scope: dict, true: Expr, claimed_raw: Expr, side: str) -> Repair | None:
+    """A one-place edit of the claimed side that makes the claim hold."""
     ctx = context_of(model.prepared)
     other_raw = claim.lhs if side == "rhs" else claim.rhs
     candidates = []
@@ -556,7 +589,7 @@ def _repair(model, probe: _Probe, claim, scope: dict, true: Expr, claimed_raw: E
         if probe.equal(true, fixed, points=2):
             lhs_raw, rhs_raw = (other_raw, raw) if side == "rhs" else (raw, other_raw)
             whole = words.startswith("holds with") and edits_whole(raw, claimed_raw)
-            return words, f"{_side_text(lhs_raw)} = {_side_text(rhs_raw)}", whole
+            return Repair(words, lhs_raw, rhs_raw, raw, whole)
     return None
 
 
@@ -654,18 +687,76 @@ def _as_resolved(e: Expr) -> Expr:
     return Expr(e.op, args, e.attr, e.pos)
 
 
-def _true_formula(model, true: Expr) -> str | None:
-    """The true value of a derivative term of a scalar as a formula (chain rule, made readable)."""
+def _correct_line(model, probe: _Probe, claim, scope: dict, true: Expr, side: str, repair: Repair | None,
+                  scaled: list[Expr], knows_truth: bool) -> str | None:
+    """The corrected claim: the smallest (``formula_size``, then fewest layer numbers) of the
+    repaired claim, the claimed side rescaled by the constant factor it is off by, and the
+    claim's true side = its derived formula, each confirmed equal to the truth (the repair by
+    ``_repair``, the others here); on a tie the first, in the claim's own words."""
+    sides = ([repair.fixed] if repair else []) + [raw for raw in scaled if _confirmed_raw(model, probe, scope, true, raw)]
+    options = [(_printed_size(_pretty(raw), raw), _layer_numbers(raw), i, _claim_text(claim, side, raw))
+               for i, raw in enumerate(sides)]
+    derived = _derived_rhs(model, true) if knows_truth else None
+    if derived is not None and probe.equal(true, derived):
+        shown = _as_claim_indices(model, scope, with_helper_names(derived, helper_names(model.prepared, true.attr[2])))
+        true_raw = claim.rhs if side == "lhs" else claim.lhs
+        text = plain(shown)
+        options.append((_printed_size(text, shown), _layer_numbers(shown), len(options), f"{_side_text(true_raw)} = {text}"))
+    return min(options)[3] if options else None
+
+
+def _printed_size(text: str, formula: Expr) -> int:
+    """``formula_size`` of a formula as printed (``text``) and read back, so raw and resolved
+    trees are measured alike (they can spell ``-x`` or ``1/N`` with different nodes)."""
+    try:
+        return formula_size(parse(text, "def_line", Pos())[0])
+    except TensorcalcError:
+        return formula_size(formula)
+
+
+def _confirmed_raw(model, probe: _Probe, scope: dict, true: Expr, raw: Expr) -> bool:
+    try:
+        return probe.equal(true, model.resolve(raw, scope), points=2)
+    except TensorcalcError:
+        return False
+
+
+def _claim_text(claim, side: str, raw: Expr) -> str:
+    """The claim with its ``side`` replaced by the raw tree ``raw``."""
+    lhs, rhs = (raw, claim.rhs) if side == "lhs" else (claim.lhs, raw)
+    return f"{_side_text(lhs)} = {_side_text(rhs)}"
+
+
+_LAYER_NUMBER = re.compile(r"\[-?\d+\]")
+
+
+def _layer_numbers(formula: Expr) -> int:
+    """How many names carry a number as a layer index (``W[2]``) where notes write ``W[l]``."""
+    return sum(1 for n in walk(formula) if n.op in ("name", "var") and _LAYER_NUMBER.search(n.attr))
+
+
+def _derived_rhs(model, true: Expr) -> Expr | None:
+    """The true value of a derivative term of a scalar as a resolved formula (chain rule, made
+    readable), or None where there is none in matrix form."""
     of, (wrt, indices, layout) = true.args[0], true.attr
     if _is_hessian(model, true):
         from .hessian import hessian_formula
 
-        text = plain(hessian_formula(model, of.args[0], wrt, layout))
-        return f"{plain(true)[1:-1]} = {text}"
+        return hessian_formula(model, of.args[0], wrt, layout)
     if indices or not S.is_scalar(model.shape(of)):
         return None
-    result = with_helper_names(true_gradient(model, of, wrt, effective(layout, ())), helper_names(model.prepared, layout))
-    return f"d {plain(of) if of.op in ('var', 'deriv') else '(' + plain(of) + ')'} / d {wrt} = {plain(result)}"
+    return true_gradient(model, of, wrt, effective(layout, ()))
+
+
+def _as_claim_indices(model, scope: dict, formula: Expr) -> Expr:
+    """Layer members of one instance (``W[2]``) written as a claim over layers writes them:
+    relative to its layer index l (``W[l+1]``) or else to the depth (``W[L]``); at this
+    instance both read the same tensors."""
+    if not model.depth:
+        return formula
+    loop = {k: v for k, v in scope.items() if k not in model.scope and isinstance(v, int)}
+    anchor = loop.get("l")
+    return IndexMap(anchor, model.depth).expr(formula, anchor is not None)
 
 
 def _is_hessian(model, term: Expr) -> bool:
@@ -686,9 +777,10 @@ def diagnose_ill_formed(model, claim, scope, message: str) -> str:
         lhs = model.resolve(claim.lhs, scope)
         if lhs.op == "deriv":
             model.shape(lhs)
-            repair = _repair(model, _Probe(model, model.spec.check.seed), claim, scope, lhs, claim.rhs, "rhs")
-            if repair:
-                hints += [repair[0], f"correct: {repair[1]}"]
+            probe = _Probe(model, model.spec.check.seed)
+            repair = _repair(model, probe, claim, scope, lhs, claim.rhs, "rhs")
+            correct = _correct_line(model, probe, claim, scope, lhs, "rhs", repair, [], True)
+            hints += ([repair.words] if repair else []) + ([f"correct: {correct}"] if correct else [])
     except TensorcalcError:
         pass
     return "; ".join(hints)

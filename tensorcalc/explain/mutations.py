@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Callable, Iterator
 
 from ..core.expr import Expr, node, num, product_factors
@@ -151,10 +152,25 @@ def op_layer(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Rep
         return []
     base, index, rest = match.groups()
     out = []
-    for shift in ("+1", "-1"):
-        new = Expr("name", (), f"{base}[{index.strip()}{shift}]{rest}", n.pos)
+    for shift in (1, -1):
+        new = Expr("name", (), f"{base}[{shifted_index(index, shift)}]{rest}", n.pos)
         out.append((new, "shift a layer index", new.attr))
     return out
+
+
+_INDEX = re.compile(r"^\s*(?:([A-Za-z_]\w*)\s*)?([+-]?\s*\d+)?\s*$")  # l, l-1, L+2, 3
+
+
+def shifted_index(index: str, shift: int) -> str:
+    """A layer index moved by ``shift``, written as a file writes it: ``1`` -> ``2``,
+    ``l+1`` -> ``l`` (not ``1+1``, ``l+1-1``); other index texts get ``+1``/``-1`` appended."""
+    match = _INDEX.match(index)
+    if not match or not (match.group(1) or match.group(2)):
+        return f"{index.strip()}{shift:+d}"
+    name, offset = match.group(1), int((match.group(2) or "0").replace(" ", "")) + shift
+    if name is None:
+        return str(offset)
+    return name if offset == 0 else f"{name}{offset:+d}"
 
 
 def op_drop_term(n: Expr, parent: Expr | None, path: Path, ctx: Context) -> list[Replacement]:
@@ -225,6 +241,81 @@ def claim_edits(lhs: Expr, rhs: Expr, ctx: Context) -> list[Edit]:
                 seen.add(key)
                 out.append(edit)
     return out
+
+
+# --- a side divided by a constant factor ------------------------------------------
+
+
+def rescaled(claimed_raw: Expr, k: Fraction, dim: str | None, e: int) -> Expr:
+    """The claimed side divided by the factor k × dim^e it is off by, as a raw tree: the number
+    it starts with absorbs 1/k (``2 x`` off by 2 -> ``x``), a size joins it (``2/N x``)."""
+    scaled = _times(claimed_raw, 1 / k)
+    if dim is None or e == 0:
+        return scaled
+    if scaled.op == "neg":
+        return node("neg", rescaled(scaled.args[0], Fraction(1), dim, e))
+    power = Expr("name", (), dim) if abs(e) == 1 else node("pow", Expr("name", (), dim), num(abs(e)))
+
+    def coefficient(c: Fraction) -> Expr:  # c / N^e: 2/N, 1/N, N, 2 N
+        if e > 0:
+            return node("div", num(c), power)
+        return power if c == 1 else node("matmul", num(c), power)
+
+    if _leading_number(scaled) is None:
+        return node("matmul", coefficient(Fraction(1)), scaled)
+    return _replace_leading(scaled, coefficient)
+
+
+def _times(raw: Expr, c: Fraction) -> Expr:
+    """c × raw, c merged into raw's leading number (its first factor) or sign: a leading 1 is
+    dropped, a negative number written as a sign (``-2 x``, not ``(-2) x``)."""
+    if raw.op == "neg":
+        return _times(raw.args[0], -c)
+    if _leading_number(raw) is not None:
+        raw = _replace_leading(raw, lambda n: num(n * c))
+    elif c != 1:
+        raw = node("matmul", num(c), raw)
+    return _signed(raw)
+
+
+def _signed(raw: Expr) -> Expr:
+    lead = _leading_number(raw)
+    if lead is not None and lead < 0:
+        return node("neg", _signed(_replace_leading(raw, lambda n: num(-n))))
+    if lead == 1 and raw.op not in ("num", "div"):
+        return _without_leading(raw)
+    return raw
+
+
+def _leading_number(raw: Expr) -> Fraction | None:
+    """The number a product starts with (``2`` of ``2 x y``, ``1/5`` of ``1/5 x``), or None."""
+    if raw.op == "num" or _is_fraction(raw):
+        return _number(raw)
+    return _leading_number(raw.args[0]) if raw.op in ("matmul", "mul") else None
+
+
+def _replace_leading(raw: Expr, make) -> Expr:
+    """raw (with a leading number c) with that number replaced by ``make(c)``."""
+    if raw.op in ("matmul", "mul"):
+        return Expr(raw.op, (_replace_leading(raw.args[0], make), raw.args[1]), raw.attr, raw.pos)
+    return make(_number(raw))
+
+
+def _without_leading(raw: Expr) -> Expr:
+    """A product (with a leading number) without that number."""
+    first = raw.args[0]
+    if first.op == "num" or _is_fraction(first):
+        return raw.args[1]
+    return Expr(raw.op, (_without_leading(first), raw.args[1]), raw.attr, raw.pos)
+
+
+def _is_fraction(raw: Expr) -> bool:
+    """``1/5`` as the parser reads it: a number divided by a number."""
+    return raw.op == "div" and all(a.op == "num" for a in raw.args)
+
+
+def _number(raw: Expr) -> Fraction:
+    return raw.attr if raw.op == "num" else raw.args[0].attr / raw.args[1].attr
 
 
 # --- equivalence of resolved expressions --------------------------------------------
