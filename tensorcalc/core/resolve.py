@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, size, to_text
+from .expr import ELEMENTWISE_POWER, TWO_NORM, Expr, num, product_factors, size, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from ..suggest import did_you_mean
@@ -148,6 +148,8 @@ class Resolver:
             return Expr("apply", args, (name, primes), raw.pos)
         if primes:
             raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
+        if name == TWO_NORM and len(args) == 1:
+            return _two_norm(self.model, args[0], raw.pos)
         if name in AXIS_REDUCTIONS and len(args) == 2:
             return _axis_reduction(name, args, raw)
         if name in STRUCTURAL:
@@ -244,6 +246,17 @@ class Resolver:
     def _neg(self, raw: Expr) -> Expr:
         arg = self.value(raw.args[0])
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
+
+
+def _two_norm(model: Model, x: Expr, pos) -> Expr:
+    """``||x||_2`` of a vector is ``norm(x)``; of a matrix it is the spectral norm (the largest
+    singular value), not ``norm``'s Frobenius norm, so it is refused rather than misread."""
+    shape = shape_of(model, x)
+    if not S.is_vector(shape):
+        raise TensorcalcError(
+            f"||{to_text(x)}||_2 of a matrix ({to_text(x)} is {S.fmt(shape)}) is its spectral norm (largest singular value), "
+            f"which tensorcalc does not have; for the Frobenius norm write ||{to_text(x)}||_F or norm({to_text(x)})", pos)
+    return Expr("norm", (x,), None, pos)
 
 
 def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:

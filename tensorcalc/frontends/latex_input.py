@@ -32,7 +32,7 @@ from pathlib import Path
 import lark
 import yaml
 
-from ..core.expr import ELEMENTWISE_POWER, Expr, IdentityMap, node, num, product_factors
+from ..core.expr import ELEMENTWISE_POWER, TWO_NORM, Expr, IdentityMap, node, num, product_factors
 from ..document import Text
 from ..errors import Pos, TensorcalcError
 from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
@@ -351,7 +351,9 @@ class _Reader(lark.Transformer):
         if base.op == "call" and base.attr == "norm":
             if sub.op == "num" and sub.attr == 1:  # \|X\|_1: the sum of absolute values
                 return Expr("call", base.args, "norm1", base.pos)
-            if not (sub.op == "num" and sub.attr == 2) and not (sub.op == "sym" and sub.attr.base == "F"):
+            if sub.op == "num" and sub.attr == 2:  # \|x\|_2: Euclidean; of a matrix the spectral norm, refused
+                return Expr("call", base.args, TWO_NORM, base.pos)
+            if not (sub.op == "sym" and sub.attr.base == "F"):
                 raise TensorcalcError("a norm's subscript is 1, 2 or F", self.pos(tok))
             return base
         if base.op != "sym" or base.attr.sub is not None or base.attr.primes:  # W^{[L]}_{ij} as W_{ij}^{[L]}
