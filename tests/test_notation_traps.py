@@ -82,3 +82,19 @@ def test_a_number_glued_to_a_name_after_a_slash_is_refused(tmp_path, definition)
 def test_spaced_or_bracketed_divisions_still_read(tmp_path, definition):
     result = _verdicts(tmp_path, definition, "f = " + definition)
     assert [c.verdict for c in result.claims] == ["holds"]
+
+
+@pytest.mark.parametrize("claim, words", [
+    ("softmax(x^T) = ones(n)^T", "of a row it is all ones"),
+    ("softmax_rows(x) = ones(n)", "groups of one entry"),
+    ("log_softmax(x^T) = 0 x^T", "groups of one entry"),
+])
+def test_softmax_over_one_entry_groups_is_ill_formed_not_a_true_claim(tmp_path, claim, words):
+    """Column-wise softmax of a row is all ones: a claim built on it must not hold."""
+    (result,) = _verdicts(tmp_path, "x^T x", claim).claims
+    assert result.verdict == "fails" and words in result.reason
+
+
+def test_softmax_of_a_row_written_as_the_row_softmax_holds(tmp_path):
+    (result,) = _verdicts(tmp_path, "x^T x", "softmax_rows(x^T) = softmax(x)^T").claims
+    assert result.verdict == "holds"

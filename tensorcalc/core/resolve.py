@@ -268,11 +268,26 @@ def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:
     return Expr(op, (args[0],), int(axis.attr), raw.pos)
 
 
+def _single_entry_groups(name: str, z: Expr, shape: tuple, across: int, instead: str, pos) -> None:
+    """softmax over groups of one entry (a row's columns, a column's rows) is constant: refused,
+    since a note writing it means the softmax of the whole vector."""
+    if len(shape) == 2 and shape[across] == 1 and shape[1 - across] != 1:
+        raise S.ShapeError(f"{name} of {to_text(z)} ({S.fmt(shape)}) works on groups of one entry, so it is constant; "
+                           f"for the whole vector write {instead}", pos)
+
+
+def _softmax_rows(model: Model, z: Expr, pos) -> Expr:
+    """softmax of every row: softmax(zᵀ)ᵀ."""
+    _single_entry_groups("softmax_rows", z, shape_of(model, z), 1, "softmax of the column", pos)
+    return Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos)
+
+
 def _log_softmax(model: Model, z: Expr, pos) -> Expr:
     """Column-wise: z - 1 log(1ᵀ exp(z)), so every oracle computes it from exp and log."""
     shape = shape_of(model, z)
     if len(shape) != 2:
         raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {to_text(z)} is {S.fmt(shape)}", pos)
+    _single_entry_groups("log_softmax", z, shape, 0, "log_softmax of the column, transposed", pos)
     ones = Expr("ones", (), (shape[0], S.ONE), pos)
     total = Expr("matmul", (Expr("T", (ones,), None, pos), Expr("apply", (z,), ("exp", 0), pos)), None, pos)
     return Expr("sub", (z, Expr("matmul", (ones, Expr("apply", (total,), ("log", 0), pos)), None, pos)), None, pos)
@@ -281,7 +296,7 @@ def _log_softmax(model: Model, z: Expr, pos) -> Expr:
 # Operators written as one name and resolved to the operators they are made of.
 COMPOSITE = {
     "norm1": lambda model, x, pos: Expr("sum", (Expr("apply", (x,), ("abs", 0), pos),), None, pos),
-    "softmax_rows": lambda model, z, pos: Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos),
+    "softmax_rows": _softmax_rows,
     "log_softmax": _log_softmax,
 }
 
