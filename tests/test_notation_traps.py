@@ -98,3 +98,8 @@ def test_softmax_over_one_entry_groups_is_ill_formed_not_a_true_claim(tmp_path, 
 def test_softmax_of_a_row_written_as_the_row_softmax_holds(tmp_path):
     (result,) = _verdicts(tmp_path, "x^T x", "softmax_rows(x^T) = softmax(x)^T").claims
     assert result.verdict == "holds"
+
+
+def test_derivative_of_an_unbracketed_expression_says_to_bracket_it(tmp_path):
+    err = _refused(tmp_path, "x^T x", "d x^T x / d x = 2 x", "put it in parentheses")
+    assert (err.pos.line, err.pos.col) == (11, 5)

@@ -104,6 +104,9 @@ class Resolver:
         known = self._known_names()
         if base.startswith("d") and base[1:] in known:  # dloss/dW1: a derivative run together
             raise TensorcalcError(f"unknown name {base!r}: write a derivative with spaces, d {base[1:]} / d ...", raw.pos)
+        if base in ("d", "∂"):  # d c^2 / d c: the differentiated expression needs parentheses
+            raise TensorcalcError(f"unknown name {base!r}: to differentiate an expression put it in parentheses, "
+                                  f"{base} (a^T x) / {base} x", raw.pos)
         raise TensorcalcError(f"unknown name {base!r}{did_you_mean(base, known)}", raw.pos)
 
     def _known_names(self) -> set[str]:
