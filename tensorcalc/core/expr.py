@@ -23,6 +23,7 @@ from ..errors import Pos
 
 ELEMENTWISE_POWER = ".^"  # attr of a power of every entry of a non-scalar (X.^2); X^2 of a square X is mpow
 TWO_NORM = "norm_2"  # ||x||_2: the Euclidean norm of a vector (of a matrix it would be the spectral norm)
+GLUED_CALL = "glued"  # attr of ^T written right after name(...): A(B)^T, whose bracket alone may be transposed
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, TWO_NORM, Expr, num, product_factors, size, to_text
+from .expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, num, product_factors, size, to_text
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
 from ..suggest import did_you_mean
@@ -126,6 +126,20 @@ class Resolver:
             if raw.op == "name" and raw.attr.isidentifier():
                 return raw.attr
             raise
+
+    def _T(self, raw: Expr) -> Expr:
+        """``X^T``; ``A(B)^T`` written without a space is A times (B)ᵀ, as in ``δ (a)^T``,
+        while ``f(x)^T`` of a function or an operator transposes its value."""
+        (arg,) = raw.args
+        if raw.attr == GLUED_CALL and arg.op == "call" and len(arg.args) == 1 and self._is_product_call(arg.attr):
+            head = self.value(Expr("name", (), arg.attr, arg.pos))
+            return Expr("matmul", (head, Expr("T", (self.value(arg.args[0]),), None, raw.pos)), None, raw.pos)
+        return Expr("T", (self.value(arg),), None, raw.pos)
+
+    def _is_product_call(self, written: str) -> bool:
+        """Is ``written(...)`` a product (a tensor or definition before a bracket), not a call?"""
+        name = written.rstrip("'′")
+        return not (name in self.model.functions or name in builtin_names() or name.startswith("sum_"))
 
     # --- calls
     def _call(self, raw: Expr) -> Expr:

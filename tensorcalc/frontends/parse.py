@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import lark
 
-from ..core.expr import ELEMENTWISE_POWER, TWO_NORM, Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
@@ -75,9 +75,10 @@ def binary(op: str):
 class _ToExpr(lark.Transformer):
     """Lark tree -> raw Expr, every node carrying its file position."""
 
-    def __init__(self, base: Pos):
+    def __init__(self, base: Pos, text: str = ""):
         super().__init__()
         self.base = base
+        self.text = text
 
     def _pos(self, meta_or_token) -> Pos:
         line = getattr(meta_or_token, "line", None) or 1
@@ -144,7 +145,9 @@ class _ToExpr(lark.Transformer):
         return node("neg", arg, pos=arg.pos)
 
     def transpose(self, items):
-        arg, _tok = items
+        arg, tok = items
+        if arg.op == "call" and _after_glued_call(self.text, tok.start_pos):
+            return Expr("T", (arg,), GLUED_CALL, arg.pos)  # A(B)^T: resolve decides whether only (B) is transposed
         return node("T", arg, pos=arg.pos)
 
     def inverse_transpose(self, items):
@@ -232,7 +235,7 @@ def parse(text: str, start: str, pos: Pos):
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     try:
-        result = _ToExpr(pos).transform(_collapse_groups(tree))
+        result = _ToExpr(pos, text).transform(_collapse_groups(tree))
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     except lark.exceptions.VisitError as err:
@@ -256,6 +259,20 @@ def _refuse_glued_divisor(text: str, pos: Pos) -> None:
     raise TensorcalcError(
         f"'/{number}{name}' is ambiguous: write 1/({number} {name}) to divide by {number}·{name}, "
         f"or /{number} {name} to multiply by {name}", _ToExpr(pos)._pos(where))
+
+
+def _after_glued_call(text: str, at: int) -> bool:
+    """Does the bracket closing just before ``text[at]`` open right after a name (``A(B)``,
+    not ``(A(B))``)?"""
+    i = len(text[:at].rstrip()) - 1
+    if i < 0 or text[i] != ")":
+        return False
+    depth = 0
+    for j in range(i, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[j], 0)
+        if depth == 0:
+            return j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_'′")
+    return False
 
 
 def _collapse_groups(tree):
