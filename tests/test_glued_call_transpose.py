@@ -34,8 +34,16 @@ def test_calls_and_bracketed_products_keep_the_transpose_outside(tmp_path, claim
     assert [c.verdict for c in check_file(str(path)).claims] == ["holds"]
 
 
-@pytest.mark.xfail(strict=True, reason="the LaTeX reader still transposes the whole product A(B)")
 def test_latex_transpose_after_a_glued_product_belongs_to_the_bracket(tmp_path):
     path = tmp_path / "glued.md"
     path.write_text("# t\n\n```tensorcalc\n" + FILE.split("claims:")[0] + "```\n\n<!-- check -->\n$$\nA(B + A)^\\top = A B^\\top + A A^\\top\n$$\n")
     assert [c.verdict for c in check_file(str(path)).claims] == ["holds"]
+
+
+def test_latex_function_and_bracketed_product_keep_the_transpose_outside(tmp_path):
+    path = tmp_path / "calls.md"
+    claims = [r"\tanh(x)^\top = \tanh(x^\top)", r"(A(x))^\top = x^\top A^\top"]
+    body = "".join(f"<!-- check -->\n$$\n{c}\n$$\n\n" for c in claims)
+    model = FILE.replace("B: matrix(n, n)}", "B: matrix(n, n), x: vector(n)}").split("claims:")[0]
+    path.write_text("# t\n\n```tensorcalc\n" + model + "```\n\n" + body)
+    assert [c.verdict for c in check_file(str(path)).claims] == ["holds", "holds"]

@@ -32,7 +32,7 @@ from pathlib import Path
 import lark
 import yaml
 
-from ..core.expr import ELEMENTWISE_POWER, TWO_NORM, Expr, IdentityMap, node, num, product_factors
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, IdentityMap, node, num, product_factors
 from ..document import Text
 from ..errors import Pos, TensorcalcError
 from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
@@ -330,7 +330,9 @@ class _Reader(lark.Transformer):
     def sup(self, c):
         base, _tok, kinds = c
         for kind, value in kinds:
-            if kind == "T":
+            if kind == "T" and base.op == "call" and base not in self.grouped:  # A(B)^\top: see parse.py
+                base = Expr("T", (base,), GLUED_CALL, base.pos)
+            elif kind == "T":
                 base = node("T", base, pos=base.pos)
             elif kind == "inverse_transpose":  # X^{-T}, X^{-\top}: as parse.py reads X^{-T}
                 base = node("T", Expr("call", (base,), "inv", base.pos), pos=base.pos)
