@@ -25,7 +25,7 @@ def same(latex: str, plain: str, symbols=MAP):
         (r"\frac{\partial \ell}{\partial \mathbf{W}^{(1)}} = \mathbf{x}\mathbf{r}^\top \mathbf{W}^{(2)} \operatorname{diag}(\sigma'(\mathbf{z}))",
          "d loss / d W1 = x r^T W2 diag(sigma'(z))"),
         (r"\frac{\partial \boldsymbol{z}}{\partial \bm{W}} = \mathbf{I}_h \otimes \mathbf{x}", "d z / d W = I(h) ⊗ x"),
-        (r"\ell = \frac{1}{2}\left\|\mathbf{r}\right\|_2^2", "loss = 1/2 norm(r)^2"),
+        (r"\ell = \frac{1}{2}\left\|\mathbf{r}\right\|_2^2", "loss = 1/2 ||r||_2^2"),
         (r"\ell = \frac12 \Vert r \Vert_F^{2}", "loss = 1/2 norm(r)^2"),
         (r"\frac{df}{dA^{[L]}} = \frac 2m (A^{[L]} - Y)", "d f / d A[L] = 2/m (A[L] - Y)"),
         (r"\frac{\mathrm{d} f}{\mathrm{d} Z^{[l]}} = \frac{df}{dA^{[l]}} \odot g'(Z^{[l]})", "d f / d Z[l] = (d f / d A[l]) ⊙ g'(Z[l])"),

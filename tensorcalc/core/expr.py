@@ -21,6 +21,8 @@ from typing import Any
 from ..errors import Pos
 from .notation import ELEMENTWISE_POWER as ELEMENTWISE_POWER  # the tree's power attr, spelt as the syntax writes it
 from .notation import plain
+TWO_NORM = "norm_2"  # ||x||_2: the Euclidean norm of a vector (of a matrix it would be the spectral norm)
+GLUED_CALL = "glued"  # attr of ^T written right after name(...): A(B)^T, whose bracket alone may be transposed
 
 
 @dataclass(frozen=True)

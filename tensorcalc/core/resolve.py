@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, num, product_factors, size
+from .expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, num, product_factors, size
 from .notation import plain
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
@@ -105,6 +105,9 @@ class Resolver:
         known = self._known_names()
         if base.startswith("d") and base[1:] in known:  # dloss/dW1: a derivative run together
             raise TensorcalcError(f"unknown name {base!r}: write a derivative with spaces, d {base[1:]} / d ...", raw.pos)
+        if base in ("d", "∂"):  # d c^2 / d c: the differentiated expression needs parentheses
+            raise TensorcalcError(f"unknown name {base!r}: to differentiate an expression put it in parentheses, "
+                                  f"{base} (a^T x) / {base} x", raw.pos)
         raise TensorcalcError(f"unknown name {base!r}{did_you_mean(base, known)}", raw.pos)
 
     def _known_names(self) -> set[str]:
@@ -124,6 +127,20 @@ class Resolver:
             if raw.op == "name" and raw.attr.isidentifier():
                 return raw.attr
             raise
+
+    def _T(self, raw: Expr) -> Expr:
+        """``X^T``; ``A(B)^T`` written without a space is A times (B)ᵀ, as in ``δ (a)^T``,
+        while ``f(x)^T`` of a function or an operator transposes its value."""
+        (arg,) = raw.args
+        if raw.attr == GLUED_CALL and arg.op == "call" and len(arg.args) == 1 and self._is_product_call(arg.attr):
+            head = self.value(Expr("name", (), arg.attr, arg.pos))
+            return Expr("matmul", (head, Expr("T", (self.value(arg.args[0]),), None, raw.pos)), None, raw.pos)
+        return Expr("T", (self.value(arg),), None, raw.pos)
+
+    def _is_product_call(self, written: str) -> bool:
+        """Is ``written(...)`` a product (a tensor or definition before a bracket), not a call?"""
+        name = written.rstrip("'′")
+        return not (name in self.model.functions or name in builtin_names() or name.startswith("sum_"))
 
     # --- calls
     def _call(self, raw: Expr) -> Expr:
@@ -149,6 +166,8 @@ class Resolver:
             return Expr("apply", args, (name, primes), raw.pos)
         if primes:
             raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
+        if name == TWO_NORM and len(args) == 1:
+            return _two_norm(self.model, args[0], raw.pos)
         if name in AXIS_REDUCTIONS and len(args) == 2:
             return _axis_reduction(name, args, raw)
         if name in STRUCTURAL:
@@ -247,6 +266,17 @@ class Resolver:
         return num(-arg.attr, pos=raw.pos) if arg.op == "num" else Expr("neg", (arg,), None, raw.pos)
 
 
+def _two_norm(model: Model, x: Expr, pos) -> Expr:
+    """``||x||_2`` of a vector is ``norm(x)``; of a matrix it is the spectral norm (the largest
+    singular value), not ``norm``'s Frobenius norm, so it is refused rather than misread."""
+    shape = shape_of(model, x)
+    if not S.is_vector(shape):
+        raise TensorcalcError(
+            f"||{plain(x)}||_2 of a matrix ({plain(x)} is {S.fmt(shape)}) is its spectral norm (largest singular value), "
+            f"which tensorcalc does not have; for the Frobenius norm write ||{plain(x)}||_F or norm({plain(x)})", pos)
+    return Expr("norm", (x,), None, pos)
+
+
 def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:
     """``sum(X, 1)`` / ``mean(X, 1)``: down the rows (a 1×n row); axis 2: along each row (an m×1 column)."""
     axis = args[1]
@@ -256,11 +286,26 @@ def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:
     return Expr(op, (args[0],), int(axis.attr), raw.pos)
 
 
+def _single_entry_groups(name: str, z: Expr, shape: tuple, across: int, instead: str, pos) -> None:
+    """softmax over groups of one entry (a row's columns, a column's rows) is constant: refused,
+    since a note writing it means the softmax of the whole vector."""
+    if len(shape) == 2 and shape[across] == 1 and shape[1 - across] != 1:
+        raise S.ShapeError(f"{name} of {plain(z)} ({S.fmt(shape)}) works on groups of one entry, so it is constant; "
+                           f"for the whole vector write {instead}", pos)
+
+
+def _softmax_rows(model: Model, z: Expr, pos) -> Expr:
+    """softmax of every row: softmax(zᵀ)ᵀ."""
+    _single_entry_groups("softmax_rows", z, shape_of(model, z), 1, "softmax of the column", pos)
+    return Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos)
+
+
 def _log_softmax(model: Model, z: Expr, pos) -> Expr:
     """Column-wise: z - 1 log(1ᵀ exp(z)), so every oracle computes it from exp and log."""
     shape = shape_of(model, z)
     if len(shape) != 2:
         raise S.ShapeError(f"log_softmax needs a vector or a matrix of columns: {plain(z)} is {S.fmt(shape)}", pos)
+    _single_entry_groups("log_softmax", z, shape, 0, "log_softmax of the column, transposed", pos)
     ones = Expr("ones", (), (shape[0], S.ONE), pos)
     total = Expr("matmul", (Expr("T", (ones,), None, pos), Expr("apply", (z,), ("exp", 0), pos)), None, pos)
     return Expr("sub", (z, Expr("matmul", (ones, Expr("apply", (total,), ("log", 0), pos)), None, pos)), None, pos)
@@ -269,7 +314,7 @@ def _log_softmax(model: Model, z: Expr, pos) -> Expr:
 # Operators written as one name and resolved to the operators they are made of.
 COMPOSITE = {
     "norm1": lambda model, x, pos: Expr("sum", (Expr("apply", (x,), ("abs", 0), pos),), None, pos),
-    "softmax_rows": lambda model, z, pos: Expr("T", (Expr("softmax", (Expr("T", (z,), None, pos),), None, pos),), None, pos),
+    "softmax_rows": _softmax_rows,
     "log_softmax": _log_softmax,
 }
 

@@ -188,6 +188,9 @@ def vec(expr: Expr, a: Shape) -> Shape:
 def softmax(expr: Expr, a: Shape) -> Shape:
     if len(a) != 2:
         raise _err(expr, f"softmax needs a vector or a matrix of columns: {_describe(expr.args[0], a)}")
+    if a[0] == 1 and a[1] != 1:  # column-wise, a row would give ones: never what a note means by it
+        raise _err(expr, f"softmax is taken down each column, so of a row it is all ones: {_describe(expr.args[0], a)}; "
+                         "for the softmax of a row use softmax_rows")
     return a
 
 

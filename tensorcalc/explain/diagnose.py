@@ -663,13 +663,7 @@ def _factor_candidates(model, scope: dict, claimed_raw: Expr) -> list[tuple[str,
 
 
 def _pretty(raw: Expr) -> str:
-    """A raw tree in the file's notation with few parentheses (``pretty.plain`` when present)."""
-    try:
-        from ..core.notation import plain
-    except ImportError:  # pragma: no cover - optional module
-        from ..core.expr import to_text
-
-        return to_text(raw)
+    """A raw tree in the file's notation with few parentheses."""
     return plain(_as_resolved(raw))
 
 

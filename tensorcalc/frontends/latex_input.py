@@ -32,7 +32,7 @@ from pathlib import Path
 import lark
 import yaml
 
-from ..core.expr import ELEMENTWISE_POWER, Expr, IdentityMap, node, num, product_factors
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, IdentityMap, node, num, product_factors
 from ..document import Text
 from ..errors import Pos, TensorcalcError
 from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
@@ -330,7 +330,9 @@ class _Reader(lark.Transformer):
     def sup(self, c):
         base, _tok, kinds = c
         for kind, value in kinds:
-            if kind == "T":
+            if kind == "T" and base.op == "call" and base not in self.grouped:  # A(B)^\top: see parse.py
+                base = Expr("T", (base,), GLUED_CALL, base.pos)
+            elif kind == "T":
                 base = node("T", base, pos=base.pos)
             elif kind == "inverse_transpose":  # X^{-T}, X^{-\top}: as parse.py reads X^{-T}
                 base = node("T", Expr("call", (base,), "inv", base.pos), pos=base.pos)
@@ -351,7 +353,9 @@ class _Reader(lark.Transformer):
         if base.op == "call" and base.attr == "norm":
             if sub.op == "num" and sub.attr == 1:  # \|X\|_1: the sum of absolute values
                 return Expr("call", base.args, "norm1", base.pos)
-            if not (sub.op == "num" and sub.attr == 2) and not (sub.op == "sym" and sub.attr.base == "F"):
+            if sub.op == "num" and sub.attr == 2:  # \|x\|_2: Euclidean; of a matrix the spectral norm, refused
+                return Expr("call", base.args, TWO_NORM, base.pos)
+            if not (sub.op == "sym" and sub.attr.base == "F"):
                 raise TensorcalcError("a norm's subscript is 1, 2 or F", self.pos(tok))
             return base
         if base.op != "sym" or base.attr.sub is not None or base.attr.primes:  # W^{[L]}_{ij} as W_{ij}^{[L]}

@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import lark
 
-from ..core.expr import ELEMENTWISE_POWER, Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
@@ -74,9 +75,10 @@ def binary(op: str):
 class _ToExpr(lark.Transformer):
     """Lark tree -> raw Expr, every node carrying its file position."""
 
-    def __init__(self, base: Pos):
+    def __init__(self, base: Pos, text: str = ""):
         super().__init__()
         self.base = base
+        self.text = text
 
     def _pos(self, meta_or_token) -> Pos:
         line = getattr(meta_or_token, "line", None) or 1
@@ -122,8 +124,11 @@ class _ToExpr(lark.Transformer):
         return Expr("matmul", inner.args, GROUPED, inner.pos) if inner.op == "matmul" else inner
 
     def norm_bars(self, items):
-        opener, inner, *_rest = items
-        return Expr("call", (inner,), "norm", self._tok(opener))
+        """``||x||``, ``||X||_F``: the 2-norm or Frobenius norm; ``||x||_2`` is ``norm_2``, the
+        Euclidean norm, which resolve refuses for a matrix (there it would be the spectral norm)."""
+        opener, inner, *rest = items
+        two = any(getattr(t, "type", None) == "NORMSUB" and "2" in t for t in rest)
+        return Expr("call", (inner,), TWO_NORM if two else "norm", self._tok(opener))
 
     # --- operators
     add = binary("add")
@@ -140,7 +145,9 @@ class _ToExpr(lark.Transformer):
         return node("neg", arg, pos=arg.pos)
 
     def transpose(self, items):
-        arg, _tok = items
+        arg, tok = items
+        if arg.op == "call" and _after_glued_call(self.text, tok.start_pos):
+            return Expr("T", (arg,), GLUED_CALL, arg.pos)  # A(B)^T: resolve decides whether only (B) is transposed
         return node("T", arg, pos=arg.pos)
 
     def inverse_transpose(self, items):
@@ -219,6 +226,7 @@ def parse(text: str, start: str, pos: Pos):
     """Parse ``text`` with grammar rule ``start``; errors carry file:line:column."""
     if len(text) > MAX_TEXT:
         raise TensorcalcError(f"expression longer than {MAX_TEXT} characters", pos)
+    _refuse_glued_divisor(text, pos)
     try:
         tree = _parser().parse(text, start=start)
     except lark.exceptions.UnexpectedInput as err:
@@ -227,7 +235,7 @@ def parse(text: str, start: str, pos: Pos):
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     try:
-        result = _ToExpr(pos).transform(_collapse_groups(tree))
+        result = _ToExpr(pos, text).transform(_collapse_groups(tree))
     except RecursionError:
         raise TensorcalcError("expression nested too deeply", pos) from None
     except lark.exceptions.VisitError as err:
@@ -235,6 +243,36 @@ def parse(text: str, start: str, pos: Pos):
             raise err.orig_exc from None
         raise TensorcalcError(f"cannot read expression: {err.orig_exc}", pos) from None  # pragma: no cover
     return _wrap_single(result, start)
+
+
+# ``1/2N``: lecture notes (``1/2m``) mean 1/(2N); read by precedence it would be N/2.
+_GLUED_DIVISOR = re.compile(r"/\s*(\d+(?:\.\d+)?)([^\W\d]\w*)")
+
+
+def _refuse_glued_divisor(text: str, pos: Pos) -> None:
+    """A number glued to a name right after ``/`` is ambiguous: refuse it with both readings."""
+    match = _GLUED_DIVISOR.search(text)
+    if match is None:
+        return
+    number, name = match.groups()
+    where = SimpleNamespace(line=text.count("\n", 0, match.start()) + 1, column=match.start() - text.rfind("\n", 0, match.start()))
+    raise TensorcalcError(
+        f"'/{number}{name}' is ambiguous: write 1/({number} {name}) to divide by {number}·{name}, "
+        f"or /{number} {name} to multiply by {name}", _ToExpr(pos)._pos(where))
+
+
+def _after_glued_call(text: str, at: int) -> bool:
+    """Does the bracket closing just before ``text[at]`` open right after a name (``A(B)``,
+    not ``(A(B))``)?"""
+    i = len(text[:at].rstrip()) - 1
+    if i < 0 or text[i] != ")":
+        return False
+    depth = 0
+    for j in range(i, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[j], 0)
+        if depth == 0:
+            return j > 0 and (text[j - 1].isalnum() or text[j - 1] in "_'′")
+    return False
 
 
 def _collapse_groups(tree):
