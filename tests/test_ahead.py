@@ -107,6 +107,7 @@ def test_same_results_on_every_derivation(path):
     assert run_check(path, "ahead")[0] == run_check(path, "none")[0]
 
 
+@pytest.mark.slow
 def test_failing_claims_keep_their_verdicts_and_explanations():
     assert run_check("derivations/shallow_wrong.yaml", "ahead")[0] == run_check("derivations/shallow_wrong.yaml", "none")[0]
 
