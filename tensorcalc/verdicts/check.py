@@ -35,23 +35,28 @@ PROOF_SECONDS = 10.0  # the symbolic proof is optional: cancelling nested tanh/e
 
 
 def check_file(
-    path: str, time_limit: float | None = None, text: str | None = None, on_claim=None, on_start=None, skip: int = 0
+    path: str, time_limit: float | None = None, text: str | None = None, on_claim=None, on_start=None, skip: int = 0,
+    prover=None,
 ) -> FileResult:
     """Every claim of one file from the ``skip``-th on. ``on_start(position, claim, limit)``
     is called before a claim is checked (with the claim's result, still empty) and
-    ``on_claim(result)`` after. A failure while reading the file is the file's ``error``."""
+    ``on_claim(result)`` after. A failure while reading the file is the file's ``error``.
+    ``prover(prepared, models, skip)``, when given, may return proofs computed ahead
+    (``ahead.py``): an object with ``take(claim_index, part)`` and ``close()``."""
     start = time.perf_counter()
     result = FileResult(path)
+    ahead = None
     try:
         spec = load_spec(path, text)
         result.title, result.layout = spec.title, spec.layout
         prepared = Prepared(spec)
         limit = time_limit or spec.check.timeout
         models = [Model(prepared, sizes) for sizes in size_sets(spec.dims, spec.check.seed)]
+        ahead = prover(prepared, models, skip) if prover else None
         for position, claim in enumerate(prepared.claims[skip:], skip):
             if on_start:
                 on_start(position, unchecked(claim), limit)
-            claim_result = check_claim(prepared, models, claim, limit)
+            claim_result = check_claim(prepared, models, claim, limit, ahead=ahead)
             result.claims.append(claim_result)
             if on_claim:
                 on_claim(claim_result)
@@ -61,6 +66,9 @@ def check_file(
         result.error = TensorcalcError("input nested too deeply", Pos(path, 1, 1))
     except Exception as err:  # a bug, not the input: say where, check the other files
         result.error = InternalError(internal_error(err), Pos(path, 1, 1))
+    finally:
+        if ahead is not None:
+            ahead.close()
     result.seconds = time.perf_counter() - start
     return result
 
@@ -80,8 +88,11 @@ def internal_error(err: BaseException) -> str:
     return f"internal error: {type(err).__name__}{': ' + message if message else ''}{where}"
 
 
-def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: float, explain: bool = True) -> ClaimResult:
-    """Every instance of one claim, within ``limit`` seconds of wall-clock time."""
+def check_claim(
+    prepared: Prepared, models: list[Model], claim: Claim, limit: float, explain: bool = True, ahead=None
+) -> ClaimResult:
+    """Every instance of one claim, within ``limit`` seconds of wall-clock time; ``ahead``
+    (see ``check_file``) may hold the proofs of its first case."""
     out = unchecked(claim)
     if claim.kind == "helper":
         return out
@@ -89,7 +100,7 @@ def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: fl
     current: dict = {}
     try:
         with wall_clock(limit):
-            _check_instances(prepared, models, claim, limit, explain, out, start, current)
+            _check_instances(prepared, models, claim, limit, explain, out, start, current, ahead)
     except OutOfTime:
         out.instances.append(Instance(dict(current), "timeout", f"gave up after {limit:g} s"))
     except Inconclusive as err:
@@ -104,7 +115,8 @@ def check_claim(prepared: Prepared, models: list[Model], claim: Claim, limit: fl
     return out
 
 
-def _check_instances(prepared, models, claim, limit, explain, out, start, current) -> None:
+def cases(models: list[Model], claim: Claim):
+    """(model, scope, where) of every case of a claim: each size set, each layer index of its loop."""
     for model in models:
         loop_values = [None]
         if claim.loop:
@@ -116,22 +128,33 @@ def _check_instances(prepared, models, claim, limit, explain, out, start, curren
             if value is not None:
                 scope[claim.loop.index] = value
                 where = {claim.loop.index: value, **where}
-            current.clear()
-            current.update(where)
-            if time.perf_counter() - start > limit:
-                raise OutOfTime()
-            proved_once = any(i.proved for i in out.instances)  # one symbolic proof per claim is enough
-            inst = check_instance(prepared, model, claim, scope, where, explain, symbolic=not proved_once)
-            if not out.instances and inst.verdict in ("holds", "fails") and claim.kind != "proportional":
-                _all_sizes(model, claim, scope, inst)
-            out.instances.append(inst)
+            yield model, scope, where
+
+
+def _check_instances(prepared, models, claim, limit, explain, out, start, current, ahead) -> None:
+    for model, scope, where in cases(models, claim):
+        current.clear()
+        current.update(where)
+        if time.perf_counter() - start > limit:
+            raise OutOfTime()
+        first = not out.instances
+        proved_once = any(i.proved for i in out.instances)  # one symbolic proof per claim is enough
+        known = (lambda: ahead.take(claim.index, "proof")) if ahead and first else None
+        inst = check_instance(prepared, model, claim, scope, where, explain, symbolic=not proved_once, proof_ahead=known)
+        if first and inst.verdict in ("holds", "fails") and claim.kind != "proportional":
+            known = ahead.take(claim.index, "all_sizes") if ahead else None
+            _all_sizes(model, claim, scope, inst, known)
+        out.instances.append(inst)
 
 
 def check_instance(
-    prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True, symbolic: bool = True
+    prepared: Prepared, model: Model, claim: Claim, scope: dict, where: dict, explain: bool = True, symbolic: bool = True,
+    proof_ahead=None,
 ) -> Instance:
     """One case of a claim (one size set, one loop value): shapes, then both oracles' evidence,
-    then the verdict (``decide``), the symbolic proof of a holding claim, the diagnosis of a failing one."""
+    then the verdict (``decide``), the symbolic proof of a holding claim, the diagnosis of a failing one.
+    ``proof_ahead()``, asked only when the proof is needed: ``(symbolic_proof(...),)`` computed
+    ahead, or None (then it is computed here)."""
     try:
         lhs = model.resolve(claim.lhs, scope)
         rhs = model.resolve(claim.rhs, scope)
@@ -146,11 +169,9 @@ def check_instance(
         reason = _diagnose(model, claim, lhs, rhs, scope, shapes=(left_shape, right_shape)) if explain else "shapes differ"
         return Instance(where, "fails", reason)
     try:
-        ranges = index_ranges(model, lhs, rhs)
+        ranges = free_ranges(model, lhs, rhs)
     except ShapeError as err:  # one index over two different sizes
         return Instance(where, "fails", f"ill-formed: {err.message}")
-    for bound in bound_indices(lhs) | bound_indices(rhs):
-        ranges.pop(bound, None)
     settings = prepared.spec.check
     proportional = claim.kind == "proportional"
     try:
@@ -163,7 +184,8 @@ def check_instance(
     inst = Instance(where, verdict, reason, len(evidence.exact), len(evidence.numeric), evidence.numeric_error,
                     evidence.cost if not evidence.exact else 0, evidence.overflowed)
     if verdict == "holds" and symbolic and evidence.exact and not proportional:
-        proof = _proof(model, lhs, rhs, ranges)
+        known = proof_ahead() if proof_ahead else None
+        proof = known[0] if known else symbolic_proof(model, lhs, rhs, ranges)
         if proof is False:  # the random points said equal: the two exact methods contradict each other
             inst.verdict, inst.reason = "error", PROOF_CONTRADICTS
         inst.proved = bool(proof)
@@ -175,30 +197,43 @@ def check_instance(
     return inst
 
 
-def _all_sizes(model: Model, claim: Claim, scope: dict, inst: Instance) -> None:
+def free_ranges(model: Model, lhs: Expr, rhs: Expr) -> dict:
+    """{free index: its range} of a claim's sides (a ``ShapeError`` when one index spans two sizes)."""
+    ranges = index_ranges(model, lhs, rhs)
+    for bound in bound_indices(lhs) | bound_indices(rhs):
+        ranges.pop(bound, None)
+    return ranges
+
+
+def _all_sizes(model: Model, claim: Claim, scope: dict, inst: Instance, known: tuple | None = None) -> None:
     """The proof with the dimensions as symbols (``oracles/indexform.py``), at a claim's first
     case: ``inst.all_sizes`` when it holds, else ``inst.outside`` says why it was not attempted.
-    Proved equal where the oracles found the sides different: an internal error."""
+    Proved equal where the oracles found the sides different: an internal error.
+    ``known``: ``(all_sizes_outcome(...),)`` when computed ahead."""
+    proved, outside = known[0] if known else all_sizes_outcome(model, claim, scope)
+    if outside is not None:
+        inst.outside = outside
+    if proved and inst.verdict == "fails":
+        inst.verdict, inst.reason = "error", ALL_SIZES_CONTRADICTS
+    inst.all_sizes = bool(proved) and inst.verdict == "holds"
+
+
+def all_sizes_outcome(model: Model, claim: Claim, scope: dict) -> tuple[bool, str | None]:
+    """(proved for all sizes, why not attempted or not proved — None when proved)."""
     if claim.loop:
-        inst.outside = "a claim over a layer index"
-        return
+        return False, "a claim over a layer index"
     try:
         with wall_clock(PROOF_SECONDS):
             proved = prove_all_sizes(model, model.resolve(claim.lhs, scope), model.resolve(claim.rhs, scope))
     except OutsideFragment as err:
-        inst.outside = str(err)
-        return
+        return False, str(err)
     except TensorcalcError:  # an ill-formed side or no derivative rule: the oracles have decided
-        inst.outside = "the sides are not both well-formed"
-        return
+        return False, "the sides are not both well-formed"
     except (OutOfTime, RecursionError):
-        inst.outside = "the index form took too long"
-        return
+        return False, "the index form took too long"
     if not proved:
-        inst.outside = "the index forms of the sides differ (an identity of a function is not used)"
-    if proved and inst.verdict == "fails":
-        inst.verdict, inst.reason = "error", ALL_SIZES_CONTRADICTS
-    inst.all_sizes = bool(proved) and inst.verdict == "holds"
+        return False, "the index forms of the sides differ (an identity of a function is not used)"
+    return True, None
 
 
 def _diagnose(*args, **kwargs) -> str:
@@ -208,7 +243,7 @@ def _diagnose(*args, **kwargs) -> str:
     return diagnose(*args, **kwargs)
 
 
-def _proof(model, lhs, rhs, ranges) -> bool | None:
+def symbolic_proof(model, lhs, rhs, ranges) -> bool | None:
     """The symbolic proof, given up (None) after ``PROOF_SECONDS``: the other oracles decide."""
     try:
         with wall_clock(PROOF_SECONDS):

@@ -24,10 +24,11 @@ from multiprocessing import connection
 
 from ..document import CheckSettings
 from ..errors import InternalError, Pos
+from .ahead import start_prover
 from .check import check_file
+from .lifetime import die_with_parent as _die_with_parent
 from .results import ClaimResult, FileResult, Instance
 
-PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 WAKE_SECONDS = 0.5  # the parent looks at least this often whether it was asked to stop
 LOADING_SECONDS = CheckSettings().timeout  # reading a file and building its models, before the first claim
@@ -39,20 +40,6 @@ def grace(limit: float) -> float:
 
 
 # ---------------------------------------------------------------- the worker side
-
-
-def _die_with_parent(parent: int) -> None:
-    """Ask the kernel to kill this process when the parent dies, and close the race of a
-    parent that died before the request."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def _serve(conn, parent: int) -> None:
@@ -81,7 +68,8 @@ def _check_one(conn, path: str, time_limit: float | None, skip: int) -> FileResu
     def on_start(position, claim, limit):
         conn.send(("start", position, claim, limit))
 
-    result = check_file(path, time_limit, on_claim=lambda claim: conn.send(("claim", claim)), on_start=on_start, skip=skip)
+    result = check_file(path, time_limit, on_claim=lambda claim: conn.send(("claim", claim)), on_start=on_start, skip=skip,
+                        prover=start_prover)
     result.claims = []  # already sent one by one
     return result
 
