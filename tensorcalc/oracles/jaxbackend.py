@@ -44,23 +44,38 @@ def _float64(arrays: list[dict]) -> list[dict]:
     return arrays
 
 
+# XLA's CPU backend at optimization level 0 (the command line's fast compiling, jaxsetup.py)
+# computes NaN for some programs whose every value is finite (a small batched softmax
+# classifier): a program that gives a value that is not finite is compiled again at the
+# default level before its networks are dropped as overflowed.
+CAREFUL = {"xla_backend_optimization_level": 2}
+
+
 def run_compiled(function, *args):
-    """``jax.jit(function)(*args)``, tracing errors untouched. With tensorcalc's own
-    compilation cache (the command line), a cache entry that does not load (truncated) or
-    does not run (another program's) is dropped from the folder, and the program compiled
-    anew once."""
+    """``jax.jit(function)(*args)``, tracing errors untouched; compiled again with ``CAREFUL``
+    options when a value is not finite."""
+    out = _run_compiled(function, args, None)
+    if all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree_util.tree_leaves(out)):
+        return out
+    return _run_compiled(function, args, CAREFUL)
+
+
+def _run_compiled(function, args: tuple, options: dict | None):
+    """With tensorcalc's own compilation cache (the command line), a cache entry that does not
+    load (truncated) or does not run (another program's) is dropped from the folder, and the
+    program compiled anew once."""
     lowered = jax.jit(function).lower(*args)
     folder = own_cache_folder(jax.config.jax_compilation_cache_dir)
     if folder is None:
-        return lowered.compile()(*args)
+        return lowered.compile(compiler_options=options)(*args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            out = jax.block_until_ready(lowered.compile()(*args))
+            out = jax.block_until_ready(lowered.compile(compiler_options=options)(*args))
         except Exception:  # noqa: BLE001 - whatever a wrong executable raises; the retry compiles afresh
             discard_all_entries(folder)
             jax.clear_caches()
-            out = jax.block_until_ready(jax.jit(function).lower(*args).compile()(*args))
+            out = jax.block_until_ready(jax.jit(function).lower(*args).compile(compiler_options=options)(*args))
     for w in caught:
         if "persistent compilation cache" in str(w.message):
             discard_all_entries(folder)  # jax compiled anew already, but would not replace the entry
