@@ -110,6 +110,16 @@ def _axis(axis: int):
     return shape
 
 
+def _groups_of_many(across: int):
+    """softmax_rows (across the columns, 1) and log_softmax (across the rows, 0) of a tensor,
+    except over groups of one entry (a column's rows, a row's columns), which tensorcalc refuses."""
+    def shape(a):
+        if a == () or (a[across] == ONE and a[1 - across] != ONE):
+            return None
+        return a
+    return shape
+
+
 def _add_row_shape(a, b):
     return a if a != () and b != () and a[0] != ONE and b == (a[1], ONE) else None
 
@@ -136,8 +146,8 @@ OPERATORS: list[Operator] = [
              lambda x, _s: jnp.diag(x[:, 0]), lambda t, _s: f"diag({t})"),
     Operator("softmax", 1, lambda a: a if a != () and a[1] == ONE else None,
              lambda x, _s: jax.nn.softmax(x, axis=0), lambda t, _s: f"softmax({t})"),
-    Operator("softmax_rows", 1, _tensor, lambda x, _s: jax.nn.softmax(x, axis=1), lambda t, _s: f"softmax_rows({t})"),
-    Operator("log_softmax", 1, _tensor, lambda x, _s: jax.nn.log_softmax(x, axis=0), lambda t, _s: f"log_softmax({t})"),
+    Operator("softmax_rows", 1, _groups_of_many(1), lambda x, _s: jax.nn.softmax(x, axis=1), lambda t, _s: f"softmax_rows({t})"),
+    Operator("log_softmax", 1, _groups_of_many(0), lambda x, _s: jax.nn.log_softmax(x, axis=0), lambda t, _s: f"log_softmax({t})"),
     Operator("sum", 1, _to_scalar, lambda x, _s: jnp.sum(x), lambda t, _s: f"sum({t})"),
     Operator("sum_down", 1, _axis(1), lambda x, _s: jnp.sum(x, axis=0, keepdims=True), lambda t, _s: f"sum({t}, 1)"),
     Operator("sum_along", 1, _axis(2), lambda x, _s: jnp.sum(x, axis=1, keepdims=True), lambda t, _s: f"sum({t}, 2)"),

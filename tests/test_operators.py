@@ -245,7 +245,7 @@ def test_a_vector_is_spread_only_over_a_matching_matrix(tmp_path):
     f.write_text(textwrap.dedent(BATCH) + "claims:\n  - Z = X W + b\n  - u + u^T = u\n", encoding="utf-8")
     first, second = check_file(str(f)).claims
     assert first.verdict == second.verdict == "fails"
-    assert "+ needs equal shapes: (X W) is N×k, b is k×1" in first.reason
+    assert "+ needs equal shapes: X W is N×k, b is k×1" in first.reason
     assert "u is d×1, u^T is 1×d" in second.reason
 
 
