@@ -209,6 +209,33 @@ def test_no_alarm_after_the_block():
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_a_nested_limit_lets_the_enclosing_alarm_through():
+    """A proof's own limit (long) inside a claim's limit (short): the alarm that rings is the
+    claim's, so the proof's handler must not swallow it (a claim then ran past its time limit
+    and was reported "holds" instead of "timeout")."""
+    outer = C.wall_clock(0.05)
+    inner = C.wall_clock(30)
+    with pytest.raises(C.OutOfTime) as caught:
+        with outer:
+            with inner:
+                while True:
+                    pass
+    assert not caught.value.mine(inner)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_nested_limit_that_ends_first_is_its_own():
+    outer = C.wall_clock(30)
+    inner = C.wall_clock(0.05)
+    with outer:
+        with pytest.raises(C.OutOfTime) as caught:
+            with inner:
+                while True:
+                    pass
+        assert caught.value.mine(inner)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
 # ---------------------------------------------------------------- workers (subprocesses)
 
 # Runs the command line with a fault planted in the checking code; workers are forked, so

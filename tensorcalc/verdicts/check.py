@@ -222,14 +222,19 @@ def all_sizes_outcome(model: Model, claim: Claim, scope: dict) -> tuple[bool, st
     """(proved for all sizes, why not attempted or not proved — None when proved)."""
     if claim.loop:
         return False, "a claim over a layer index"
+    limit = wall_clock(PROOF_SECONDS)
     try:
-        with wall_clock(PROOF_SECONDS):
+        with limit:
             proved = prove_all_sizes(model, model.resolve(claim.lhs, scope), model.resolve(claim.rhs, scope))
     except OutsideFragment as err:
         return False, str(err)
     except TensorcalcError:  # an ill-formed side or no derivative rule: the oracles have decided
         return False, "the sides are not both well-formed"
-    except (OutOfTime, RecursionError):
+    except RecursionError:
+        return False, "the index form took too long"
+    except OutOfTime as err:
+        if not err.mine(limit):
+            raise  # the claim's own time is up
         return False, "the index form took too long"
     if not proved:
         return False, "the index forms of the sides differ (an identity of a function is not used)"
@@ -245,10 +250,13 @@ def _diagnose(*args, **kwargs) -> str:
 
 def symbolic_proof(model, lhs, rhs, ranges) -> bool | None:
     """The symbolic proof, given up (None) after ``PROOF_SECONDS``: the other oracles decide."""
+    limit = wall_clock(PROOF_SECONDS)
     try:
-        with wall_clock(PROOF_SECONDS):
+        with limit:
             return prove(model, lhs, rhs, ranges, lambda: chain_rule_derivative(model))
-    except OutOfTime:
+    except OutOfTime as err:
+        if not err.mine(limit):
+            raise  # the claim's own time is up
         return None
 
 
