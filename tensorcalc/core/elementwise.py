@@ -18,7 +18,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, node, num
+from .expr import ELEMENTWISE_POWER, Expr, node, num, product_factors
 from .functions import T
 
 if TYPE_CHECKING:
@@ -240,4 +240,128 @@ def candidates(e: Expr, knowledge: "Knowledge") -> list[Expr]:
             out.append(algebra.to_expr(form))
         except (NotElementwise, TypeError, KeyError):
             continue
+    return out
+
+
+class EntrySums:
+    """The sum of the entries of a tensor expression as a sympy expression, read linearly:
+    ``sum(a ± b) = sum(a) ± sum(b)``, scalars come out, ``ones(a, n) B`` sums to ``a sum(B)``,
+    a one-hot or probability matrix (a softmax) sums to its number of columns, and a definition
+    is read through its value, so ``c: x - mu ones(n)`` with ``mu: 1/n ones(n)^T x`` sums to 0.
+    What is not linear (``sum(u ⊙ v)``, ``sqrt(t)``) is one symbol of an ``ElementwiseAlgebra``
+    of scalars, which writes the result back as a formula."""
+
+    def __init__(self, knowledge: "Knowledge"):
+        self.knowledge = knowledge
+        self.shape = knowledge.shape
+        self.algebra = ElementwiseAlgebra(knowledge.shape, (1, 1), knowledge)
+
+    def total(self, e: Expr) -> sympy.Expr:
+        """Σ of the entries of ``e`` (its value when ``e`` is a scalar)."""
+        shape = self.shape(e)
+        if S.is_scalar(shape):
+            return self.value(e)
+        if e.op in ("add", "sub"):
+            a, b = (self.total(x) * (self.count(shape) if S.is_scalar(self.shape(x)) else 1) for x in e.args)
+            return a + b if e.op == "add" else a - b
+        if e.op in ("T", "sum_axis"):
+            return self.total(e.args[0])
+        if e.op in ("ones", "zeros", "eye"):
+            return {"ones": self.count(shape), "zeros": sympy.Integer(0), "eye": self.count(shape[:1])}[e.op]
+        if self.knowledge.stochastic(e) or self.knowledge.stochastic(e, rows=True):
+            return self.count(shape[1:] if self.knowledge.stochastic(e) else shape[:1])
+        if e.op == "matmul" and not any(S.is_scalar(self.shape(a)) for a in e.args):
+            return self.product(e)
+        if e.op in ("hadamard", "mul", "matmul", "neg", "div"):
+            return self.scaled(e)
+        if e.op == "var" and e.attr in self.knowledge.values:
+            return self.through_definition(e, self.total)
+        return self.algebra.leaf(node("sum", e))
+
+    def value(self, e: Expr) -> sympy.Expr:
+        """A scalar expression as sympy, sums of entries read by ``total``."""
+        if e.op == "num":
+            return sympy.Rational(e.attr.numerator, e.attr.denominator)
+        if e.op in ("add", "sub", "neg", "mul", "div") or (e.op == "matmul" and all(S.is_scalar(self.shape(a)) for a in e.args)):
+            args = [self.value(a) for a in e.args]
+            return {"add": lambda: args[0] + args[1], "sub": lambda: args[0] - args[1], "neg": lambda: -args[0],
+                    "div": lambda: args[0] / args[1]}.get(e.op, lambda: args[0] * args[1])()
+        if e.op == "pow" and e.args[1].op == "num":
+            return self.value(e.args[0]) ** sympy.Rational(e.args[1].attr.numerator, e.args[1].attr.denominator)
+        if e.op in ("sum", "T", "sum_axis") or e.op == "matmul":
+            return self.total(e.args[0]) if e.op != "matmul" else self.product(e)
+        if e.op == "var" and e.attr in self.knowledge.values:
+            return self.through_definition(e, self.value)
+        return self.algebra.leaf(e)
+
+    def through_definition(self, e: Expr, read) -> sympy.Expr:
+        """A name read through its value, unless that value is one opaque symbol (``s: sqrt(t)``
+        stays ``s``)."""
+        opened = read(self.knowledge.values[e.attr])
+        if opened.is_Symbol and self.algebra.exprs[opened].op != "size":
+            return self.algebra.leaf(e if S.is_scalar(self.shape(e)) else node("sum", e))
+        return opened
+
+    def product(self, e: Expr) -> sympy.Expr:
+        """Σ of a matrix product: 1×1 factors come out, a ones factor at either end counts."""
+        factors = product_factors(e)
+        scalars = [self.value(f) for f in factors if S.is_scalar(self.shape(f))]
+        rest = [f for f in factors if not S.is_scalar(self.shape(f))]
+        scale = sympy.Mul(*scalars)
+        if not rest:
+            return scale
+        for end, axis in ((0, 0), (-1, 1)):
+            if len(rest) > 1 and _ones(rest[end]):
+                inner = rest[1:] if end == 0 else rest[:-1]
+                return scale * self.count(self.shape(rest[end])[axis : axis + 1]) * self.total(_chain(inner))
+        if len(rest) == 1:
+            return scale * self.total(rest[0])
+        return scale * self.algebra.leaf(node("sum", _chain(rest)))
+
+    def scaled(self, e: Expr) -> sympy.Expr:
+        """Σ of an elementwise product: scalar factors come out, ones factors drop."""
+        scalars, tensors = self.split(e)
+        scale = sympy.Mul(*scalars)
+        if not tensors:  # c ones(n)
+            return scale * self.count(self.shape(e))
+        if len(tensors) == 1:
+            return scale * self.total(tensors[0])
+        joined = tensors[0]
+        for t in tensors[1:]:
+            joined = node("hadamard", joined, t)
+        return scale * self.algebra.leaf(node("sum", joined))
+
+    def split(self, e: Expr) -> tuple[list[sympy.Expr], list[Expr]]:
+        """(scalar factors, tensor factors) of ``e`` read as an elementwise product."""
+        if S.is_scalar(self.shape(e)):
+            return [self.value(e)], []
+        if e.op == "ones":
+            return [], []
+        if e.op == "neg":
+            scalars, tensors = self.split(e.args[0])
+            return [sympy.Integer(-1), *scalars], tensors
+        if e.op == "div" and S.is_scalar(self.shape(e.args[1])):
+            scalars, tensors = self.split(e.args[0])
+            return [*scalars, 1 / self.value(e.args[1])], tensors
+        if e.op in ("hadamard", "mul") or (e.op == "matmul" and any(S.is_scalar(self.shape(a)) for a in e.args)):
+            parts = [self.split(a) for a in e.args]
+            return [s for p in parts for s in p[0]], [t for p in parts for t in p[1]]
+        return [], [e]
+
+    def count(self, dims: tuple) -> sympy.Expr:
+        """The number of entries of a ``dims`` tensor, sizes as symbols of the algebra."""
+        out = sympy.Integer(1)
+        for d in dims:
+            out *= sympy.Integer(int(d)) if isinstance(d, int) or getattr(d, "is_Integer", False) else self.algebra.leaf(Expr("size", (), d))
+        return out
+
+
+def _ones(e: Expr) -> bool:
+    return e.op == "ones" or (e.op == "T" and e.args[0].op == "ones")
+
+
+def _chain(factors: list[Expr]) -> Expr:
+    out = factors[0]
+    for f in factors[1:]:
+        out = node("matmul", out, f)
     return out

@@ -44,7 +44,7 @@ import sympy
 
 from ..errors import ShapeError
 from . import shapes as S
-from .elementwise import candidates, is_elementwise
+from .elementwise import EntrySums, NotElementwise, candidates, is_elementwise
 from .expr import Expr, node, num, product_factors, substitute, walk
 from .functions import FunctionTable
 from .identities import derivative_identity
@@ -130,9 +130,28 @@ class Knowledge:
             return self.symmetric(a, depth)
         return a == node("T", b) or b == node("T", a)
 
-    def stochastic(self, e: Expr) -> bool:
-        """Does every column of ``e`` sum to one (one-hot, probability, softmax)?"""
-        return self._declared(e)[0] in STOCHASTIC_KINDS or self._softmax(e)
+    def stochastic(self, e: Expr, rows: bool = False) -> bool:
+        """Does every column (every row, ``rows``) of ``e`` sum to one (one-hot, probability,
+        softmax; a transpose of one, ``softmax_rows``)?"""
+        if e.op == "T":
+            return self.stochastic(e.args[0], not rows)
+        if e.op == "var" and e.attr in self.values:
+            return self.stochastic(self.values[e.attr], rows)
+        return not rows and (self._declared(e)[0] in STOCHASTIC_KINDS or e.op == "softmax")
+
+    def sums_to_zero(self, e: Expr) -> bool:
+        """Do the entries of ``e`` sum to 0 whatever the inputs (``c: x - mu ones(n)``, the
+        mean ``mu: 1/n ones(n)^T x`` taken out), read linearly through the file's definitions?"""
+        return not S.is_scalar(self.shape(e)) and EntrySums(self).total(e) == 0
+
+    def scaled_names(self) -> dict[str, Expr]:
+        """Tensors the file also names divided by a scalar: ``xhat: c / s`` gives c = s xhat,
+        so a formula in c can read xhat."""
+        out: dict[str, Expr] = {}
+        for name, value in self.values.items():
+            if value.op == "div" and value.args[0].op == "var" and S.is_scalar(self.shape(value.args[1])):
+                out.setdefault(value.args[0].attr, node("mul", value.args[1], Expr("var", (), name)))
+        return {k: v for k, v in out.items() if not S.is_scalar(self.shape(Expr("var", (), k)))}
 
     def _softmax(self, e: Expr) -> bool:
         value = self.values.get(e.attr) if e.op == "var" else e
@@ -154,8 +173,12 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     seen = [base]
     tidied_forms: list[Expr] = []
     primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
-    for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
-        current = base
+    passes = [(False, base), (True, base)] if primed else [(False, base)]  # without a derivative both agree
+    scaled = knowledge.scaled_names()
+    if scaled and any(n.op == "var" and n.attr in scaled for n in walk(base)):  # c read as s xhat (xhat: c / s)
+        passes.append((primed, simplify(substitute(base, scaled), knowledge.shape)))
+    for identities, start in passes:
+        current = start
         tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
             tidied = tidy.visit(current)
@@ -293,16 +316,35 @@ def _count(dims: tuple) -> Expr:
 
 
 def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
-    """ones(a, k) V = ones(a, m) when every column of the k×m V sums to one."""
-    if e.op != "matmul" or e.args[0].op != "ones" or not k.stochastic(e.args[1]):
+    """ones(a, k) V = ones(a, m) when every column of the k×m V sums to one, and
+    V ones(m, a) = ones(k, a) when every row of the k×m V does (``Yᵀ ones(k, k)``, Y one-hot)."""
+    if e.op != "matmul":
         return None
-    rows = k.shape(e.args[0])[0]
-    shape = k.shape(e.args[1])
-    if len(shape) != 2:
+    a, b = e.args
+    if _is_ones(a) and k.stochastic(b):
+        dims = (k.shape(a)[0], k.shape(b)[1])
+    elif _is_ones(b) and k.stochastic(a, rows=True):
+        dims = (k.shape(a)[0], k.shape(b)[1])
+    else:
         return None
-    if S.is_scalar((rows, shape[1])):
-        return num(1)
-    return Expr("ones", (), (rows, shape[1]))
+    return num(1) if S.is_scalar(dims) else Expr("ones", (), dims)
+
+
+def _is_ones(e: Expr) -> bool:
+    return e.op == "ones" or (e.op == "T" and e.args[0].op == "ones")
+
+
+def sum_by_linearity(e: Expr, k: Knowledge) -> Expr | None:
+    """sum(a ± b) = sum(a) ± sum(b), scalars out, when that is shorter: a centred c sums to 0
+    (``sum(k c - v)`` -> ``-sum(v)``), a one-hot matrix to its number of columns."""
+    if e.op != "sum" or S.is_scalar(k.shape(e.args[0])):
+        return None
+    sums = EntrySums(k)
+    try:
+        out = sums.algebra.to_expr(sums.total(e.args[0]))
+    except (NotElementwise, TypeError, KeyError):
+        return None
+    return out if formula_size(out) < formula_size(e) else None
 
 
 def scalar_out_of_product(e: Expr, k: Knowledge) -> Expr | None:
@@ -463,6 +505,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     definition_backwards,
     symmetric_transpose,
     sum_of_scalar,
+    sum_by_linearity,
     ones_times_stochastic,
     scalar_out_of_product,
     diag_products,
