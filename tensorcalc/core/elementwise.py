@@ -63,6 +63,8 @@ class ElementwiseAlgebra:
             return sympy.Integer(1)
         if e.op == "zeros":
             return sympy.Integer(0)
+        if e.op == "T" and e.args[0].args and is_elementwise(e.args[0], self.shape):
+            return self.to_sympy(self.transposed_inside(e.args[0]))
         if not is_elementwise(e, self.shape):
             return self.leaf(e)
         args = [self.to_sympy(a) for a in e.args if e.op != "pow"]
@@ -78,6 +80,14 @@ class ElementwiseAlgebra:
             exponent = e.args[1].attr
             return self.to_sympy(e.args[0]) ** sympy.Rational(exponent.numerator, exponent.denominator)
         return self.application(e, args[0])
+
+    def transposed_inside(self, e: Expr) -> Expr:
+        """``eᵀ`` for an elementwise ``e``, the transpose moved onto its operands
+        (``log'(p)ᵀ ⊙ pᵀ`` -> ``log'(pᵀ) ⊙ pᵀ``, so the identity cancels it); scalars stay."""
+        if e.op == "pow":
+            return Expr("pow", (node("T", e.args[0]), e.args[1]), e.attr)
+        args = tuple(a if S.is_scalar(self.shape(a)) else node("T", a) for a in e.args)
+        return Expr(e.op, args, e.attr)
 
     def application(self, e: Expr, argument: sympy.Expr) -> sympy.Expr:
         """``f(u)``, ``f'(u)`` as an opaque function of u, or ``f'(u)`` by the table identity,
