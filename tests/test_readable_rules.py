@@ -353,6 +353,70 @@ def test_a_batch_cross_entropy_through_a_sigmoid_derives_the_textbook_gradient(c
     assert derived(capsys, "tests/readable/cookbook_linear_quadratic.yaml", "x") == "d f / d x = (B + B^T) x"
 
 
+
+CENTRED = """tensorcalc: 1
+title: a centred vector, one that is not, and the centred one scaled
+layout: denominator
+dims: {n: 4, k: 3, N: 5}
+tensors: {x: vector(n), v: vector(n), a: scalar, Y: onehot(k, N), M: matrix(N, k), B: matrix(k, N)}
+forward:
+  mu: 1/n ones(n)^T x
+  c: x - mu ones(n)
+  nu: 1/n ones(n)^T v
+  d: x - nu ones(n)
+  s: sqrt(1/n c^T c)
+  xhat: c / s
+  P: softmax_rows(M)
+claims:
+  - d s / d x = c / (n s)
+"""
+
+
+def test_a_centred_vector_sums_to_zero_and_one_centred_by_another_mean_does_not(tmp_path):
+    model = model_of(tmp_path, CENTRED)
+    k = Knowledge.of(model)
+    assert k.sums_to_zero(var("c")) and k.sums_to_zero(node("mul", var("a"), var("xhat")))
+    assert not k.sums_to_zero(var("d")) and not k.sums_to_zero(var("x")) and not k.sums_to_zero(var("s"))
+    scaled = node("sum", node("sub", node("mul", var("a"), var("c")), var("v")))
+    assert tidy_and_confirm(model, scaled) == "-sum(v)"
+    not_centred = node("sum", node("sub", node("mul", var("a"), var("d")), var("v")))
+    assert "d" in tidy_and_confirm(model, not_centred)
+
+
+def test_a_name_divided_by_a_scalar_is_read_back(tmp_path):
+    model = model_of(tmp_path, CENTRED)  # xhat: c / s, so c = s xhat
+    c, s, v = var("c"), var("s"), var("v")
+    projected = node("div", node("mul", node("sum", node("hadamard", v, c)), c), node("pow", s, num(2)))
+    assert tidy_and_confirm(model, projected) == "sum(v ⊙ xhat) xhat"
+    assert tidy_and_confirm(model, node("add", c, v)) == "c + v"  # nothing gained: c stays
+
+
+def test_one_hot_columns_and_softmax_rows_sum_to_one_in_any_orientation(tmp_path):
+    model = model_of(tmp_path, CENTRED)
+    Y, M, P, B = var("Y"), var("M"), var("P"), var("B")
+    ones_kk, ones_kn = Expr("ones", (), model.shape(node("matmul", B, M))), Expr("ones", (), model.shape(node("T", M)))
+    assert tidy_and_confirm(model, node("hadamard", M, node("matmul", node("T", Y), ones_kk))) == "M"
+    assert tidy_and_confirm(model, node("matmul", P, ones_kk)) == "ones(N, k)"
+    assert tidy_and_confirm(model, node("matmul", ones_kk, node("T", P))) == "ones(k, N)"
+    assert tidy_and_confirm(model, node("sum", Y)) == "N"
+    assert tidy_and_confirm(model, node("matmul", node("T", B), ones_kk)) == "B^T ones(k, k)"  # not one-hot
+    assert tidy_and_confirm(model, node("matmul", M, ones_kk)) == "M ones(k, k)"  # P's argument, not P
+    assert tidy_and_confirm(model, node("matmul", ones_kn, node("T", Y))) == "ones(k, N) Y^T"  # its rows sum to one
+
+
+def test_a_derivative_identity_cancels_through_a_transpose(tmp_path):
+    model = model_of(tmp_path, CENTRED)
+    Y, P = var("Y"), var("P")
+    slope = node("T", Expr("apply", (P,), ("log", 1)))
+    assert tidy_and_confirm(model, node("hadamard", node("hadamard", Y, slope), node("T", P))) == "Y"
+
+
+def test_batch_softmax_regression_with_examples_as_rows_derives_the_textbook_gradient(capsys):
+    path = "derivations/textbook/softmax_regression.yaml"
+    assert main(["derive", path, "--wrt", "Wr", "--of", "LR"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "d LR / d Wr = 1/N Xr^T (Pr - Yc^T)"
+
+
 # --- notation: powers are unambiguous -----------------------------------------------------------
 
 

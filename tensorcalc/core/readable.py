@@ -344,7 +344,7 @@ def sum_by_linearity(e: Expr, k: Knowledge) -> Expr | None:
         out = sums.algebra.to_expr(sums.total(e.args[0]))
     except (NotElementwise, TypeError, KeyError):
         return None
-    return out if formula_size(out) < formula_size(e) else None
+    return out if formula_size(out) <= formula_size(e) else None  # as long: scalars out, where the algebra sees them
 
 
 def scalar_out_of_product(e: Expr, k: Knowledge) -> Expr | None:
