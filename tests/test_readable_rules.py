@@ -411,6 +411,35 @@ def test_a_derivative_identity_cancels_through_a_transpose(tmp_path):
     assert tidy_and_confirm(model, node("hadamard", node("hadamard", Y, slope), node("T", P))) == "Y"
 
 
+@st.composite
+def centred_sums(draw, depth: int = 3):
+    """sum(e) for a random e over vectors that are centred (c, xhat) or not (x, v, d), scalars
+    (a, s, mu, and a scalar added to a vector), ⊙, scaling and division by a scalar."""
+
+    def vector(level: int) -> Expr:
+        if level == 0 or (level < depth and draw(st.integers(0, 2)) == 0):
+            return var(draw(st.sampled_from(("c", "xhat", "x", "v", "d"))))
+        op = draw(st.sampled_from(("add", "sub", "hadamard", "mul", "div", "plus_scalar")))
+        scalar = var(draw(st.sampled_from(("a", "s", "mu"))))
+        if op == "mul":
+            return node("mul", scalar, vector(level - 1))
+        if op == "div":
+            return node("div", vector(level - 1), scalar)
+        if op == "plus_scalar":
+            return node("add", vector(level - 1), scalar)
+        return node(op, vector(level - 1), vector(level - 1))
+
+    return node("sum", vector(depth))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(centred_sums())
+def test_sums_read_linearly_equal_the_sum(tmp_path, total):
+    model = model_of(tmp_path, CENTRED)
+    out = readable(total, Knowledge.of(model))
+    assert unconfirmed(model, out, total) is None, (plain(total), plain(out))
+
+
 def test_batch_softmax_regression_with_examples_as_rows_derives_the_textbook_gradient(capsys):
     path = "derivations/textbook/softmax_regression.yaml"
     assert main(["derive", path, "--wrt", "Wr", "--of", "LR"]) == 0

@@ -272,7 +272,7 @@ class EntrySums:
         if S.is_scalar(shape):
             return self.value(e)
         if e.op in ("add", "sub"):
-            a, b = (self.total(x) * (self.count(shape) if S.is_scalar(self.shape(x)) else 1) for x in e.args)
+            a, b = (self.total(x) * self.repeats(shape, x) for x in e.args)
             return a + b if e.op == "add" else a - b
         if e.op in ("T", "sum_axis"):
             return self.total(e.args[0])
@@ -334,12 +334,17 @@ class EntrySums:
         scale = sympy.Mul(*scalars)
         if not tensors:  # c ones(n)
             return scale * self.count(self.shape(e))
-        if len(tensors) == 1:
-            return scale * self.total(tensors[0])
         joined = tensors[0]
         for t in tensors[1:]:
             joined = node("hadamard", joined, t)
-        return scale * self.algebra.leaf(node("sum", joined))
+        inner = self.total(joined) if len(tensors) == 1 else self.algebra.leaf(node("sum", joined))
+        return scale * inner * self.repeats(self.shape(e), joined)
+
+    def repeats(self, shape: tuple, part: Expr) -> sympy.Expr:
+        """How many times the entries of ``part`` appear in a ``shape`` it is broadcast to
+        (a scalar added to a vector, a row ``bᵀ`` added to a matrix; 1 when the shapes agree)."""
+        own = self.shape(part)
+        return sympy.Integer(1) if S.same(own, shape) else self.count(shape) / self.count(own)
 
     def split(self, e: Expr) -> tuple[list[sympy.Expr], list[Expr]]:
         """(scalar factors, tensor factors) of ``e`` read as an elementwise product."""
