@@ -7,7 +7,9 @@ elementwise (a name, a matrix product, ``sum(v)``, ``d L / d W``) to a sympy sym
 rewrite, and maps back, scalars first (``(p - y) x``), ``a - b`` for ``a + -b``. ``ones(d)``
 is the unit (``ones(d) ⊙ x`` is ``x``); a derivative ``f'(u)`` is either kept opaque or replaced
 by the table identity (``log'(u) = 1/u``), as the caller asks. Only the values of the entries
-matter, never a transpose: a tree mixing operands of different shapes is left alone.
+matter, never a transpose: a tree mixing operands of different shapes is left alone (a transposed
+elementwise tree is read with the transpose on its operands, ``log'(p)ᵀ ⊙ pᵀ`` as ``log'(pᵀ) ⊙ pᵀ``).
+``EntrySums`` reads the sum of a tensor's entries linearly, through the file's definitions.
 """
 from __future__ import annotations
 
@@ -321,7 +323,7 @@ class EntrySums:
         if not rest:
             return scale
         for end, axis in ((0, 0), (-1, 1)):
-            if len(rest) > 1 and _ones(rest[end]):
+            if len(rest) > 1 and is_ones(rest[end]):
                 inner = rest[1:] if end == 0 else rest[:-1]
                 return scale * self.count(self.shape(rest[end])[axis : axis + 1]) * self.total(_chain(inner))
         if len(rest) == 1:
@@ -371,7 +373,8 @@ class EntrySums:
         return out
 
 
-def _ones(e: Expr) -> bool:
+def is_ones(e: Expr) -> bool:
+    """``ones(a, b)`` or its transpose."""
     return e.op == "ones" or (e.op == "T" and e.args[0].op == "ones")
 
 

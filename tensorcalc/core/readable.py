@@ -8,13 +8,19 @@
                            sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
+                           Y^T ones(k, k), P ones(k, m)        ones(N, k), ones(N, m)   (Y onehot(k, N): columns;
+                                                                             P: softmax_rows(Z): rows)
+  sums read linearly       sum(a c - v), sum(Y)                -sum(v), N   (c: x - mu ones(n), mu: 1/n ones(n)^T x:
+                                                                             the entries of c sum to 0 by its definitions)
+  names scaled back        (sum(v ⊙ c) c)/s^2                   sum(v ⊙ xhat) xhat   (xhat: c / s: one more pass
+                                                                             reads c as s xhat)
   symmetric                S^T, inv(S)^T, (R R^T)^T            S, inv(S), R R^T   (S declared symmetric or spd,
                                                                              or a product equal to its transpose)
   named transposes         softmax(S^T)                        A^T          (A: softmax_rows(S) = softmax(S^T)^T)
   transpose of a sum       (V G^T - B)^T                       G V^T - B^T  (when fewer transposes remain)
   square of a transpose    Q^T Q^T                             (Q^2)^T
   row sums                 (P C^T ⊙ A) ones(n, m)              (P ⊙ A C) ones(q, m)
-  sum of ones              sum(ones(n))                        n
+  sum of ones              sum(ones(n))                        n            (sums read linearly)
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
@@ -27,10 +33,10 @@
 
 (a form a rule shortened and ``simplify`` lengthened again, ``(u ⊙ v)^T X``, stays a candidate)
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
-function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
-ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
-text. Every rule is an identity of values; a printed formula is still confirmed by the oracles
-(explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
+function identities (and once with names scaled back, when the file has one), and returns the
+smallest formula seen by ``formula_size`` (core/measure); ties go to constant coefficients
+written before a product (``1/N X^T v``), then to the shorter text. Every rule is an identity of
+values; a printed formula is still confirmed by the oracles (explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
 each other (derive, the correct: line of a diagnosis, emitted code).
 """
 from __future__ import annotations
@@ -44,7 +50,7 @@ import sympy
 
 from ..errors import ShapeError
 from . import shapes as S
-from .elementwise import EntrySums, NotElementwise, candidates, is_elementwise
+from .elementwise import EntrySums, NotElementwise, candidates, is_elementwise, is_ones
 from .expr import Expr, node, num, product_factors, substitute, walk
 from .functions import FunctionTable
 from .identities import derivative_identity
@@ -282,8 +288,7 @@ def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
-    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(y) = 1 (y sums to one);
-    sum(ones(n, m)) = n m."""
+    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v) (whatever the sizes)."""
     if e.op != "sum":
         return None
     inner = e.args[0]
@@ -295,24 +300,7 @@ def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
         return node(inner.op, inner.args[0], node("sum", inner.args[1]))
     if inner.op == "div" and S.is_scalar(k.shape(inner.args[1])):
         return node("div", node("sum", inner.args[0]), inner.args[1])
-    if S.is_vector(k.shape(inner)) and k.stochastic(inner):
-        return num(1)
-    if inner.op == "ones":
-        return _count(inner.attr)
     return None
-
-
-def _count(dims: tuple) -> Expr:
-    """The number of entries of a ``dims`` tensor, by the dimensions' names (``n``, ``n m``)."""
-    named = [Expr("size", (), d) for d in dims if not (isinstance(d, int) or getattr(d, "is_Integer", False))]
-    fixed = 1
-    for d in dims:
-        if isinstance(d, int) or getattr(d, "is_Integer", False):
-            fixed *= int(d)
-    out = num(fixed) if fixed != 1 or not named else None
-    for d in named:
-        out = d if out is None else node("matmul", out, d)
-    return out
 
 
 def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
@@ -321,17 +309,13 @@ def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
     if e.op != "matmul":
         return None
     a, b = e.args
-    if _is_ones(a) and k.stochastic(b):
+    if is_ones(a) and k.stochastic(b):
         dims = (k.shape(a)[0], k.shape(b)[1])
-    elif _is_ones(b) and k.stochastic(a, rows=True):
+    elif is_ones(b) and k.stochastic(a, rows=True):
         dims = (k.shape(a)[0], k.shape(b)[1])
     else:
         return None
     return num(1) if S.is_scalar(dims) else Expr("ones", (), dims)
-
-
-def _is_ones(e: Expr) -> bool:
-    return e.op == "ones" or (e.op == "T" and e.args[0].op == "ones")
 
 
 def sum_by_linearity(e: Expr, k: Knowledge) -> Expr | None:
