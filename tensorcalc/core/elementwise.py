@@ -267,9 +267,15 @@ class EntrySums:
         self.knowledge = knowledge
         self.shape = knowledge.shape
         self.algebra = ElementwiseAlgebra(knowledge.shape, (1, 1), knowledge)
+        self.memo: dict[Expr, sympy.Expr] = {}
 
     def total(self, e: Expr) -> sympy.Expr:
         """Σ of the entries of ``e`` (its value when ``e`` is a scalar)."""
+        if e not in self.memo:  # a name read twice (h: g + g) is opened once
+            self.memo[e] = self._total(e)
+        return self.memo[e]
+
+    def _total(self, e: Expr) -> sympy.Expr:
         shape = self.shape(e)
         if S.is_scalar(shape):
             return self.value(e)
@@ -295,9 +301,7 @@ class EntrySums:
         if e.op == "num":
             return sympy.Rational(e.attr.numerator, e.attr.denominator)
         if e.op in ("add", "sub", "neg", "mul", "div") or (e.op == "matmul" and all(S.is_scalar(self.shape(a)) for a in e.args)):
-            args = [self.value(a) for a in e.args]
-            return {"add": lambda: args[0] + args[1], "sub": lambda: args[0] - args[1], "neg": lambda: -args[0],
-                    "div": lambda: args[0] / args[1]}.get(e.op, lambda: args[0] * args[1])()
+            return _arithmetic(e.op, [self.value(a) for a in e.args])
         if e.op == "pow" and e.args[1].op == "num":
             return self.value(e.args[0]) ** sympy.Rational(e.args[1].attr.numerator, e.args[1].attr.denominator)
         if e.op in ("sum", "T", "sum_axis") or e.op == "matmul":
@@ -371,6 +375,15 @@ class EntrySums:
         for d in dims:
             out *= sympy.Integer(int(d)) if isinstance(d, int) or getattr(d, "is_Integer", False) else self.algebra.leaf(Expr("size", (), d))
         return out
+
+
+def _arithmetic(op: str, args: list[sympy.Expr]) -> sympy.Expr:
+    """``op`` (add, sub, neg, div; mul or matmul of scalars) applied to sympy values."""
+    if op == "neg":
+        return -args[0]
+    if op in ("add", "sub"):
+        return args[0] + args[1] if op == "add" else args[0] - args[1]
+    return args[0] / args[1] if op == "div" else args[0] * args[1]
 
 
 def is_ones(e: Expr) -> bool:

@@ -148,7 +148,7 @@ class Knowledge:
     def sums_to_zero(self, e: Expr) -> bool:
         """Do the entries of ``e`` sum to 0 whatever the inputs (``c: x - mu ones(n)``, the
         mean ``mu: 1/n ones(n)^T x`` taken out), read linearly through the file's definitions?"""
-        return not S.is_scalar(self.shape(e)) and EntrySums(self).total(e) == 0
+        return not S.is_scalar(self.shape(e)) and sympy.expand(EntrySums(self).total(e)) == 0
 
     def scaled_names(self) -> dict[str, Expr]:
         """Tensors the file also names divided by a scalar: ``xhat: c / s`` gives c = s xhat,
@@ -288,7 +288,7 @@ def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
-    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v) (whatever the sizes)."""
+    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(v / c) = sum(v) / c."""
     if e.op != "sum":
         return None
     inner = e.args[0]
@@ -324,8 +324,9 @@ def sum_by_linearity(e: Expr, k: Knowledge) -> Expr | None:
     if e.op != "sum" or S.is_scalar(k.shape(e.args[0])):
         return None
     sums = EntrySums(k)
+    total = sums.total(e.args[0])
     try:
-        out = sums.algebra.to_expr(sums.total(e.args[0]))
+        out = min((sums.algebra.to_expr(t) for t in (total, sympy.expand(total))), key=_measure)  # expanded: terms cancel
     except (NotElementwise, TypeError, KeyError):
         return None
     return out if formula_size(out) <= formula_size(e) else None  # as long: scalars out, where the algebra sees them
