@@ -36,8 +36,9 @@ until nothing changes, once without and (when a derivative f'(u) is present) onc
 function identities (and once with names scaled back, when the file has one), and returns the
 smallest formula seen by ``formula_size`` (core/measure); ties go to constant coefficients
 written before a product (``1/N X^T v``), then to the shorter text. Every rule is an identity of
-values; a printed formula is still confirmed by the oracles (explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
-each other (derive, the correct: line of a diagnosis, emitted code).
+values; a printed formula is still confirmed by the oracles (explain/formulas). ``inline`` is
+the one place a gradient program's steps are substituted into each other (derive, the correct:
+line of a diagnosis, emitted code).
 """
 from __future__ import annotations
 
@@ -309,12 +310,9 @@ def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
     if e.op != "matmul":
         return None
     a, b = e.args
-    if is_ones(a) and k.stochastic(b):
-        dims = (k.shape(a)[0], k.shape(b)[1])
-    elif is_ones(b) and k.stochastic(a, rows=True):
-        dims = (k.shape(a)[0], k.shape(b)[1])
-    else:
+    if not ((is_ones(a) and k.stochastic(b)) or (is_ones(b) and k.stochastic(a, rows=True))):
         return None
+    dims = (k.shape(a)[0], k.shape(b)[1])
     return num(1) if S.is_scalar(dims) else Expr("ones", (), dims)
 
 
