@@ -2,6 +2,8 @@
 the size measure, the function identities, and the formulas derive and diagnose print."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from tensorcalc.core.notation import plain
 from tensorcalc.core.readable import Knowledge, inline, readable
 from tensorcalc.core.sizes import size_sets
 from tensorcalc.errors import Pos
-from tensorcalc.explain.formulas import unconfirmed
+from tensorcalc.explain.formulas import true_gradient, unconfirmed
 from tensorcalc.frontends import load_spec
 from tensorcalc.frontends.parse import parse_claim
 
@@ -440,10 +442,12 @@ def test_sums_read_linearly_equal_the_sum(tmp_path, total):
     assert unconfirmed(model, out, total) is None, (plain(total), plain(out))
 
 
-def test_batch_softmax_regression_with_examples_as_rows_derives_the_textbook_gradient(capsys):
+def test_batch_softmax_regression_with_examples_as_rows_derives_the_textbook_gradient(tmp_path, capsys):
     path = "derivations/textbook/softmax_regression.yaml"
     assert main(["derive", path, "--wrt", "Wr", "--of", "LR"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "d LR / d Wr = 1/N Xr^T (Pr - Yc^T)"
+    model = model_of(tmp_path, Path(path).read_text(encoding="utf-8"))  # the correct: line of a failing claim
+    assert plain(true_gradient(model, var("LR"), "b", "mixed")) == "1/N (Pr^T - Yc) ones(N)"
 
 
 # --- notation: powers are unambiguous -----------------------------------------------------------
