@@ -369,6 +369,9 @@ forward:
   s: sqrt(1/n c^T c)
   xhat: c / s
   P: softmax_rows(M)
+  m: mean(v)
+  e: v - m ones(n)
+  R: M - mean(M, 2) ones(k)^T
 claims:
   - d s / d x = c / (n s)
 """
@@ -379,6 +382,8 @@ def test_a_centred_vector_sums_to_zero_and_one_centred_by_another_mean_does_not(
     k = Knowledge.of(model)
     assert k.sums_to_zero(var("c")) and k.sums_to_zero(node("mul", var("a"), var("xhat")))
     assert not k.sums_to_zero(var("d")) and not k.sums_to_zero(var("x")) and not k.sums_to_zero(var("s"))
+    assert k.sums_to_zero(var("e")) and k.sums_to_zero(var("R"))  # by mean(v), and by the mean of each row
+    assert not k.sums_to_zero(var("M")) and not k.sums_to_zero(node("sub", var("M"), var("P")))
     scaled = node("sum", node("sub", node("mul", var("a"), var("c")), var("v")))
     assert tidy_and_confirm(model, scaled) == "-sum(v)"
     not_centred = node("sum", node("sub", node("mul", var("a"), var("d")), var("v")))
@@ -420,7 +425,7 @@ def centred_sums(draw, depth: int = 3):
 
     def vector(level: int) -> Expr:
         if level == 0 or (level < depth and draw(st.integers(0, 2)) == 0):
-            return var(draw(st.sampled_from(("c", "xhat", "x", "v", "d"))))
+            return var(draw(st.sampled_from(("c", "xhat", "e", "x", "v", "d"))))
         op = draw(st.sampled_from(("add", "sub", "hadamard", "mul", "div", "plus_scalar")))
         scalar = var(draw(st.sampled_from(("a", "s", "mu"))))
         if op == "mul":

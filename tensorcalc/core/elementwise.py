@@ -282,8 +282,8 @@ class EntrySums:
         if e.op in ("add", "sub"):
             a, b = (self.total(x) * self.repeats(shape, x) for x in e.args)
             return a + b if e.op == "add" else a - b
-        if e.op in ("T", "sum_axis"):
-            return self.total(e.args[0])
+        if e.op in ("T", "sum_axis", "mean"):
+            return self.total(e.args[0]) / (self.terms(e) if e.op == "mean" else 1)
         if e.op in ("ones", "zeros", "eye"):
             return {"ones": self.count(shape), "zeros": sympy.Integer(0), "eye": self.count(shape[:1])}[e.op]
         if self.knowledge.stochastic(e) or self.knowledge.stochastic(e, rows=True):
@@ -304,8 +304,10 @@ class EntrySums:
             return _arithmetic(e.op, [self.value(a) for a in e.args])
         if e.op == "pow" and e.args[1].op == "num":
             return self.value(e.args[0]) ** sympy.Rational(e.args[1].attr.numerator, e.args[1].attr.denominator)
-        if e.op in ("sum", "T", "sum_axis") or e.op == "matmul":
-            return self.total(e.args[0]) if e.op != "matmul" else self.product(e)
+        if e.op in ("sum", "T", "sum_axis", "mean"):
+            return self.total(e.args[0]) / (self.terms(e) if e.op == "mean" else 1)
+        if e.op == "matmul":
+            return self.product(e)
         if e.op == "var" and e.attr in self.knowledge.values:
             return self.through_definition(e, self.value)
         return self.algebra.leaf(e)
@@ -368,6 +370,11 @@ class EntrySums:
             parts = [self.split(a) for a in e.args]
             return [s for p in parts for s in p[0]], [t for p in parts for t in p[1]]
         return [], [e]
+
+    def terms(self, mean: Expr) -> sympy.Expr:
+        """How many entries one value of ``mean(X)`` (all of X) or ``mean(X, axis)`` averages."""
+        shape = self.shape(mean.args[0])
+        return self.count(shape if mean.attr is None else shape[mean.attr - 1 : mean.attr])
 
     def count(self, dims: tuple) -> sympy.Expr:
         """The number of entries of a ``dims`` tensor, sizes as symbols of the algebra."""
