@@ -114,10 +114,7 @@ def test_every_claim_of_the_table_holds(path):
 
 
 # Entries where derive is still behind the textbook, and why; strict, so one that is fixed is noticed.
-LONGER = "a simplification the readable pass does not know yet"
-KNOWN_GAPS = {
-    "layer_norm: d L / d x": LONGER + " (sum(c) = 0 for the centred c, and c/s read as xhat)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _marked(entry):

@@ -7,7 +7,9 @@ elementwise (a name, a matrix product, ``sum(v)``, ``d L / d W``) to a sympy sym
 rewrite, and maps back, scalars first (``(p - y) x``), ``a - b`` for ``a + -b``. ``ones(d)``
 is the unit (``ones(d) ⊙ x`` is ``x``); a derivative ``f'(u)`` is either kept opaque or replaced
 by the table identity (``log'(u) = 1/u``), as the caller asks. Only the values of the entries
-matter, never a transpose: a tree mixing operands of different shapes is left alone.
+matter, never a transpose: a tree mixing operands of different shapes is left alone (a transposed
+elementwise tree is read with the transpose on its operands, ``log'(p)ᵀ ⊙ pᵀ`` as ``log'(pᵀ) ⊙ pᵀ``).
+``EntrySums`` reads the sum of a tensor's entries linearly, through the file's definitions.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import sympy
 from sympy.core.function import AppliedUndef
 
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, node, num
+from .expr import ELEMENTWISE_POWER, Expr, node, num, product_factors
 from .functions import T
 
 if TYPE_CHECKING:
@@ -63,6 +65,8 @@ class ElementwiseAlgebra:
             return sympy.Integer(1)
         if e.op == "zeros":
             return sympy.Integer(0)
+        if e.op == "T" and e.args[0].args and is_elementwise(e.args[0], self.shape):
+            return self.to_sympy(self.transposed_inside(e.args[0]))
         if not is_elementwise(e, self.shape):
             return self.leaf(e)
         args = [self.to_sympy(a) for a in e.args if e.op != "pow"]
@@ -78,6 +82,14 @@ class ElementwiseAlgebra:
             exponent = e.args[1].attr
             return self.to_sympy(e.args[0]) ** sympy.Rational(exponent.numerator, exponent.denominator)
         return self.application(e, args[0])
+
+    def transposed_inside(self, e: Expr) -> Expr:
+        """``eᵀ`` for an elementwise ``e``, the transpose moved onto its operands
+        (``log'(p)ᵀ ⊙ pᵀ`` -> ``log'(pᵀ) ⊙ pᵀ``, so the identity cancels it); scalars stay."""
+        if e.op == "pow":
+            return Expr("pow", (node("T", e.args[0]), e.args[1]), e.attr)
+        args = tuple(a if S.is_scalar(self.shape(a)) else node("T", a) for a in e.args)
+        return Expr(e.op, args, e.attr)
 
     def application(self, e: Expr, argument: sympy.Expr) -> sympy.Expr:
         """``f(u)``, ``f'(u)`` as an opaque function of u, or ``f'(u)`` by the table identity,
@@ -240,4 +252,154 @@ def candidates(e: Expr, knowledge: "Knowledge") -> list[Expr]:
             out.append(algebra.to_expr(form))
         except (NotElementwise, TypeError, KeyError):
             continue
+    return out
+
+
+class EntrySums:
+    """The sum of the entries of a tensor expression as a sympy expression, read linearly:
+    ``sum(a ± b) = sum(a) ± sum(b)``, scalars come out, ``ones(a, n) B`` sums to ``a sum(B)``,
+    a one-hot or probability matrix (a softmax) sums to its number of columns, and a definition
+    is read through its value, so ``c: x - mu ones(n)`` with ``mu: 1/n ones(n)^T x`` sums to 0.
+    What is not linear (``sum(u ⊙ v)``, ``sqrt(t)``) is one symbol of an ``ElementwiseAlgebra``
+    of scalars, which writes the result back as a formula."""
+
+    def __init__(self, knowledge: "Knowledge"):
+        self.knowledge = knowledge
+        self.shape = knowledge.shape
+        self.algebra = ElementwiseAlgebra(knowledge.shape, (1, 1), knowledge)
+        self.memo: dict[Expr, sympy.Expr] = {}
+
+    def total(self, e: Expr) -> sympy.Expr:
+        """Σ of the entries of ``e`` (its value when ``e`` is a scalar)."""
+        if e not in self.memo:  # a name read twice (h: g + g) is opened once
+            self.memo[e] = self._total(e)
+        return self.memo[e]
+
+    def _total(self, e: Expr) -> sympy.Expr:
+        shape = self.shape(e)
+        if S.is_scalar(shape):
+            return self.value(e)
+        if e.op in ("add", "sub"):
+            a, b = (self.total(x) * self.repeats(shape, x) for x in e.args)
+            return a + b if e.op == "add" else a - b
+        if e.op in ("T", "sum_axis", "mean"):
+            return self.total(e.args[0]) / (self.terms(e) if e.op == "mean" else 1)
+        if e.op in ("ones", "zeros", "eye"):
+            return {"ones": self.count(shape), "zeros": sympy.Integer(0), "eye": self.count(shape[:1])}[e.op]
+        if self.knowledge.stochastic(e) or self.knowledge.stochastic(e, rows=True):
+            return self.count(shape[1:] if self.knowledge.stochastic(e) else shape[:1])
+        if e.op == "matmul" and not any(S.is_scalar(self.shape(a)) for a in e.args):
+            return self.product(e)
+        if e.op in ("hadamard", "mul", "matmul", "neg", "div"):
+            return self.scaled(e)
+        if e.op == "var" and e.attr in self.knowledge.values:
+            return self.through_definition(e, self.total)
+        return self.algebra.leaf(node("sum", e))
+
+    def value(self, e: Expr) -> sympy.Expr:
+        """A scalar expression as sympy, sums of entries read by ``total``."""
+        if e.op == "num":
+            return sympy.Rational(e.attr.numerator, e.attr.denominator)
+        if e.op in ("add", "sub", "neg", "mul", "div") or (e.op == "matmul" and all(S.is_scalar(self.shape(a)) for a in e.args)):
+            return _arithmetic(e.op, [self.value(a) for a in e.args])
+        if e.op == "pow" and e.args[1].op == "num":
+            return self.value(e.args[0]) ** sympy.Rational(e.args[1].attr.numerator, e.args[1].attr.denominator)
+        if e.op in ("sum", "T", "sum_axis", "mean"):
+            return self.total(e.args[0]) / (self.terms(e) if e.op == "mean" else 1)
+        if e.op == "matmul":
+            return self.product(e)
+        if e.op == "var" and e.attr in self.knowledge.values:
+            return self.through_definition(e, self.value)
+        return self.algebra.leaf(e)
+
+    def through_definition(self, e: Expr, read) -> sympy.Expr:
+        """A name read through its value, unless that value is one opaque symbol (``s: sqrt(t)``
+        stays ``s``)."""
+        opened = read(self.knowledge.values[e.attr])
+        if opened.is_Symbol and self.algebra.exprs[opened].op != "size":
+            return self.algebra.leaf(e if S.is_scalar(self.shape(e)) else node("sum", e))
+        return opened
+
+    def product(self, e: Expr) -> sympy.Expr:
+        """Σ of a matrix product: 1×1 factors come out, a ones factor at either end counts."""
+        factors = product_factors(e)
+        scalars = [self.value(f) for f in factors if S.is_scalar(self.shape(f))]
+        rest = [f for f in factors if not S.is_scalar(self.shape(f))]
+        scale = sympy.Mul(*scalars)
+        if not rest:
+            return scale
+        for end, axis in ((0, 0), (-1, 1)):
+            if len(rest) > 1 and is_ones(rest[end]):
+                inner = rest[1:] if end == 0 else rest[:-1]
+                return scale * self.count(self.shape(rest[end])[axis : axis + 1]) * self.total(_chain(inner))
+        if len(rest) == 1:
+            return scale * self.total(rest[0])
+        return scale * self.algebra.leaf(node("sum", _chain(rest)))
+
+    def scaled(self, e: Expr) -> sympy.Expr:
+        """Σ of an elementwise product: scalar factors come out, ones factors drop."""
+        scalars, tensors = self.split(e)
+        scale = sympy.Mul(*scalars)
+        if not tensors:  # c ones(n)
+            return scale * self.count(self.shape(e))
+        joined = tensors[0]
+        for t in tensors[1:]:
+            joined = node("hadamard", joined, t)
+        inner = self.total(joined) if len(tensors) == 1 else self.algebra.leaf(node("sum", joined))
+        return scale * inner * self.repeats(self.shape(e), joined)
+
+    def repeats(self, shape: tuple, part: Expr) -> sympy.Expr:
+        """How many times the entries of ``part`` appear in a ``shape`` it is broadcast to
+        (a scalar added to a vector, a row ``bᵀ`` added to a matrix; 1 when the shapes agree)."""
+        own = self.shape(part)
+        return sympy.Integer(1) if S.same(own, shape) else self.count(shape) / self.count(own)
+
+    def split(self, e: Expr) -> tuple[list[sympy.Expr], list[Expr]]:
+        """(scalar factors, tensor factors) of ``e`` read as an elementwise product."""
+        if S.is_scalar(self.shape(e)):
+            return [self.value(e)], []
+        if e.op == "ones":
+            return [], []
+        if e.op == "neg":
+            scalars, tensors = self.split(e.args[0])
+            return [sympy.Integer(-1), *scalars], tensors
+        if e.op == "div" and S.is_scalar(self.shape(e.args[1])):
+            scalars, tensors = self.split(e.args[0])
+            return [*scalars, 1 / self.value(e.args[1])], tensors
+        if e.op in ("hadamard", "mul") or (e.op == "matmul" and any(S.is_scalar(self.shape(a)) for a in e.args)):
+            parts = [self.split(a) for a in e.args]
+            return [s for p in parts for s in p[0]], [t for p in parts for t in p[1]]
+        return [], [e]
+
+    def terms(self, mean: Expr) -> sympy.Expr:
+        """How many entries one value of ``mean(X)`` (all of X) or ``mean(X, axis)`` averages."""
+        shape = self.shape(mean.args[0])
+        return self.count(shape if mean.attr is None else shape[mean.attr - 1 : mean.attr])
+
+    def count(self, dims: tuple) -> sympy.Expr:
+        """The number of entries of a ``dims`` tensor, sizes as symbols of the algebra."""
+        out = sympy.Integer(1)
+        for d in dims:
+            out *= sympy.Integer(int(d)) if isinstance(d, int) or getattr(d, "is_Integer", False) else self.algebra.leaf(Expr("size", (), d))
+        return out
+
+
+def _arithmetic(op: str, args: list[sympy.Expr]) -> sympy.Expr:
+    """``op`` (add, sub, neg, div; mul or matmul of scalars) applied to sympy values."""
+    if op == "neg":
+        return -args[0]
+    if op in ("add", "sub"):
+        return args[0] + args[1] if op == "add" else args[0] - args[1]
+    return args[0] / args[1] if op == "div" else args[0] * args[1]
+
+
+def is_ones(e: Expr) -> bool:
+    """``ones(a, b)`` or its transpose."""
+    return e.op == "ones" or (e.op == "T" and e.args[0].op == "ones")
+
+
+def _chain(factors: list[Expr]) -> Expr:
+    out = factors[0]
+    for f in factors[1:]:
+        out = node("matmul", out, f)
     return out

@@ -8,13 +8,19 @@
                            sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
+                           Y^T ones(k, k), P ones(k, m)        ones(N, k), ones(N, m)   (Y onehot(k, N): columns;
+                                                                             P: softmax_rows(Z): rows)
+  sums read linearly       sum(a c - v), sum(Y)                -sum(v), N   (c: x - mu ones(n), mu: 1/n ones(n)^T x:
+                                                                             the entries of c sum to 0 by its definitions)
+  names scaled back        (sum(v ⊙ c) c)/s^2                   sum(v ⊙ xhat) xhat   (xhat: c / s: one more pass
+                                                                             reads c as s xhat)
   symmetric                S^T, inv(S)^T, (R R^T)^T            S, inv(S), R R^T   (S declared symmetric or spd,
                                                                              or a product equal to its transpose)
   named transposes         softmax(S^T)                        A^T          (A: softmax_rows(S) = softmax(S^T)^T)
   transpose of a sum       (V G^T - B)^T                       G V^T - B^T  (when fewer transposes remain)
   square of a transpose    Q^T Q^T                             (Q^2)^T
   row sums                 (P C^T ⊙ A) ones(n, m)              (P ⊙ A C) ones(q, m)
-  sum of ones              sum(ones(n))                        n
+  sum of ones              sum(ones(n))                        n            (sums read linearly)
   inverse of an inverse    inv(inv(A)), inv(Xi)                A            (Xi: inv(A))
   scalar of a sum          sum(s)                              s            (s a scalar)
   scalars out of products  A (c B), A (-B)                     c A B, -A B
@@ -27,11 +33,12 @@
 
 (a form a rule shortened and ``simplify`` lengthened again, ``(u ⊙ v)^T X``, stays a candidate)
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
-function identities, and returns the smallest formula seen by ``formula_size`` (core/measure);
-ties go to constant coefficients written before a product (``1/N X^T v``), then to the shorter
-text. Every rule is an identity of values; a printed formula is still confirmed by the oracles
-(explain/formulas). ``inline`` is the one place a gradient program's steps are substituted into
-each other (derive, the correct: line of a diagnosis, emitted code).
+function identities (and once with names scaled back, when the file has one), and returns the
+smallest formula seen by ``formula_size`` (core/measure); ties go to constant coefficients
+written before a product (``1/N X^T v``), then to the shorter text. Every rule is an identity of
+values; a printed formula is still confirmed by the oracles (explain/formulas). ``inline`` is
+the one place a gradient program's steps are substituted into each other (derive, the correct:
+line of a diagnosis, emitted code).
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ import sympy
 
 from ..errors import ShapeError
 from . import shapes as S
-from .elementwise import candidates, is_elementwise
+from .elementwise import EntrySums, NotElementwise, candidates, is_elementwise, is_ones
 from .expr import Expr, node, num, product_factors, substitute, walk
 from .functions import FunctionTable
 from .identities import derivative_identity
@@ -130,9 +137,28 @@ class Knowledge:
             return self.symmetric(a, depth)
         return a == node("T", b) or b == node("T", a)
 
-    def stochastic(self, e: Expr) -> bool:
-        """Does every column of ``e`` sum to one (one-hot, probability, softmax)?"""
-        return self._declared(e)[0] in STOCHASTIC_KINDS or self._softmax(e)
+    def stochastic(self, e: Expr, rows: bool = False) -> bool:
+        """Does every column (every row, ``rows``) of ``e`` sum to one (one-hot, probability,
+        softmax; a transpose of one, ``softmax_rows``)?"""
+        if e.op == "T":
+            return self.stochastic(e.args[0], not rows)
+        if e.op == "var" and e.attr in self.values:
+            return self.stochastic(self.values[e.attr], rows)
+        return not rows and (self._declared(e)[0] in STOCHASTIC_KINDS or e.op == "softmax")
+
+    def sums_to_zero(self, e: Expr) -> bool:
+        """Do the entries of ``e`` sum to 0 whatever the inputs (``c: x - mu ones(n)``, the
+        mean ``mu: 1/n ones(n)^T x`` taken out), read linearly through the file's definitions?"""
+        return not S.is_scalar(self.shape(e)) and sympy.expand(EntrySums(self).total(e)) == 0
+
+    def scaled_names(self) -> dict[str, Expr]:
+        """Tensors the file also names divided by a scalar: ``xhat: c / s`` gives c = s xhat,
+        so a formula in c can read xhat."""
+        out: dict[str, Expr] = {}
+        for name, value in self.values.items():
+            if value.op == "div" and value.args[0].op == "var" and S.is_scalar(self.shape(value.args[1])):
+                out.setdefault(value.args[0].attr, node("mul", value.args[1], Expr("var", (), name)))
+        return {k: v for k, v in out.items() if not S.is_scalar(self.shape(Expr("var", (), k)))}
 
     def _softmax(self, e: Expr) -> bool:
         value = self.values.get(e.attr) if e.op == "var" else e
@@ -154,8 +180,12 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     seen = [base]
     tidied_forms: list[Expr] = []
     primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
-    for identities in (False, True) if primed else (False,):  # without a derivative both passes agree
-        current = base
+    passes = [(False, base), (True, base)] if primed else [(False, base)]  # without a derivative both agree
+    scaled = knowledge.scaled_names()
+    if scaled and any(n.op == "var" and n.attr in scaled for n in walk(base)):  # c read as s xhat (xhat: c / s)
+        passes.append((primed, simplify(substitute(base, scaled), knowledge.shape)))
+    for identities, start in passes:
+        current = start
         tidy = _Tidy(dataclasses.replace(knowledge, identities=identities))
         for _ in range(ROUNDS):
             tidied = tidy.visit(current)
@@ -259,8 +289,7 @@ def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
 
 
 def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
-    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(y) = 1 (y sums to one);
-    sum(ones(n, m)) = n m."""
+    """sum(s) = s for a scalar s; sum(-v) = -sum(v); sum(c v) = c sum(v); sum(v / c) = sum(v) / c."""
     if e.op != "sum":
         return None
     inner = e.args[0]
@@ -272,37 +301,33 @@ def sum_of_scalar(e: Expr, k: Knowledge) -> Expr | None:
         return node(inner.op, inner.args[0], node("sum", inner.args[1]))
     if inner.op == "div" and S.is_scalar(k.shape(inner.args[1])):
         return node("div", node("sum", inner.args[0]), inner.args[1])
-    if S.is_vector(k.shape(inner)) and k.stochastic(inner):
-        return num(1)
-    if inner.op == "ones":
-        return _count(inner.attr)
     return None
 
 
-def _count(dims: tuple) -> Expr:
-    """The number of entries of a ``dims`` tensor, by the dimensions' names (``n``, ``n m``)."""
-    named = [Expr("size", (), d) for d in dims if not (isinstance(d, int) or getattr(d, "is_Integer", False))]
-    fixed = 1
-    for d in dims:
-        if isinstance(d, int) or getattr(d, "is_Integer", False):
-            fixed *= int(d)
-    out = num(fixed) if fixed != 1 or not named else None
-    for d in named:
-        out = d if out is None else node("matmul", out, d)
-    return out
-
-
 def ones_times_stochastic(e: Expr, k: Knowledge) -> Expr | None:
-    """ones(a, k) V = ones(a, m) when every column of the k×m V sums to one."""
-    if e.op != "matmul" or e.args[0].op != "ones" or not k.stochastic(e.args[1]):
+    """ones(a, k) V = ones(a, m) when every column of the k×m V sums to one, and
+    V ones(m, a) = ones(k, a) when every row of the k×m V does (``Yᵀ ones(k, k)``, Y one-hot)."""
+    if e.op != "matmul":
         return None
-    rows = k.shape(e.args[0])[0]
-    shape = k.shape(e.args[1])
-    if len(shape) != 2:
+    a, b = e.args
+    if not ((is_ones(a) and k.stochastic(b)) or (is_ones(b) and k.stochastic(a, rows=True))):
         return None
-    if S.is_scalar((rows, shape[1])):
-        return num(1)
-    return Expr("ones", (), (rows, shape[1]))
+    dims = (k.shape(a)[0], k.shape(b)[1])
+    return num(1) if S.is_scalar(dims) else Expr("ones", (), dims)
+
+
+def sum_by_linearity(e: Expr, k: Knowledge) -> Expr | None:
+    """sum(a ± b) = sum(a) ± sum(b), scalars out, when that is shorter: a centred c sums to 0
+    (``sum(k c - v)`` -> ``-sum(v)``), a one-hot matrix to its number of columns."""
+    if e.op != "sum" or S.is_scalar(k.shape(e.args[0])):
+        return None
+    sums = EntrySums(k)
+    total = sums.total(e.args[0])
+    try:
+        out = min((sums.algebra.to_expr(t) for t in (total, sympy.expand(total))), key=_measure)  # expanded: terms cancel
+    except (NotElementwise, TypeError, KeyError):
+        return None
+    return out if formula_size(out) <= formula_size(e) else None  # as long: scalars out, where the algebra sees them
 
 
 def scalar_out_of_product(e: Expr, k: Knowledge) -> Expr | None:
@@ -463,6 +488,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     definition_backwards,
     symmetric_transpose,
     sum_of_scalar,
+    sum_by_linearity,
     ones_times_stochastic,
     scalar_out_of_product,
     diag_products,
