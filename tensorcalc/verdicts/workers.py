@@ -26,7 +26,7 @@ from ..document import CheckSettings
 from ..errors import InternalError, Pos
 from .ahead import start_prover
 from .check import check_file
-from .lifetime import die_with_parent as _die_with_parent
+from .lifetime import die_with_parent
 from .results import ClaimResult, FileResult, Instance
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -44,7 +44,7 @@ def grace(limit: float) -> float:
 
 def _serve(conn, parent: int) -> None:
     """Worker main loop: (path, time_limit, skip) in, messages out, until told to stop."""
-    _die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
@@ -128,7 +128,7 @@ class _Worker:
 def _context():
     """fork is cheapest, but not once jax (and its threads) lives in this process; then each
     worker is a new interpreter (``_Launched``), and this process stays its parent, which
-    ``_die_with_parent`` checks."""
+    ``die_with_parent`` checks."""
     import multiprocessing
 
     return _LaunchContext() if "jax" in sys.modules or sys.platform != "linux" else multiprocessing.get_context("fork")
