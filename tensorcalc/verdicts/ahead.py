@@ -22,7 +22,7 @@ import time
 from ..core import shapes as S
 from .check import PROOF_SECONDS, all_sizes_outcome, cases, free_ranges, symbolic_proof
 from .evidence import exact_cost
-from .lifetime import die_with_parent
+from .lifetime import die_with_parent, shared_heap
 from .results import EXACT_BUDGET
 
 PARTS = ("proof", "all_sizes")  # in the order the worker asks for them
@@ -38,7 +38,8 @@ def start_prover(prepared, models: list, skip: int) -> "Prover | None":
     read, write = os.pipe()
     parent = os.getpid()
     try:
-        pid = os.fork()
+        with shared_heap():
+            pid = os.fork()
     except OSError:
         os.close(read)
         os.close(write)

@@ -26,7 +26,7 @@ from ..document import CheckSettings
 from ..errors import InternalError, Pos
 from .ahead import start_prover
 from .check import check_file
-from .lifetime import die_with_parent
+from .lifetime import die_with_parent, shared_heap
 from .results import ClaimResult, FileResult, Instance
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -101,7 +101,8 @@ class _Worker:
         # drops it: hold such signals until the worker exists
         held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
-            self.process.start()
+            with shared_heap():
+                self.process.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
