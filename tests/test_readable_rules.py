@@ -176,6 +176,26 @@ def test_one_hot_and_probability_vectors_sum_to_one(tmp_path):
     assert tidy_and_confirm(model, node("mul", var("c"), node("sum", node("neg", var("y"))))) == "-c"
 
 
+LOG_SOFTMAX = SOFTMAX.replace("  p: softmax(z)\n  L: -sum(y ⊙ log(p))", "  p: softmax(z)\n  L: -y^T log_softmax(z)")
+
+
+def test_the_log_softmax_form_of_cross_entropy_derives_p_minus_y(tmp_path, capsys):
+    assert derived(capsys, write(tmp_path, LOG_SOFTMAX), "W") == "d L / d W = (p - y) x^T"
+
+
+def test_exponentials_over_their_sum_read_as_softmax(tmp_path):
+    model = model_of(tmp_path, KINDS.replace("  s: sigma(u)", "  s: sigma(u)\n  t: softmax(u)"))
+    u, v = var("u"), var("v")
+    exp_u, exp_v = Expr("apply", (u,), ("exp", 0)), Expr("apply", (v,), ("exp", 0))
+    row = Expr("ones", (), model.shape(node("T", u)))
+    assert tidy_and_confirm(model, node("div", exp_u, node("matmul", row, exp_u))) == "t"
+    assert tidy_and_confirm(model, node("div", exp_v, node("sum", exp_v))) == "softmax(v)"
+    # near misses: another vector's sum, a matrix's exponentials over the sum of all entries
+    assert "softmax" not in tidy_and_confirm(model, node("div", exp_u, node("sum", exp_v)))
+    exp_a = Expr("apply", (var("A"),), ("exp", 0))
+    assert "softmax" not in tidy_and_confirm(model, node("div", exp_a, node("sum", exp_a)))
+
+
 def test_symmetric_inputs_and_their_inverses_are_not_transposed(tmp_path):
     model = model_of(tmp_path, KINDS)
     assert tidy_and_confirm(model, node("matmul", node("T", var("S")), var("u"))) == "S u"

@@ -7,6 +7,7 @@
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
                            sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
+  softmax                  exp(z)/(ones(1, k) exp(z))          p            (p: softmax(z); exp(z)/sum(exp(z)) too)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
                            Y^T ones(k, k), P ones(k, m)        ones(N, k), ones(N, m)   (Y onehot(k, N): columns;
                                                                              P: softmax_rows(Z): rows)
@@ -449,6 +450,22 @@ def diag_products(e: Expr, k: Knowledge) -> Expr | None:
     return None
 
 
+def softmax_of_exponentials(e: Expr, k: Knowledge) -> Expr | None:
+    """exp(u) / (ones(1, n) exp(u)) = exp(u) / sum(exp(u)) = softmax(u) for a column u (what
+    the derivative of ``log_softmax`` is made of); definitions backwards then name it (p)."""
+    if e.op != "div" or not _exponential(e.args[0]):
+        return None
+    u, total = e.args[0].args[0], e.args[1]
+    if not _vector(u, k) or k.shape(u)[1] != 1:
+        return None
+    summed = total.args[0] if total.op == "sum" else total.args[1] if total.op == "matmul" and _ones_along(total.args[0], k, row=True) else None
+    return node("softmax", u) if summed == e.args[0] else None
+
+
+def _exponential(e: Expr) -> bool:
+    return e.op == "apply" and e.attr == ("exp", 0)
+
+
 def _vector(e: Expr, k: Knowledge) -> bool:
     shape = k.shape(e)
     return S.is_vector(shape) and not S.is_scalar(shape)
@@ -486,6 +503,7 @@ def inverse_of_inverse(e: Expr, k: Knowledge) -> Expr | None:
 
 LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     definition_backwards,
+    softmax_of_exponentials,
     symmetric_transpose,
     sum_of_scalar,
     sum_by_linearity,
