@@ -81,6 +81,7 @@ def test_the_operator_on_anything_but_a_gradient_is_a_plain_derivative():
     (r"\frac{\partial^2 f}{\partial (A x)^2} = B", "differentiate by one symbol", 31),
     (r"\frac{\partial}{\partial x} = B", "needs what it differentiates after it", 1),
     (r"\frac{\partial}{\partial x}(A) x = B", "put the whole operand inside the parentheses", 32),
+    (r"a = \partial x", "\\partial outside \\frac{\\partial ...}{\\partial ...}", 5),
 ])
 def test_forms_that_make_no_sense_are_refused_at_their_position(latex, message, col):
     with pytest.raises(TensorcalcError) as err:

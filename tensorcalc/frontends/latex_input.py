@@ -55,7 +55,7 @@ UNSUPPORTED = {
     "NORM_R": "norm bars do not match",
     "TOP": "\\top outside a superscript",
     "PRIMECMD": "\\prime outside a superscript",
-    "PARTIAL": "\\partial outside \\frac{\\partial ...}{\\partial ...}",
+    "PARTIAL": "\\partial outside \\frac{{\\partial ...}}{{\\partial ...}}",  # braces doubled: str.format
 }
 _norms = threading.local()
 
