@@ -16,6 +16,9 @@ The subset (grammar in ``latex.lark``; nothing is ever evaluated):
               ``\\operatorname{vec|inv|logdet|mean|sign|softmax\\_rows|log\\_softmax|...}(X)``,
               ``\\operatorname{kron}(A, B)``, ``\\operatorname{sum}(X, 1)``.
   derivatives ``\\frac{\\partial A}{\\partial B}``, ``\\frac{dA}{dB}``, ``\\frac{\\mathrm{d} A}{\\mathrm{d} B}``.
+              Second derivatives ``\\frac{\\partial^2 f}{\\partial x \\partial y^\\top}``, ``\\frac{\\partial^2 f}{\\partial x^2}``,
+              ``\\frac{\\partial}{\\partial x}\\left(\\frac{\\partial f}{\\partial y}\\right)``: the Cookbook's matrix, rows by x
+              (``_Binder.second_derivative`` places it in the file's layout).
   claims      ``A = B`` (``:=`` with a plain name on the left defines a helper), chains ``A = B = C``,
               rows ``\\\\`` with ``&= C`` continuing the first left side, several relations separated by commas,
               ``\\propto``; a range ``\\ell = 1, \\dots, L-1`` (optionally after ``\\text{for}``) loops the row.
