@@ -16,10 +16,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tensorcalc.core.notation import plain
 from tensorcalc.errors import Pos, TensorcalcError
-from tensorcalc.frontends.latex_input import parse_latex_claims
+from tensorcalc.frontends.latex_input import SymbolMap, parse_latex_claims
 from tensorcalc.frontends.parse import parse_claim
 from tensorcalc.verdicts.check import check_file
 
@@ -65,6 +67,28 @@ def test_a_hessian_by_one_variable_is_the_plain_derivative_of_the_gradient(latex
 @pytest.mark.parametrize("latex", MIXED)
 def test_a_mixed_partial_has_rows_by_its_first_variable_in_every_layout(latex, layout, plain_form):
     assert _lhs(latex, layout) == _plain_lhs(plain_form)
+
+
+SYMBOLS = {"x": "x", r"\mathbf{w}": "w", r"\boldsymbol{\beta}": "beta", r"\theta": "theta", "u_1": "u1", r"\bm{v}": "v"}
+TEMPLATES = [  # ∂²f/∂a∂bᵀ as textbooks write it, with {f} {a} {b} to fill in
+    r"\frac{{\partial^2 {f}}}{{\partial {a} \partial {b}^\top}}",
+    r"\frac{{\partial^{{2}} {f}}}{{\partial {a} \, \partial {b}^{{T}}}}",
+    r"\frac{{\partial^2 {f}}}{{\partial {a}\partial {b}}}",
+    r"\frac{{\partial}}{{\partial {a}}}\left(\frac{{\partial {f}}}{{\partial {b}}}\right)",
+    r"\frac{{\partial}}{{\partial {a}}} \frac{{\partial {f}}}{{\partial {b}^{{\top}}}}",
+    r"\frac{{\partial^2}}{{\partial {a} \partial {b}^\top}} {f}",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(TEMPLATES), st.sampled_from(sorted(SYMBOLS)), st.sampled_from(sorted(SYMBOLS)),
+       st.sampled_from([("J", "J"), (r"\ell", "loss"), (r"\mathcal{J}", "J")]), st.sampled_from(LAYOUTS))
+def test_generated_second_derivatives_read_as_the_plain_term_of_their_layout(template, a, b, f, layout):
+    latex = template.format(f=f[0], a=a, b=b) + " = B"
+    symbols = SymbolMap({r"\ell": parse_claim("loss = B", WHERE).lhs})
+    read = plain(parse_latex_claims(latex, WHERE, symbols, layout)[0].parsed.lhs)
+    inner, outer = (SYMBOLS[b], SYMBOLS[a]) if layout == "denominator" else (SYMBOLS[a], SYMBOLS[b])
+    assert read == _plain_lhs(f"d (d {f[1]} / d {inner}) / d {outer}")
 
 
 def test_the_operator_on_anything_but_a_gradient_is_a_plain_derivative():
