@@ -38,6 +38,8 @@ SAME_VARIABLE = [  # each is ∂²/∂x∂xᵀ: d (d f / d x) / d x in every lay
     r"\frac{\partial}{\partial x}\left(\frac{\partial f}{\partial x}\right)",
     r"\frac{\partial}{\partial x} \frac{\partial f}{\partial x^\top}",
     r"\frac{\partial^2}{\partial x^2} f",
+    r"\frac{d^2 f}{d x^2}",
+    r"\frac{\mathrm{d}}{\mathrm{d} x}\left(\frac{\mathrm{d} f}{\mathrm{d} x}\right)",
 ]
 MIXED = [  # ∂²f/∂x∂yᵀ, rows by x: d (d f / d x) / d y, or d (d f / d y) / d x in denominator layout
     r"\frac{\partial^2 f}{\partial x \partial y^\top}",
@@ -45,6 +47,7 @@ MIXED = [  # ∂²f/∂x∂yᵀ, rows by x: d (d f / d x) / d y, or d (d f / d y
     r"\frac{\partial}{\partial x} \frac{\partial f}{\partial y^\top}",
     r"\frac{\partial}{\partial x}\left(\frac{\partial f}{\partial y}\right)",
     r"\frac{\partial^2}{\partial x \partial y^\top} f",
+    r"\frac{d^2 f}{dx \, dy^\top}",
 ]
 
 
@@ -105,6 +108,8 @@ def test_the_operator_on_anything_but_a_gradient_is_a_plain_derivative():
     (r"\frac{\partial^2 f}{\partial (A x)^2} = B", "differentiate by one symbol", 31),
     (r"\frac{\partial}{\partial x} = B", "needs what it differentiates after it", 1),
     (r"\frac{\partial}{\partial x}(A) x = B", "put the whole operand inside the parentheses", 32),
+    (r"\frac{d^2 f}{d x \, d y \, d z} = B", "write a second derivative \\frac{d^2 f}{d x^2}", 1),
+    (r"\frac{d}{d (A x)} x = B", "d/dx: differentiate by one symbol", 13),
     (r"a = \partial x", "\\partial outside \\frac{\\partial ...}{\\partial ...}", 5),
 ])
 def test_forms_that_make_no_sense_are_refused_at_their_position(latex, message, col):

@@ -265,7 +265,8 @@ class _Reader(lark.Transformer):
         tok, top, bottom = c
         where = self.pos(tok)
         partial = [isinstance(x, tuple) for x in (top, bottom)]
-        if all(partial) and (top[0], bottom[0]) != ("partial", "partial") or all(partial) and _squared(bottom[1]):
+        second_order = all(partial) and ((top[0], bottom[0]) != ("partial", "partial") or _squared(bottom[1]))
+        if second_order:  # ∂² above, two variables or x^2 below (or one of them without the other: refused)
             return _second_derivative(top, bottom, where)
         if all(partial) and top[1] is None:
             return Expr("d_operator", (_variable(bottom[1], "\\partial/\\partial x"),), None, where)
@@ -273,6 +274,11 @@ class _Reader(lark.Transformer):
             return node("deriv", top[1], bottom[1], pos=where)
         if any(partial):
             raise TensorcalcError("\\partial on one side of a fraction only", where)
+        second = _d_second_derivative(top, bottom, where)
+        if second is not None:
+            return second
+        if _is_d(top) and _strip_d(bottom) is not None:  # \frac{d}{dx}: the operator, as with \partial
+            return Expr("d_operator", (_variable(_strip_d(bottom), "d/dx"),), None, where)
         d_top, d_bottom = _strip_d(top), _strip_d(bottom)
         if d_top is not None and d_bottom is not None:
             return node("deriv", d_top, d_bottom, pos=where)
@@ -461,6 +467,22 @@ def _second_derivative(top: tuple, bottom: tuple, where: Pos) -> Expr:
     if top[1] is None:  # \frac{\partial^2}{\partial x^2} f: an operator, applied to what follows
         return Expr("d_operator", variables, None, where)
     return Expr("hessian", (top[1], *variables), None, where)
+
+
+def _d_second_derivative(top: Expr, bottom: Expr, where: Pos) -> Expr | None:
+    """``\\frac{d^2 f}{d x^2}``, ``\\frac{d^2 f}{dx \\, dy^\\top}``, ``\\frac{d^2}{dx^2} f``: read as with ``\\partial``
+    (None when the fraction is not ``d^2 ...`` over ``d ...``: a quotient)."""
+    factors, below = product_factors(top, juxtaposed_only=True), product_factors(bottom, juxtaposed_only=True)
+    if not (_squared(factors[0]) and _is_d(factors[0].args[0]) and _is_d(below[0])):
+        return None
+    f = functools.reduce(lambda a, b: node("matmul", a, b, pos=a.pos), factors[1:]) if len(factors) > 1 else None
+    if len(below) == 2:
+        variables = ("partial", below[1], where)
+    elif len(below) == 4 and _is_d(below[2]):
+        variables = ("partials", (below[1], below[3]), where)
+    else:
+        raise TensorcalcError("write a second derivative \\frac{d^2 f}{d x^2} or \\frac{d^2 f}{d x \\, d y^\\top}", where)
+    return _second_derivative(("partial2", f, where), variables, where)
 
 
 def _strip_d(e) -> Expr | None:
