@@ -16,6 +16,9 @@ The subset (grammar in ``latex.lark``; nothing is ever evaluated):
               ``\\operatorname{vec|inv|logdet|mean|sign|softmax\\_rows|log\\_softmax|...}(X)``,
               ``\\operatorname{kron}(A, B)``, ``\\operatorname{sum}(X, 1)``.
   derivatives ``\\frac{\\partial A}{\\partial B}``, ``\\frac{dA}{dB}``, ``\\frac{\\mathrm{d} A}{\\mathrm{d} B}``.
+              Second derivatives ``\\frac{\\partial^2 f}{\\partial x \\partial y^\\top}``, ``\\frac{\\partial^2 f}{\\partial x^2}``,
+              ``\\frac{\\partial}{\\partial x}\\left(\\frac{\\partial f}{\\partial y}\\right)``: the Cookbook's matrix, rows by x
+              (``_Binder.second_derivative`` places it in the file's layout).
   claims      ``A = B`` (``:=`` with a plain name on the left defines a helper), chains ``A = B = C``,
               rows ``\\\\`` with ``&= C`` continuing the first left side, several relations separated by commas,
               ``\\propto``; a range ``\\ell = 1, \\dots, L-1`` (optionally after ``\\text{for}``) loops the row.
@@ -55,7 +58,7 @@ UNSUPPORTED = {
     "NORM_R": "norm bars do not match",
     "TOP": "\\top outside a superscript",
     "PRIMECMD": "\\prime outside a superscript",
-    "PARTIAL": "\\partial outside \\frac{\\partial ...}{\\partial ...}",
+    "PARTIAL": "\\partial outside \\frac{{\\partial ...}}{{\\partial ...}}",  # braces doubled: str.format
 }
 _norms = threading.local()
 
@@ -221,8 +224,18 @@ class _Reader(lark.Transformer):
     hadamard = binary("hadamard")
     otimes = binary("otimes")
     mul = binary("mul")
-    matmul = binary("matmul")
     div = binary("div")
+
+    def matmul(self, c):
+        """Juxtaposition; ``\\frac{\\partial}{\\partial x}`` applies to every factor after it."""
+        left, right = c[0], c[-1]
+        if left.op == "d_operator":
+            return Expr("d_apply", (right, *left.args), None, left.pos)
+        if left.op == "d_apply" and left.args[0] in self.grouped:
+            raise TensorcalcError("after \\frac{\\partial}{\\partial x}(...) put the whole operand inside the parentheses", right.pos)
+        if left.op == "d_apply":
+            return Expr("d_apply", (node("matmul", left.args[0], right, pos=left.args[0].pos), *left.args[1:]), None, left.pos)
+        return node("matmul", left, right, pos=left.pos)
 
     def neg(self, c):
         return node("neg", c[1], pos=self.pos(c[0]))
@@ -233,14 +246,39 @@ class _Reader(lark.Transformer):
     def partial_arg(self, c):
         return ("partial", c[2], self.pos(c[1]))
 
+    def partial_alone(self, c):
+        """``{\\partial}`` above a fraction bar: the operator ∂/∂x, applied to what follows."""
+        return ("partial", None, self.pos(c[1]))
+
+    def partial_pair(self, c):
+        """``{\\partial x \\partial y^\\top}`` below a fraction bar: two variables of a second derivative."""
+        return ("partials", (c[2], c[4]), self.pos(c[1]))
+
+    def partial_power(self, c):
+        """``{\\partial^2 f}`` (or ``{\\partial^{2}}`` alone): the numerator of a second derivative."""
+        kinds = c[3]
+        if len(kinds) != 1 or kinds[0][0] != "pow" or kinds[0][1].op != "num" or kinds[0][1].attr != 2:
+            raise TensorcalcError("only second derivatives \\partial^2 are read (or nest \\frac{\\partial}{\\partial x})", self.pos(c[2]))
+        return ("partial2", c[4] if isinstance(c[4], Expr) else None, self.pos(c[1]))
+
     def frac(self, c):
         tok, top, bottom = c
         where = self.pos(tok)
         partial = [isinstance(x, tuple) for x in (top, bottom)]
+        second_order = all(partial) and ((top[0], bottom[0]) != ("partial", "partial") or _squared(bottom[1]))
+        if second_order:  # ∂² above, two variables or x^2 below (or one of them without the other: refused)
+            return _second_derivative(top, bottom, where)
+        if all(partial) and top[1] is None:
+            return Expr("d_operator", (_variable(bottom[1], "\\partial/\\partial x"),), None, where)
         if all(partial):
             return node("deriv", top[1], bottom[1], pos=where)
         if any(partial):
             raise TensorcalcError("\\partial on one side of a fraction only", where)
+        second = _d_second_derivative(top, bottom, where)
+        if second is not None:
+            return second
+        if _is_d(top) and _strip_d(bottom) is not None:  # \frac{d}{dx}: the operator, as with \partial
+            return Expr("d_operator", (_variable(_strip_d(bottom), "d/dx"),), None, where)
         d_top, d_bottom = _strip_d(top), _strip_d(bottom)
         if d_top is not None and d_bottom is not None:
             return node("deriv", d_top, d_bottom, pos=where)
@@ -372,6 +410,9 @@ class _Reader(lark.Transformer):
 
     def call(self, c):
         head, _l, arg, _r = c
+        if head.op == "d_operator":  # \frac{\partial}{\partial x}\left( ... \right)
+            self.grouped[arg] = True
+            return self.matmul([head, arg])
         return Expr("call", (arg,), head, head.pos)
 
     # --- rows
@@ -392,6 +433,56 @@ class _Reader(lark.Transformer):
 
     def start(self, c):
         return [x for x in c if not isinstance(x, lark.Token)]
+
+
+def _squared(e: Expr | None) -> bool:
+    """``x^2`` below ``\\partial``: the Hessian's ∂x² (never a derivative by a power)."""
+    return e is not None and e.op == "pow" and e.args[1].op == "num" and e.args[1].attr == 2
+
+
+def _variable(e: Expr, form: str) -> Expr:
+    """The symbol a derivative is taken by (as written, before the symbol map)."""
+    if e.op != "sym":
+        raise TensorcalcError(f"{form}: differentiate by one symbol", e.pos)
+    return e
+
+
+def _second_derivative(top: tuple, bottom: tuple, where: Pos) -> Expr:
+    """``\\partial^2 f`` over ``\\partial x^2`` or ``\\partial x \\partial y^\\top`` -> ``hessian(f, x, y)``: the
+    Matrix Cookbook's ∂²f/∂x∂yᵀ, rows by x and columns by y (a transpose, if any, on y)."""
+    form = "\\frac{\\partial^2 f}{\\partial x \\partial y^\\top}"
+    if top[0] != "partial2":
+        raise TensorcalcError(f"\\partial x^2 or two variables below the bar need \\partial^2 above it: {form}", where)
+    if bottom[0] == "partials":
+        first, second = bottom[1]
+        if first.op == "T":
+            raise TensorcalcError(f"the transpose goes on the second variable: {form}", first.pos)
+        if second.op == "T":
+            second = second.args[0]
+    elif _squared(bottom[1]):
+        first = second = bottom[1].args[0]
+    else:
+        raise TensorcalcError("\\partial^2 needs two variables below the bar: \\partial x^2 or \\partial x \\partial y^\\top", where)
+    variables = (_variable(first, form), _variable(second, form))
+    if top[1] is None:  # \frac{\partial^2}{\partial x^2} f: an operator, applied to what follows
+        return Expr("d_operator", variables, None, where)
+    return Expr("hessian", (top[1], *variables), None, where)
+
+
+def _d_second_derivative(top: Expr, bottom: Expr, where: Pos) -> Expr | None:
+    """``\\frac{d^2 f}{d x^2}``, ``\\frac{d^2 f}{dx \\, dy^\\top}``, ``\\frac{d^2}{dx^2} f``: read as with ``\\partial``
+    (None when the fraction is not ``d^2 ...`` over ``d ...``: a quotient)."""
+    factors, below = product_factors(top, juxtaposed_only=True), product_factors(bottom, juxtaposed_only=True)
+    if not (_squared(factors[0]) and _is_d(factors[0].args[0]) and _is_d(below[0])):
+        return None
+    f = functools.reduce(lambda a, b: node("matmul", a, b, pos=a.pos), factors[1:]) if len(factors) > 1 else None
+    if len(below) == 2:
+        variables = ("partial", below[1], where)
+    elif len(below) == 4 and _is_d(below[2]):
+        variables = ("partials", (below[1], below[3]), where)
+    else:
+        raise TensorcalcError("write a second derivative \\frac{d^2 f}{d x^2} or \\frac{d^2 f}{d x \\, d y^\\top}", where)
+    return _second_derivative(("partial2", f, where), variables, where)
 
 
 def _strip_d(e) -> Expr | None:
@@ -459,16 +550,19 @@ def read_latex_claims(spec, symbols: SymbolMap) -> None:
         if claim.latex is None or claim.text.text != claim.latex:  # plain syntax (a `claim:` beside `latex:` wins)
             claims.append(replace(claim, index=len(claims)))
             continue
-        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols):
+        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols, spec.layout, spec.tensors):
             claims.append(replace(claim, index=len(claims), text=Text(read.text, read.pos), parsed=read.parsed))
     spec.claims = claims
 
 
-def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) -> list[LatexClaim]:
-    """Every relation of a LaTeX block, as plain-syntax claims (raw trees, file positions)."""
+def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None, layout: str | None = None,
+                       tensors: dict[str, Text] | None = None) -> list[LatexClaim]:
+    """Every relation of a LaTeX block, as plain-syntax claims (raw trees, file positions).
+    ``layout`` places second derivatives (None: as numerator layout); ``tensors``, the file's declarations,
+    refuse a second derivative of a declared non-scalar or by a declared matrix."""
     symbols = symbols or SymbolMap()
     raw_rows, reader = _parse_tree(text, pos, symbols)
-    binder = _Binder(symbols)
+    binder = _Binder(symbols, layout)
     claims: list[LatexClaim] = []
     first_lhs = None
     for row in raw_rows:
@@ -488,7 +582,36 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None) ->
         claims.extend(LatexClaim(replace(c.parsed, loop=loop), c.text, c.pos) for c in row_claims)
     if not claims:
         raise TensorcalcError("no claim in this LaTeX", pos)
+    _refuse_senseless_hessians(binder.hessians, tensors or {})
     return claims
+
+
+def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, bool]]:
+    """Declared tensor name (a family by its base) -> (kind, whether it is a matrix: two sizes, neither 1)."""
+    kinds = {}
+    for key, text in tensors.items():
+        try:
+            parsed = parse(text.text, "type_line", text.pos)
+        except TensorcalcError:
+            continue  # the model reports a bad declaration with its own position
+        matrix = parsed.kind == "spd" or len(parsed.dims) == 2 and not any(d.op == "num" and d.attr == 1 for d in parsed.dims)
+        kinds[key.split("[")[0]] = (parsed.kind, matrix)
+    return kinds
+
+
+def _refuse_senseless_hessians(hessians: list, tensors: dict[str, Text]) -> None:
+    """∂²f/∂x∂yᵀ is a matrix only for a scalar f and vectors (or scalars) x, y: refuse what the
+    declarations show is not (a matrix variable, a vector or matrix f) with the term's position."""
+    kinds = _declared_kinds(tensors)
+    for f, x, y in hessians:
+        for var in (x, y):
+            kind, matrix = kinds.get(var.attr.split("[")[0], ("", False))
+            if matrix:
+                raise TensorcalcError(f"\\partial^2 by {var.attr}, a {kind}: the Hessian \\partial^2 f/\\partial x \\partial y^\\top "
+                                      f"is taken by vectors or scalars (by a matrix it is a 4-tensor: d (d f / d {var.attr}) / d {var.attr})", var.pos)
+        kind, _matrix = kinds.get(f.attr.split("[")[0], ("scalar", False)) if f.op == "name" else ("scalar", False)
+        if kind != "scalar":
+            raise TensorcalcError(f"\\partial^2 of {f.attr}, a {kind}: a Hessian is of a scalar", f.pos)
 
 
 def _entry_indices(e: Expr) -> frozenset:
@@ -577,8 +700,10 @@ def _primes(name: str) -> int:
 class _Binder:
     """Intermediate trees -> raw trees of parse.py: symbols renamed through the map, sums bound."""
 
-    def __init__(self, symbols: SymbolMap):
+    def __init__(self, symbols: SymbolMap, layout: str | None = None):
         self.symbols = symbols
+        self.layout = layout
+        self.hessians: list[tuple[Expr, Expr, Expr]] = []  # (f, x, y) of each second derivative read, bound
 
     def bind(self, e: Expr, bound: frozenset = frozenset()) -> Expr:
         if e.op == "sym":
@@ -597,9 +722,36 @@ class _Binder:
             return node("matmul", head, arg, pos=e.pos)
         if e.op == "deriv":
             return node("deriv", self.bind(e.args[0], bound), self.bind(e.args[1], bound), pos=e.pos)
+        if e.op in ("hessian", "d_apply", "d_operator"):
+            return self.second_derivative(e, bound)
         if not e.args:
             return e
         return Expr(e.op, tuple(self.bind(a, bound) for a in e.args), e.attr, e.pos)
+
+    def second_derivative(self, e: Expr, bound: frozenset) -> Expr:
+        """``hessian(f, x, y)`` (∂²f/∂x∂yᵀ, rows by x) as the plain syntax's derivative of a derivative in the
+        file's layout: ``d (d f / d x) / d y`` in numerator and mixed layout, ``d (d f / d y) / d x`` in
+        denominator layout (each n×m, entry [i, j] = ∂²f/∂x_i∂y_j). ``∂/∂x`` applied to ``∂f/∂y`` (or to
+        ``∂f/∂y^\\top``) is that term; applied to anything else it is ``d (...) / d x``."""
+        if e.op == "d_operator":
+            raise TensorcalcError("\\frac{\\partial}{\\partial x} needs what it differentiates after it", e.pos)
+        if e.op == "d_apply" and len(e.args) == 3:  # \frac{\partial^2}{\partial x \partial y^\top} f
+            e = Expr("hessian", e.args, None, e.pos)
+        elif e.op == "d_apply":
+            operand, x = e.args
+            inner = operand.args[1] if operand.op == "deriv" else None
+            if inner is not None and inner.op == "T" and inner.args[0].op == "sym":
+                inner = inner.args[0]
+            if inner is None or inner.op != "sym":
+                return node("deriv", self.bind(operand, bound), self.bind(x, bound), pos=e.pos)
+            e = Expr("hessian", (operand.args[0], x, inner), None, e.pos)
+        f, x, y = (self.bind(a, bound) for a in e.args)
+        for var in (x, y):
+            if var.op != "name":
+                raise TensorcalcError("a second derivative is taken by a tensor or a definition, not an expression", var.pos)
+        self.hessians.append((f, x, y))
+        first, second = (y, x) if self.layout == "denominator" else (x, y)
+        return node("deriv", node("deriv", f, first, pos=e.pos), second, pos=e.pos)
 
     def name_of(self, e: Expr, bound: frozenset = frozenset()) -> str:
         out = self.symbol(e, bound)
