@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import lark
 
-from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
@@ -71,6 +71,10 @@ def binary(op: str):
         return node(op, left, right, pos=left.pos)
 
     return build
+
+
+NORM_SUBSCRIPTS = {"F": "norm", "2": TWO_NORM, "1": ONE_NORM}
+INFINITY_SUBSCRIPTS = {"\\infty", "∞", "inf", "infty", "max"}
 
 
 def exact_number(text: str, pos: Pos) -> Fraction:
@@ -137,11 +141,19 @@ class _ToExpr(lark.Transformer):
         return Expr("matmul", inner.args, GROUPED, inner.pos) if inner.op == "matmul" else inner
 
     def norm_bars(self, items):
-        """``||x||``, ``||X||_F``: the 2-norm or Frobenius norm; ``||x||_2`` is ``norm_2``, the
-        Euclidean norm, which resolve refuses for a matrix (there it would be the spectral norm)."""
+        """``||x||``, ``||X||_F``: the 2-norm or Frobenius norm; ``||x||_2`` (``norm_2``) and
+        ``||x||_1`` (``norm_1``) are vector norms, which resolve refuses for a matrix (there they
+        would be the spectral norm and the largest column sum)."""
         opener, inner, *rest = items
-        two = any(getattr(t, "type", None) == "NORMSUB" and "2" in t for t in rest)
-        return Expr("call", (inner,), TWO_NORM if two else "norm", self._tok(opener))
+        rest = [t for t in rest if getattr(t, "type", None) == "NORMSUB"]
+        sub = str(rest[0])[1:].strip("{}") if rest else "F"
+        if sub in INFINITY_SUBSCRIPTS:
+            raise TensorcalcError(f"norm subscript {str(rest[0])!r}: the max norm (the largest absolute entry) is not "
+                                  "supported; a norm's subscript is 1, 2 or F", self._tok(rest[0]))
+        if sub not in NORM_SUBSCRIPTS:
+            raise TensorcalcError(f"norm subscript {str(rest[0])!r}: a norm's subscript is 1 (sum of absolute values), "
+                                  "2 (Euclidean) or F (Frobenius)", self._tok(rest[0]))
+        return Expr("call", (inner,), NORM_SUBSCRIPTS[sub], self._tok(opener))
 
     # --- operators
     add = binary("add")
