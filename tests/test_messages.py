@@ -46,6 +46,19 @@ def test_message_names_the_fix(old, new, expected):
     assert expected in message(old, new)
 
 
+@pytest.mark.parametrize("spelling, builtin", [
+    ("tr", "trace"), ("Tr", "trace"), ("Trace", "trace"), ("Det", "det"), ("ln", "log"), ("inverse", "inv"),
+])
+def test_a_function_spelt_as_other_tools_spell_it_names_the_builtin(spelling, builtin):
+    """``tr(X)`` is a close name by meaning, not by edit distance: it still gets "did you mean 'trace'?"."""
+    text = message("1/2 norm(r)^2", f"{spelling}(r r^T)")
+    assert f"unknown name {spelling!r}; did you mean {builtin!r}?" in text
+
+
+def test_an_alias_is_suggested_only_when_the_builtin_is_known():
+    assert closest("tr", ["trace", "x"]) == ["trace"] and closest("tr", ["x", "t"]) == ["t"]
+
+
 def test_run_together_derivative_is_spelled_out(tmp_path, capsys):
     """``dloss/dr`` reads as a division of two names; it is refused where the names are looked up."""
     path = tmp_path / "f.yaml"
