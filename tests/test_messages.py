@@ -90,6 +90,24 @@ def test_derive_with_a_bad_name_is_a_bad_argument(args, expected, capsys):
     assert expected in out.err and "d ... /" not in out.out
 
 
+@pytest.mark.parametrize("args, expected", [
+    (["--wrt", "W[L-7]"], "--wrt 'W[L-7]': no layer of 'W' has that index at the file's sizes"),
+    (["--wrt", "W[9]"], "--wrt 'W[9]': no layer of 'W' has that index"),
+    (["--wrt", "W["], "--wrt 'W[': not a name"),
+    (["--wrt", "W[L-7]x"], "--wrt 'W[L-7]x': not a name"),
+    (["--wrt", "W[1][2]"], "--wrt 'W[1][2]': a member of the family 'W' has one index"),
+    (["--wrt", "L"], "--wrt 'L': not a tensor or definition"),
+    (["--wrt", "Q"], "--wrt 'Q': not a tensor or definition"),
+    (["--of", "a[L-7]"], "--of 'a[L-7]': no layer of 'a' has that index"),
+    (["--of", "a["], "--of 'a[': not a name"),
+])
+def test_derive_with_a_bad_family_member_is_one_line_exit_2(args, expected, capsys):
+    """A member that is no layer, or no name at all, is a bad argument, not an inconclusive derivation."""
+    assert cli.main(["derive", "derivations/mlp.yaml", *args]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and expected in out.err
+
+
 def test_every_argument_has_help():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
