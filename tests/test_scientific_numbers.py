@@ -7,6 +7,8 @@ import time
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tensorcalc import cli
 from tensorcalc.core.expr import num
@@ -148,3 +150,18 @@ def test_scientific_literal_is_a_number_when_no_name_e_is_declared(tmp_path):
     path.write_text("tensorcalc: 1\ndims: {n: 2}\ntensors:\n  x: vector(n)\n  e2: vector(n)\nforward:\n"
                     "  y: x + 2e-3 e2\n  loss: sum(y)\nclaims:\n  - d loss / d x = ones(n)^T\n")
     assert check_file(str(path)).claims[0].verdict == "holds"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10**6), st.integers(0, 999), st.sampled_from("eE"), st.sampled_from(["", "+", "-"]),
+       st.integers(0, 300))
+def test_any_scientific_literal_reads_as_python_reads_it_exactly(whole, decimals, letter, sign, exponent):
+    text = f"{whole}.{decimals}{letter}{sign}{exponent}"
+    assert read(text).attr == Fraction(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-10**6, 10**6), st.integers(0, 40))
+def test_any_decimal_fraction_prints_and_reads_back_exactly(numerator, exponent):
+    value = Fraction(numerator, 10**exponent)
+    assert value_of(read(plain(num(value)))) == value
