@@ -132,6 +132,7 @@ def test_one_norm_of_a_matrix_is_refused_with_what_to_write(tmp_path, definition
 @pytest.mark.parametrize("norm, words", [
     ("||x||_\\infty", "the max norm"), ("||x||_inf", "the max norm"), ("||x||_∞", "the max norm"),
     ("||x||_{\\infty}", "the max norm"), ("||x||_p", "a norm's subscript is 1"), ("||x||_{3}", "a norm's subscript is 1"),
+    ("||x||_12", "a norm's subscript is 1"), ("||x||_F2", "a norm's subscript is 1"),
 ])
 def test_other_norm_subscripts_are_refused_by_name(tmp_path, norm, words):
     err = _refused(tmp_path, "x^T x", f"'{norm} = 1'", words)
