@@ -165,3 +165,14 @@ def test_any_scientific_literal_reads_as_python_reads_it_exactly(whole, decimals
 def test_any_decimal_fraction_prints_and_reads_back_exactly(numerator, exponent):
     value = Fraction(numerator, 10**exponent)
     assert value_of(read(plain(num(value)))) == value
+
+
+def test_a_function_formula_reads_scientific_notation_exactly(tmp_path):
+    import sympy
+
+    path = tmp_path / "f.yaml"
+    path.write_text("tensorcalc: 1\ndims: {n: 2}\nfunctions: {lrelu: 't -> Max(t, 1e-2 t)'}\ntensors:\n  x: vector(n)\n"
+                    "forward:\n  loss: sum(lrelu(x))\nclaims:\n  - d loss / d x = lrelu'(x)^T\n")
+    formula = Prepared(load_spec(str(path))).functions.formulas["lrelu"]
+    t = sorted(formula.free_symbols, key=str)[0]
+    assert sympy.simplify(formula - sympy.Max(t, sympy.Rational(1, 100) * t)) == 0
