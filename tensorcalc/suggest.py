@@ -18,10 +18,19 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+# Names other tools and textbooks give to built-ins, too far from ours by edit distance to be found (tr -> trace).
+ALIASES = {"tr": "trace", "ln": "log", "inverse": "inv", "logistic": "sigmoid", "kronecker": "kron", "sgn": "sign"}
+
+
 def closest(word: str, known: Iterable[str]) -> list[str]:
-    """The known words nearest to ``word``: at most 2 edits (1 for words of up to 3 characters), best first."""
+    """The known words nearest to ``word``: the built-in it is another tool's name for, else those
+    at most 2 edits away (1 for words of up to 3 characters), best first."""
+    known = set(known)
+    alias = ALIASES.get(word.lower())
+    if alias in known and alias != word:
+        return [alias]
     limit = 1 if len(word) <= 3 else 2
-    scored = sorted((edit_distance(word.lower(), k.lower()), k) for k in set(known) if k != word)
+    scored = sorted((edit_distance(word.lower(), k.lower()), k) for k in known if k != word)
     best = [(d, k) for d, k in scored if d <= limit]
     return [k for d, k in best if d == best[0][0]][:3] if best else []
 

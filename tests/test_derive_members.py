@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tensorcalc.core.expr import Expr, node, substitute, var
 from tensorcalc.core.notation import plain
 from tensorcalc.core.sizes import size_sets
+from tensorcalc.errors import TensorcalcError
 from tensorcalc.explain.formulas import Line, NotDerivable
 from tensorcalc.explain.members import _confirm_everywhere, derive_member
 from tensorcalc.core.model import Model, Prepared
@@ -37,7 +38,7 @@ def _derived(wrt: list[str]) -> tuple[dict, dict]:
 
 @pytest.fixture(scope="module")
 def chain():
-    return _derived(["w[L]", "w[L-1]", "w[L-7]"])
+    return _derived(["w[L]", "w[L-1]"])
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,10 @@ def test_a_numbered_member_keeps_the_recursion(family, index):
     assert [line.role for line in d.steps] == ["base", "recursion"]
 
 
-def test_a_member_below_every_layer_is_refused(chain):
-    assert "no layer of 'w' has that index" in chain[1]["w[L-7]"]
+@pytest.mark.parametrize("wrt", ["w[L-7]", "w[L+1]", "w[9]"])
+def test_a_member_below_every_layer_is_a_bad_argument(wrt):
+    with pytest.raises(TensorcalcError, match=re.escape(f"--wrt {wrt!r}: no layer of 'w' has that index")):
+        derive_file(str(CHAIN), ["w[L]", wrt])
 
 
 def test_without_a_confirmed_member_formula_the_family_is_shown(monkeypatch):
@@ -120,10 +123,11 @@ def test_the_printed_member_formula_holds_as_a_claim(tmp_path, depth, wrt):
     """At each depth the printed formula, read back as a claim of the file, holds; it names layers
     from L only (no layer number stands for L - k)."""
     path = _chain_file(tmp_path, depth)
-    derived = derive_file(str(path), [wrt])
     if depth == 2 and wrt == "w[L-2]":
-        assert "no layer of 'w'" in derived.refused[0][1]
+        with pytest.raises(TensorcalcError, match="no layer of 'w'"):
+            derive_file(str(path), [wrt])
         return
+    derived = derive_file(str(path), [wrt])
     text = claim_text(derived.derivations[0])
     assert re.search(r"\[\d", text) is None, text
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -46,6 +46,19 @@ def test_message_names_the_fix(old, new, expected):
     assert expected in message(old, new)
 
 
+@pytest.mark.parametrize("spelling, builtin", [
+    ("tr", "trace"), ("Tr", "trace"), ("Trace", "trace"), ("Det", "det"), ("ln", "log"), ("inverse", "inv"),
+])
+def test_a_function_spelt_as_other_tools_spell_it_names_the_builtin(spelling, builtin):
+    """``tr(X)`` is a close name by meaning, not by edit distance: it still gets "did you mean 'trace'?"."""
+    text = message("1/2 norm(r)^2", f"{spelling}(r r^T)")
+    assert f"unknown name {spelling!r}; did you mean {builtin!r}?" in text
+
+
+def test_an_alias_is_suggested_only_when_the_builtin_is_known():
+    assert closest("tr", ["trace", "x"]) == ["trace"] and closest("tr", ["x", "t"]) == ["t"]
+
+
 def test_run_together_derivative_is_spelled_out(tmp_path, capsys):
     """``dloss/dr`` reads as a division of two names; it is refused where the names are looked up."""
     path = tmp_path / "f.yaml"
@@ -75,6 +88,24 @@ def test_derive_with_a_bad_name_is_a_bad_argument(args, expected, capsys):
     assert cli.main(["derive", "derivations/shallow.yaml", *args]) == 2
     out = capsys.readouterr()
     assert expected in out.err and "d ... /" not in out.out
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--wrt", "W[L-7]"], "--wrt 'W[L-7]': no layer of 'W' has that index at the file's sizes"),
+    (["--wrt", "W[9]"], "--wrt 'W[9]': no layer of 'W' has that index"),
+    (["--wrt", "W["], "--wrt 'W[': not a name"),
+    (["--wrt", "W[L-7]x"], "--wrt 'W[L-7]x': not a name"),
+    (["--wrt", "W[1][2]"], "--wrt 'W[1][2]': a member of the family 'W' has one index"),
+    (["--wrt", "L"], "--wrt 'L': not a tensor or definition"),
+    (["--wrt", "Q"], "--wrt 'Q': not a tensor or definition"),
+    (["--of", "a[L-7]"], "--of 'a[L-7]': no layer of 'a' has that index"),
+    (["--of", "a["], "--of 'a[': not a name"),
+])
+def test_derive_with_a_bad_family_member_is_one_line_exit_2(args, expected, capsys):
+    """A member that is no layer, or no name at all, is a bad argument, not an inconclusive derivation."""
+    assert cli.main(["derive", "derivations/mlp.yaml", *args]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and expected in out.err
 
 
 def test_every_argument_has_help():

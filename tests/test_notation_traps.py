@@ -103,3 +103,37 @@ def test_softmax_of_a_row_written_as_the_row_softmax_holds(tmp_path):
 def test_derivative_of_an_unbracketed_expression_says_to_bracket_it(tmp_path):
     err = _refused(tmp_path, "x^T x", "d x^T x / d x = 2 x", "put it in parentheses")
     assert (err.pos.line, err.pos.col) == (11, 5)
+
+
+@pytest.mark.parametrize("claim", [
+    "'||x||_1 = sum(abs(x))'", "'||x||_{1} = norm1(x)'", "'‖x‖_1 = ones(n)^T abs(x)'",
+    "d f / d x = sign(x)",
+])
+def test_one_norm_of_a_column_is_the_sum_of_absolute_values(tmp_path, claim):
+    result = _verdicts(tmp_path, "'||x||_1'", claim)
+    assert [c.verdict for c in result.claims] == ["holds"]
+
+
+def test_one_norm_is_not_the_two_norm(tmp_path):
+    result = _verdicts(tmp_path, "'||x||_1'", "'f = ||x||_2'")
+    assert [c.verdict for c in result.claims] == ["fails"]
+
+
+@pytest.mark.parametrize("definition, claim, line", [
+    ("x^T x", "'||X||_1 = sum(abs(X))'", 11),
+    ("'||r^T||_1'", "f = sum(abs(r))", 9),
+])
+def test_one_norm_of_a_matrix_is_refused_with_what_to_write(tmp_path, definition, claim, line):
+    """The induced 1-norm of a matrix is its largest column sum, not the sum of every entry."""
+    err = _refused(tmp_path, definition, claim, "largest column sum of absolute values")
+    assert "write norm1(" in str(err) and err.pos.line == line
+
+
+@pytest.mark.parametrize("norm, words", [
+    ("||x||_\\infty", "the max norm"), ("||x||_inf", "the max norm"), ("||x||_∞", "the max norm"),
+    ("||x||_{\\infty}", "the max norm"), ("||x||_p", "a norm's subscript is 1"), ("||x||_{3}", "a norm's subscript is 1"),
+    ("||x||_12", "a norm's subscript is 1"), ("||x||_F2", "a norm's subscript is 1"),
+])
+def test_other_norm_subscripts_are_refused_by_name(tmp_path, norm, words):
+    err = _refused(tmp_path, "x^T x", f"'{norm} = 1'", words)
+    assert err.pos.line == 11 and err.pos.col == 6 + norm.index("_")  # after "  - '"

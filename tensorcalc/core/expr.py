@@ -22,6 +22,7 @@ from ..errors import Pos
 from .notation import ELEMENTWISE_POWER as ELEMENTWISE_POWER  # the tree's power attr, spelt as the syntax writes it
 from .notation import plain
 TWO_NORM = "norm_2"  # ||x||_2: the Euclidean norm of a vector (of a matrix it would be the spectral norm)
+ONE_NORM = "norm_1"  # ||x||_1: the sum of absolute values of a column (of a matrix: the largest column sum)
 GLUED_CALL = "glued"  # attr of ^T written right after name(...): A(B)^T, whose bracket alone may be transposed
 
 

@@ -107,6 +107,8 @@ class Prepared:
         self.families = {d.key.base for d in self.tensors + self.forward if d.key.param or d.key.fixed}
         self.families |= {b for b, (k, _r) in self.helpers.items() if k.param}
         names = [d.key.base for d in self.tensors + self.forward]
+        P.refuse_ambiguous_exponents([*spec.forward.values(), *(c.text for c in spec.claims if c.parsed is None)],
+                                     {*names, *self.helpers})
         for name in names:
             if name in self.functions.formulas and name not in BUILTINS:
                 raise TensorcalcError(f"{name!r} is both a function and a tensor", spec.tensors.get(name, spec.forward.get(name)).pos)

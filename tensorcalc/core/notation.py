@@ -87,8 +87,7 @@ def _bracketed(e: Expr, text) -> str:
     if op in ("var", "name"):  # "name": a raw (unresolved) name as written, e.g. W[l-1]
         return e.attr
     if op == "num":
-        v = e.attr
-        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+        return number_text(e.attr)
     if op == "size":
         return size_text(e.attr)
     if op == "call":  # a raw call as written: sigma'(z), diag(v), I(h)
@@ -119,6 +118,17 @@ def _bracketed(e: Expr, text) -> str:
         axis, start, stop = e.attr
         return f"({'rows' if axis == 0 else 'columns'} {_one_based(start)}..{stop} of {text(e.args[0])})"
     return f"{op}({', '.join(text(a) for a in e.args)})"
+
+
+def number_text(v) -> str:
+    """A rational as the grammar reads it back exactly: ``3``, ``1/3``, and a short numerator
+    over a power of ten at least 10^4 in scientific notation (``1e-5``, not ``1/100000``)."""
+    if v.denominator == 1:
+        return str(v.numerator)
+    exponent = len(str(v.denominator)) - 1
+    if exponent >= 4 and v.denominator == 10**exponent and abs(v.numerator) < 1000:
+        return f"{v.numerator}e-{exponent}"
+    return f"{v.numerator}/{v.denominator}"
 
 
 def _scaled(e: Expr, explicit: bool) -> str:

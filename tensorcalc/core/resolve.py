@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, num, product_factors, size
+from .expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, num, product_factors, size
 from .notation import plain
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
@@ -168,6 +168,8 @@ class Resolver:
             raise TensorcalcError(f"{raw.attr!r}: {name!r} is not an elementwise function", raw.pos)
         if name == TWO_NORM and len(args) == 1:
             return _two_norm(self.model, args[0], raw.pos)
+        if name == ONE_NORM and len(args) == 1:
+            return _one_norm(self.model, args[0], raw.pos)
         if name in AXIS_REDUCTIONS and len(args) == 2:
             return _axis_reduction(name, args, raw)
         if name in STRUCTURAL:
@@ -275,6 +277,17 @@ def _two_norm(model: Model, x: Expr, pos) -> Expr:
             f"||{plain(x)}||_2 of a matrix ({plain(x)} is {S.fmt(shape)}) is its spectral norm (largest singular value), "
             f"which tensorcalc does not have; for the Frobenius norm write ||{plain(x)}||_F or norm({plain(x)})", pos)
     return Expr("norm", (x,), None, pos)
+
+
+def _one_norm(model: Model, x: Expr, pos) -> Expr:
+    """``||x||_1`` of a column is the sum of absolute values; of a matrix (a row included) it is the
+    induced 1-norm, the largest column sum of absolute values, which is refused rather than misread."""
+    shape = shape_of(model, x)
+    if len(shape) != 2 or shape[1] != 1:
+        raise TensorcalcError(
+            f"||{plain(x)}||_1 of a matrix ({plain(x)} is {S.fmt(shape)}) is its largest column sum of absolute values, "
+            f"which tensorcalc does not have; for the sum of the absolute values of all entries write norm1({plain(x)})", pos)
+    return COMPOSITE["norm1"](model, x, pos)
 
 
 def _axis_reduction(name: str, args: tuple, raw: Expr) -> Expr:

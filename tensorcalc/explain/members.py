@@ -22,6 +22,34 @@ class NoSuchMember(NotDerivable):
     """The requested member is no layer at any size set of the file (``w[L-7]`` with L ≤ 4)."""
 
 
+COMMAND_LINE = Pos("<command line>", 1, 1)
+
+
+def request_problem(prepared: Prepared, name: str) -> str | None:
+    """Why ``name`` (a ``--wrt`` or ``--of`` value whose base the file declares) names nothing to
+    derive: not a name (``W[``), a member with other than one index (``W[]``), or a member that is
+    no layer at any size set of the file (``W[L-7]``, ``W[9]``); None when it may name something."""
+    try:
+        base, groups, _primes = split_name(name, COMMAND_LINE)
+    except TensorcalcError:
+        return "not a name: write a tensor or definition (W1), or a family member (W[l], W[L-1])"
+    if base not in prepared.families or not groups:
+        return None
+    if len(groups) != 1 or len(groups[0]) != 1:
+        return f"a member of the family {base!r} has one index: {base}[l] for the family, {base}[L-1] for one member"
+    index = groups[0][0]
+    if any(n.op == "name" and n.attr not in prepared.spec.dims for n in walk(index)):
+        return None  # the family's own index (l): the whole family
+    for sizes in size_sets(prepared.spec.dims, prepared.spec.check.seed):
+        model = Model(prepared, sizes)
+        try:
+            if f"{base}[{model.eval_int(index, model.scope)}]" in model.shapes:
+                return None
+        except (TensorcalcError, ArithmeticError, KeyError, TypeError):
+            return f"cannot read the index {name!r}"
+    return f"no layer of {base!r} has that index at the file's sizes"
+
+
 class _FromTop(IndexMap):
     """Every concrete layer index at depth ``depth`` written as ``L`` plus an offset."""
 
@@ -40,7 +68,7 @@ def member_offset(prepared: Prepared, wrt: str, models: list[Model]) -> int | No
     """``w[L-1]`` -> -1: the member's index minus the depth, the same at every size set; None
     unless ``wrt`` names one member of a family by an index that moves with ``L``."""
     spec = prepared.spec
-    base, groups, primes = split_name(wrt, Pos("<command line>", 1, 1))
+    base, groups, primes = split_name(wrt, COMMAND_LINE)
     if primes or base not in prepared.families or len(groups) != 1 or len(groups[0]) != 1 or "L" not in spec.dims:
         return None
     index = groups[0][0]
@@ -61,7 +89,7 @@ def derive_member(prepared: Prepared, wrt: str, layout: str, of: str | None = No
     offset = member_offset(prepared, wrt, [deep, *models])
     if offset is None:
         return None
-    base = split_name(wrt, Pos("<command line>", 1, 1))[0]
+    base = split_name(wrt, COMMAND_LINE)[0]
     key = f"{base}[{deep.depth + offset}]"
     present = [m for m in models if f"{base}[{m.depth + offset}]" in m.shapes]
     if key not in deep.shapes or not present:

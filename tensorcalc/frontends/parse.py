@@ -15,13 +15,14 @@ from types import SimpleNamespace
 
 import lark
 
-from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, node, num
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, node, num
 from ..core.limits import loop_values
 from ..errors import Pos, TensorcalcError
 
 _STARTS = ["claim_line", "def_line", "type_line", "lambda_line", "dim_line"]
 GROUPED = "()"  # attr of a product written in parentheses
 MAX_TEXT = 10_000  # characters in one expression: longer text is refused, not parsed
+MAX_EXPONENT = 300  # |k| in 1e<k>: beyond it a float overflows, and the exact value would be a giant integer
 
 
 @functools.lru_cache(maxsize=1)
@@ -72,6 +73,22 @@ def binary(op: str):
     return build
 
 
+NORM_SUBSCRIPTS = {"F": "norm", "2": TWO_NORM, "1": ONE_NORM}
+INFINITY_SUBSCRIPTS = {"\\infty", "∞", "inf", "infty", "max"}
+
+
+def exact_number(text: str, pos: Pos) -> Fraction:
+    """``2.5E3``, ``1e-5``, ``0.1``: the exact rational the digits spell; an exponent beyond
+    ``MAX_EXPONENT`` is refused before any power of ten is built."""
+    mantissa, _e, exponent = text.lower().partition("e")
+    if not exponent:
+        return Fraction(mantissa)
+    digits = exponent.lstrip("+-").lstrip("0")
+    if len(digits) > len(str(MAX_EXPONENT)) or int(exponent) > MAX_EXPONENT or int(exponent) < -MAX_EXPONENT:
+        raise TensorcalcError(f"number {text!r}: the exponent is beyond ±{MAX_EXPONENT}", pos)
+    return Fraction(mantissa) * Fraction(10) ** int(exponent)
+
+
 class _ToExpr(lark.Transformer):
     """Lark tree -> raw Expr, every node carrying its file position."""
 
@@ -93,7 +110,7 @@ class _ToExpr(lark.Transformer):
     # --- atoms
     def number(self, items):
         (tok,) = items
-        return num(Fraction(str(tok)), pos=self._tok(tok))
+        return num(exact_number(str(tok), self._tok(tok)), pos=self._tok(tok))
 
     def name(self, items):
         (tok,) = items
@@ -124,11 +141,19 @@ class _ToExpr(lark.Transformer):
         return Expr("matmul", inner.args, GROUPED, inner.pos) if inner.op == "matmul" else inner
 
     def norm_bars(self, items):
-        """``||x||``, ``||X||_F``: the 2-norm or Frobenius norm; ``||x||_2`` is ``norm_2``, the
-        Euclidean norm, which resolve refuses for a matrix (there it would be the spectral norm)."""
+        """``||x||``, ``||X||_F``: the 2-norm or Frobenius norm; ``||x||_2`` (``norm_2``) and
+        ``||x||_1`` (``norm_1``) are vector norms, which resolve refuses for a matrix (there they
+        would be the spectral norm and the largest column sum)."""
         opener, inner, *rest = items
-        two = any(getattr(t, "type", None) == "NORMSUB" and "2" in t for t in rest)
-        return Expr("call", (inner,), TWO_NORM if two else "norm", self._tok(opener))
+        rest = [t for t in rest if getattr(t, "type", None) == "NORMSUB"]
+        sub = str(rest[0])[1:].strip("{}") if rest else "F"
+        if sub in INFINITY_SUBSCRIPTS:
+            raise TensorcalcError(f"norm subscript {str(rest[0])!r}: the max norm (the largest absolute entry) is not "
+                                  "supported; a norm's subscript is 1, 2 or F", self._tok(rest[0]))
+        if sub not in NORM_SUBSCRIPTS:
+            raise TensorcalcError(f"norm subscript {str(rest[0])!r}: a norm's subscript is 1 (sum of absolute values), "
+                                  "2 (Euclidean) or F (Frobenius)", self._tok(rest[0]))
+        return Expr("call", (inner,), NORM_SUBSCRIPTS[sub], self._tok(opener))
 
     # --- operators
     add = binary("add")
@@ -246,7 +271,8 @@ def parse(text: str, start: str, pos: Pos):
 
 
 # ``1/2N``: lecture notes (``1/2m``) mean 1/(2N); read by precedence it would be N/2.
-_GLUED_DIVISOR = re.compile(r"/\s*(\d+(?:\.\d+)?)([^\W\d]\w*)")
+# The number is matched whole (a lookahead group cannot backtrack), so ``/1e5`` is a number, not 1·e5.
+_GLUED_DIVISOR = re.compile(r"/\s*(?=(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?))\1([^\W\d]\w*)")
 
 
 def _refuse_glued_divisor(text: str, pos: Pos) -> None:
@@ -255,10 +281,34 @@ def _refuse_glued_divisor(text: str, pos: Pos) -> None:
     if match is None:
         return
     number, name = match.groups()
-    where = SimpleNamespace(line=text.count("\n", 0, match.start()) + 1, column=match.start() - text.rfind("\n", 0, match.start()))
     raise TensorcalcError(
         f"'/{number}{name}' is ambiguous: write 1/({number} {name}) to divide by {number}·{name}, "
-        f"or /{number} {name} to multiply by {name}", _ToExpr(pos)._pos(where))
+        f"or /{number} {name} to multiply by {name}", _offset_pos(text, match.start(), pos))
+
+
+def _offset_pos(text: str, offset: int, pos: Pos) -> Pos:
+    """The file position of ``text[offset]``, ``text`` starting at ``pos``."""
+    where = SimpleNamespace(line=text.count("\n", 0, offset) + 1, column=offset - text.rfind("\n", 0, offset))
+    return _ToExpr(pos)._pos(where)
+
+
+# A number token in scientific notation; its other reading is a number times a name (2e5: 2·e5; 2e-3: 2·e − 3).
+_SCIENTIFIC = re.compile(r"(?<![\w.'′])(\d+(?:\.\d+)?)([eE])([+-]?)(\d+)")
+
+
+def refuse_ambiguous_exponents(texts, names: set[str]) -> None:
+    """``2e-3`` is the number 0.002; in a file that declares a name ``e`` (or ``e5`` for ``2e5``)
+    it might mean 2·e − 3, so it is refused with both spellings. ``texts``: Text objects of plain syntax."""
+    for text in texts:
+        for match in _SCIENTIFIC.finditer(text.text):
+            mantissa, letter, sign, digits = match.groups()
+            name = letter if sign else letter + digits
+            if name in names:
+                product = f"{mantissa} {name} {sign} {digits}" if sign else f"{mantissa} {name}"
+                raise TensorcalcError(
+                    f"{match.group(0)!r} is ambiguous in a file that declares {name!r}: write {product} for the "
+                    f"product with {name!r}, or rename {name!r} to keep the number {match.group(0)}",
+                    _offset_pos(text.text, match.start(), text.pos))
 
 
 def _after_glued_call(text: str, at: int) -> bool:

@@ -9,6 +9,7 @@ from ..errors import TensorcalcError
 from ..explain.formulas import Derivation, helper_names, parameters
 from ..explain.hessian import check_hessian_request, derive_hessian
 from ..explain.jacobian_formulas import derive_any
+from ..explain.members import request_problem
 from ..frontends import load_spec
 from ..suggest import did_you_mean
 
@@ -59,6 +60,9 @@ def _check_requested(prepared: Prepared, wrt: list[str] | None, of: str | None) 
             listed = ", ".join(sorted(known))
             raise TensorcalcError(f"{option} {name!r}: not a {'definition' if option == '--of' else 'tensor or definition'} "
                                   f"of {spec.path}{did_you_mean(name, known)} (known: {listed})")
+        problem = name and request_problem(prepared, name)
+        if problem:
+            raise TensorcalcError(f"{option} {name!r}: {problem}")
 
 
 def text_report(derived: Derived, steps: bool) -> str:
