@@ -131,7 +131,7 @@ def test_bad_symbol_map_entry_points_at_it(tmp_path):
         (r"y = \mathrm{vec}(X) + \operatorname{vec}(X)", "y = vec(X) + vec(X)"),
         (r"Y = \operatorname{kron}(A, B) + \operatorname{inv}(X)", "Y = kron(A, B) + inv(X)"),
         (r"Y = \operatorname{diag}(v) \sin(X) \cos(X)", "Y = diag(v) sin(X) cos(X)"),
-        (r"f = \max(X) + \|X\|_1 + \operatorname{mean}(X)", "f = max(X) + norm1(X) + mean(X)"),
+        (r"f = \max(X) + \|x\|_1 + \operatorname{mean}(X)", "f = max(X) + ||x||_1 + mean(X)"),
         (r"Y = \operatorname{sum}(X, 1) + \operatorname{mean}(X, 2)", "Y = sum(X, 1) + mean(X, 2)"),
         (r"Y = \operatorname{sign}(X) \odot \operatorname{softmax\_rows}(X)", "Y = sign(X) ⊙ softmax_rows(X)"),
         (r"y = \operatorname{log\_softmax}(z) + \operatorname{logsoftmax}(z)", "y = log_softmax(z) + log_softmax(z)"),

@@ -8,6 +8,7 @@ import pytest
 
 from tensorcalc.errors import Pos, TensorcalcError
 from tensorcalc.frontends.latex_input import SymbolMap, parse_latex_claims
+from tensorcalc.frontends.parse import parse_claim
 from tensorcalc.verdicts.check import check_file
 
 MODEL = """\
@@ -59,6 +60,13 @@ def test_latex_two_norm_of_a_matrix_is_refused():
     with pytest.raises(TensorcalcError, match="spectral norm"):
         claims = parse_latex_claims(r"\|X\|_2 = 1", Pos("n.md", 3, 1), SymbolMap({}))
         _check_shapes_of(claims)
+
+
+def test_latex_one_norm_of_a_matrix_is_refused_and_of_a_column_is_the_sum_of_absolute_values():
+    with pytest.raises(TensorcalcError, match="largest column sum"):
+        _check_shapes_of(parse_latex_claims(r"\|X\|_1 = 1", Pos("n.md", 3, 1), SymbolMap({})))
+    (claim,) = parse_latex_claims(r"\|x\|_1 = 1", Pos("n.md", 3, 1), SymbolMap({}))
+    assert claim.parsed.lhs == parse_claim("||x||_1 = 1", Pos()).lhs
 
 
 def _check_shapes_of(claims):

@@ -12,7 +12,7 @@ The subset (grammar in ``latex.lark``; nothing is ever evaluated):
               ``\\|x\\|_2^2`` / ``\\Vert x\\Vert_F``, ``\\sum_{k=1}^{n} r_k^2`` (subscript ``k`` becomes an entry),
               ``\\mathbf{I}_h`` (identity), ``\\left( \\right)``, ``{ }`` groups; matrix operators ``\\det X``,
               ``\\log\\det X`` (logdet), ``X^{-1}``, ``X^{-T}`` / ``X^{-\\top}``, ``X^{\\circ 2}`` (every entry),
-              ``\\sqrt{d}``, ``\\sin``, ``\\cos``, ``\\max``, ``\\ln``, ``\\|X\\|_1`` (norm1),
+              ``\\sqrt{d}``, ``\\sin``, ``\\cos``, ``\\max``, ``\\ln``, ``\\|x\\|_1`` (of a column),
               ``\\operatorname{vec|inv|logdet|mean|sign|softmax\\_rows|log\\_softmax|...}(X)``,
               ``\\operatorname{kron}(A, B)``, ``\\operatorname{sum}(X, 1)``.
   derivatives ``\\frac{\\partial A}{\\partial B}``, ``\\frac{dA}{dB}``, ``\\frac{\\mathrm{d} A}{\\mathrm{d} B}``.
@@ -35,7 +35,7 @@ from pathlib import Path
 import lark
 import yaml
 
-from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, TWO_NORM, Expr, IdentityMap, node, num, product_factors
+from ..core.expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, IdentityMap, node, num, product_factors
 from ..document import Text
 from ..errors import Pos, TensorcalcError
 from .parse import MAX_TEXT, ForClause, ParsedClaim, binary, parse
@@ -389,8 +389,8 @@ class _Reader(lark.Transformer):
     def subscript(self, c):
         base, tok, sub = c
         if base.op == "call" and base.attr == "norm":
-            if sub.op == "num" and sub.attr == 1:  # \|X\|_1: the sum of absolute values
-                return Expr("call", base.args, "norm1", base.pos)
+            if sub.op == "num" and sub.attr == 1:  # \|x\|_1: the sum of absolute values; of a matrix the largest column sum, refused
+                return Expr("call", base.args, ONE_NORM, base.pos)
             if sub.op == "num" and sub.attr == 2:  # \|x\|_2: Euclidean; of a matrix the spectral norm, refused
                 return Expr("call", base.args, TWO_NORM, base.pos)
             if not (sub.op == "sym" and sub.attr.base == "F"):
