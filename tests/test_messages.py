@@ -100,6 +100,7 @@ def test_derive_with_a_bad_name_is_a_bad_argument(args, expected, capsys):
     (["--wrt", "Q"], "--wrt 'Q': not a tensor or definition"),
     (["--of", "a[L-7]"], "--of 'a[L-7]': no layer of 'a' has that index"),
     (["--of", "a["], "--of 'a[': not a name"),
+    (["--of", "a[L]"], "--of 'a[L]': a member of a layer family cannot be differentiated here"),
 ])
 def test_derive_with_a_bad_family_member_is_one_line_exit_2(args, expected, capsys):
     """A member that is no layer, or no name at all, is a bad argument, not an inconclusive derivation."""

@@ -61,6 +61,8 @@ def _check_requested(prepared: Prepared, wrt: list[str] | None, of: str | None) 
             raise TensorcalcError(f"{option} {name!r}: not a {'definition' if option == '--of' else 'tensor or definition'} "
                                   f"of {spec.path}{did_you_mean(name, known)} (known: {listed})")
         problem = name and request_problem(prepared, name)
+        if not problem and option == "--of" and name is not None and "[" in name:
+            problem = "a member of a layer family cannot be differentiated here: name a definition without an index (the loss)"
         if problem:
             raise TensorcalcError(f"{option} {name!r}: {problem}")
 
