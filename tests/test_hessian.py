@@ -246,6 +246,15 @@ def test_a_jacobian_inside_a_derivative_is_refused_in_one_line():
         exact_points(model, term, term, {}, 1, 0)
 
 
+def test_a_jacobian_inside_a_claim_is_refused_before_shapes_are_compared(tmp_path):
+    """The claimed side has the shape of a Hessian, the term would be a 3-tensor: the refusal, not a shape failure."""
+    path = tmp_path / "j.yaml"
+    path.write_text(HEADER.format(layout="mixed", forward="z: A x\n  f: sum(z)").replace("claims: []", "claims:\n  - d (d z / d x) / d x = A"))
+    result = _cli("check", str(path))
+    assert result.returncode == 2, result.stdout
+    assert "only the derivative of a scalar by a whole tensor" in result.stdout and "Traceback" not in result.stderr
+
+
 def _cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "tensorcalc", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 

@@ -28,7 +28,7 @@ from .expr import Expr, node, num, substitute, var, walk
 from .layouts import effective
 from .limits import MAX_EXPANSION
 from .model import Model, is_symmetric
-from .resolve import shape_of
+from .resolve import NOT_A_GRADIENT, shape_of
 from .rules import VJP
 
 COTANGENT = "@G"
@@ -130,9 +130,7 @@ def gradient_expr(model: Model, e: Expr) -> Expr:
     of = e.args[0]
     check_order(model, e)
     if indices or not S.is_scalar(shape_of(model, of)):
-        raise TensorcalcError(
-            "only the derivative of a scalar by a whole tensor (a gradient) can be differentiated again or used in a definition", e.pos
-        )
+        raise TensorcalcError(NOT_A_GRADIENT, e.pos)
     program = gradient_program(model, of, wrt)
     values: dict[str, Expr] = {}
     for name, step in program.steps:

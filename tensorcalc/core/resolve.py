@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 from ..errors import TensorcalcError
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, num, product_factors, size
+from .expr import ELEMENTWISE_POWER, GLUED_CALL, ONE_NORM, TWO_NORM, Expr, num, product_factors, size, walk
 from .notation import plain
 from .layouts import arranged_shape
 from .limits import Expansion, check_entries, loop_values
@@ -373,6 +373,16 @@ def _int_or_none(model: Model, raw: Expr, scope: dict):
         return None
 
 
+NOT_A_GRADIENT = "only the derivative of a scalar by a whole tensor (a gradient) can be differentiated again or used in a definition"
+
+
+def _refuse_inner_jacobians(model: Model, inner: Expr, cache: dict, names) -> None:
+    """A derivative term inside another one must be a gradient (``d (d f / d x) / d x``, f a scalar)."""
+    for term in walk(inner):
+        if term.op == "deriv" and (term.attr[1] or not S.is_scalar(shape_of(model, term.args[0], cache, names))):
+            raise TensorcalcError(NOT_A_GRADIENT, term.pos)
+
+
 def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping[str, tuple] | None = None) -> tuple:
     """Static shape of a resolved expression; raises ShapeError with the position.
 
@@ -395,6 +405,7 @@ def shape_of(model: Model, expr: Expr, cache: dict | None = None, names: Mapping
         wrt, indices, layout = expr.attr
         of_shape = shape_of(model, expr.args[0], cache, names)
         in_shape = () if indices else model.shapes[wrt]
+        _refuse_inner_jacobians(model, expr.args[0], cache, names)
         if indices and len(indices) not in (1, len(model.shapes[wrt])):
             raise S.ShapeError(f"{wrt} has {len(model.shapes[wrt])} axes, got {len(indices)} indices", expr.pos)
         shape = arranged_shape(layout, of_shape, in_shape)
