@@ -9,6 +9,7 @@ Convention (Matrix Cookbook, matrixcalculus.org): for a scalar f, (∂²f/∂x�
 from __future__ import annotations
 
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -301,3 +302,25 @@ def test_a_markdown_note_with_a_tagged_hessian_is_checked_end_to_end(tmp_path):
     assert any(line.lstrip().startswith("FAILS    [1] \\frac{\\partial}{\\partial \\beta}") and "expected: fails" in line
                for line in lines), out.stdout
     assert "1 hold, 1 fail" in out.stdout
+
+
+def test_a_transposed_mixed_partial_gets_no_other_layout_as_its_explanation(tmp_path):
+    """The LaTeX reading is the Cookbook's in every layout, so no layout makes the transpose hold."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(textwrap.dedent("""\
+        tensorcalc: 1
+        layout: denominator
+        dims: {n: 3, m: 2}
+        tensors: {x: vector(n), z: vector(m), C: matrix(n, m)}
+        forward:
+          h: x^T C z
+        claims:
+          - latex: '\\frac{\\partial^2 h}{\\partial x \\, \\partial z^\\top} = C^\\top'
+            expect: fails
+          - claim: d (d h / d x) / d z = C
+            expect: fails
+        """), encoding="utf-8")
+    result = check_file(str(path))
+    latex_reason, plain_reason = (c.instances[0].reason for c in result.claims)
+    assert "transpose of the truth" in latex_reason and "layout" not in latex_reason
+    assert "holds in numerator layout" in plain_reason  # the plain term is read in the file's layout

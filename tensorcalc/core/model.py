@@ -81,6 +81,7 @@ class Claim:
     expect: str
     name: str | None
     note_line: int | None
+    latex: bool = False  # written in LaTeX: a second derivative there reads the same in every layout
 
 
 class Prepared:
@@ -97,7 +98,8 @@ class Prepared:
             read = [(parsed, c.text.text, c.text.pos)]
             for parsed, text, pos in read:
                 _refuse_zero_denominator(parsed.lhs, parsed.rhs)
-                self.claims.append(Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, text, pos, c.expect, c.name, c.note_line))
+                self.claims.append(Claim(c.index, parsed.kind, parsed.lhs, parsed.rhs, parsed.loop, text, pos, c.expect, c.name, c.note_line,
+                                         latex=c.parsed is not None))
         self.helpers = {}
         for claim in self.claims:
             if claim.kind == "helper":

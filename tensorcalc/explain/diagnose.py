@@ -145,7 +145,7 @@ def diagnose(model, claim, lhs, rhs, scope, shapes=None, exact=None, numeric=Non
         other = lambda sizes: _sides_at(model, claim, scope, sizes, side)  # noqa: E731
         factors: list = []
         hints += _value_hints(model, probe, true, claimed, words, shapes is None, other, factors)
-        layout = _layout_hint(model, probe, lhs, rhs)
+        layout = None if claim.latex and _second_derivative(lhs, rhs) else _layout_hint(model, probe, lhs, rhs)
         if layout:
             hints.append(layout)
         elif shapes is None and _holds_at_ones(model, claim, scope):
@@ -370,6 +370,12 @@ def _first_difference(model, true: Expr, claimed: Expr, words) -> str:
             shown_c, shown_t = _distinct(c[index], t[index])
             return f"the sides differ{where}: {words[0]} {shown_c}, {words[1]} {shown_t} (random network 1)"
     return "the sides differ"
+
+
+def _second_derivative(*sides: Expr) -> bool:
+    """A derivative term inside another: in LaTeX it is read the same in every layout
+    (the Cookbook's ∂²f/∂x∂yᵀ), so no other layout would make the claim hold."""
+    return any(n.op == "deriv" and any(m.op == "deriv" for m in walk(n.args[0])) for side in sides for n in walk(side))
 
 
 def _layout_hint(model, probe: _Probe, lhs: Expr, rhs: Expr) -> str | None:
