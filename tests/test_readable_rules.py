@@ -577,3 +577,27 @@ def test_an_unconfirmed_readable_form_falls_back_to_the_plain_one(tmp_path, caps
     model = model_of(tmp_path, LOGISTIC)
     plainly = formulas.true_gradient(model, var("L"), "b")
     assert plainly.op != "neg"
+
+
+BROADCAST = """tensorcalc: 1
+title: a scalar added to a tensor
+layout: denominator
+dims: {n: 3, m: 2}
+tensors: {x: vector(n), X: matrix(n, m), v: vector(m)}
+forward:
+  f: mean(x) + 1/n x^T x
+  g: 1e-5 sum(X v) + sum(X)
+  h: sum(x) x^T x
+claims:
+  - d f / d x = 1/n ones(n) + 2/n x
+"""
+
+
+def test_a_scalar_added_to_a_tensor_is_written_times_ones(tmp_path, capsys):
+    path = write(tmp_path, BROADCAST)
+    assert main(["derive", str(path), "--wrt", "x", "--of", "f"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "d f / d x = 1/n ones(n) + 2/n x"
+    assert main(["derive", str(path), "--wrt", "X", "--of", "g"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "d g / d X = ones(n, m) + 1e-5 ones(n) v^T"
+    assert main(["derive", str(path), "--wrt", "x", "--of", "h"]) == 0
+    assert "ones(n)" in capsys.readouterr().out.splitlines()[0]  # x^T x ones(n) + 2 sum(x) x: a scalar times ones, no bare scalar

@@ -32,6 +32,7 @@
   transpose of a 1×1       (p - y)^T                           p - y
   common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
+A scalar added to a tensor is written times ``ones`` at the end (``1/n ones(n) + 2/n x``).
 (a form a rule shortened and ``simplify`` lengthened again, ``(u ⊙ v)^T X``, stays a candidate)
 until nothing changes, once without and (when a derivative f'(u) is present) once with the
 function identities (and once with names scaled back, when the file has one), and returns the
@@ -196,7 +197,26 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
             if following == current:
                 break
             current = following
-    return min([*seen[1:], base, *tidied_forms], key=_measure)  # ties: the simplified, rewritten form
+    best = min([*seen[1:], base, *tidied_forms], key=_measure)  # ties: the simplified, rewritten form
+    return explicit_broadcasts(best, knowledge.shape)
+
+
+def explicit_broadcasts(e: Expr, shape: ShapeFn) -> Expr:
+    """A scalar added to a tensor written as that scalar times ones, as a book writes it:
+    ``1/n + 2/n x`` -> ``1/n ones(n) + 2/n x``, ``1 + B`` -> ``ones(n, m) + B``."""
+    if not e.args:
+        return e
+    e = Expr(e.op, tuple(explicit_broadcasts(a, shape) for a in e.args), e.attr, e.pos)
+    if e.op not in ("add", "sub"):
+        return e
+    shapes = [shape(a) for a in e.args]
+    scalar = [S.is_scalar(s) for s in shapes]
+    if scalar[0] == scalar[1]:
+        return e
+    dims = shapes[1] if scalar[0] else shapes[0]
+    ones = Expr("ones", (), tuple(dims))
+    spread = [a if not is_scalar else ones if a == num(1) else node("matmul", a, ones) for a, is_scalar in zip(e.args, scalar)]
+    return Expr(e.op, tuple(spread), e.attr, e.pos)
 
 
 def _measure(e: Expr) -> tuple:
