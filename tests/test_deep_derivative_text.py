@@ -33,7 +33,7 @@ def test_a_product_by_a_dimension_named_d_is_never_proved_as_a_derivative(tmp_pa
     # read as d · (sum(sin(W x)) / d) · W, the two sides are equal; as a derivative they are not
     code, out = _check(tmp_path, capsys, "d (sum(sin(W x))) / d W = sum(sin(W x)) W", expect="fails")
     assert code == 2, out
-    assert "deep.yaml:10:12:" in out and "nested" in out
+    assert "deep.yaml:10:12:" in out and "nested at most two deep" in out
     assert "holds" not in out.split("deep.yaml:10:12:")[0].splitlines()[-1]
 
 
@@ -41,7 +41,14 @@ def test_a_product_by_a_dimension_named_d_is_never_proved_as_a_derivative(tmp_pa
 def test_the_refusal_names_the_cause_whether_or_not_d_is_a_name(tmp_path, capsys, dim):
     code, out = _check(tmp_path, capsys, "d (sum(sin(W x))) / d W = cos(W x) x^T", dim=dim)
     assert code == 2, out
-    assert "nested" in out and "put it in parentheses" not in out
+    assert "nested at most two deep" in out and "put it in parentheses" not in out
+
+
+def test_a_power_of_a_group_is_not_read_as_a_product_by_d(tmp_path, capsys):
+    # (x^T x)^2 is not one group, so no derivative opens; read as d · ((...)^2 / d) · x it held
+    code, out = _check(tmp_path, capsys, "d (x^T x)^2 / d x = (x^T x)^2 x", expect="fails")
+    assert code == 2, out
+    assert "deep.yaml:10:12:" in out
 
 
 def test_two_levels_of_parentheses_still_read_as_a_derivative(tmp_path, capsys):
