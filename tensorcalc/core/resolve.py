@@ -365,8 +365,8 @@ def _refuse_unopened_derivative(factors: list[Expr]) -> None:
                 and middle.args[1].op == "name" and middle.args[1].attr == left.attr and right.op == "name"):
             raise TensorcalcError(f"this reads as a derivative {left.attr} (...) / {left.attr} {right.attr}, but a "
                                   "derivative term takes a name, a call or one parenthesised expression nested at most "
-                                  "two deep, right before '/': name the expression under forward and differentiate "
-                                  "that name", left.pos)
+                                  "two deep, right before '/': write d (c^2) / d c, or name the expression under "
+                                  "forward and differentiate that name", left.pos)
 
 
 def _int_or_none(model: Model, raw: Expr, scope: dict):
