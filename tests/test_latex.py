@@ -44,6 +44,11 @@ def test_free_text_is_escaped():
     assert text("50% of x_1 & δ — ok") == r"50\% of x\_1 \& $\delta$ --- ok"
 
 
+def test_free_text_keeps_section_and_paragraph_signs():
+    # a source such as "Matrix Cookbook §2.4.2" printed "?2.4.2"
+    assert text("Cookbook §2.4.2, ¶3") == r"Cookbook \S{}2.4.2, \P{}3"
+
+
 def _engine() -> str | None:
     engine = shutil.which("pdflatex")
     if engine is None and os.environ.get("CI") == "true":

@@ -219,8 +219,11 @@ class Model:
                     raise TensorcalcError(f"{key!r} is defined twice", decl.pos)
                 raw_defs[key] = (decl.value, scope, decl.pos)
         for key in self._order(raw_defs):
-            raw, scope, _pos = raw_defs[key]
-            self.defs[key] = self.resolve(raw, scope)
+            raw, scope, pos = raw_defs[key]
+            try:
+                self.defs[key] = self.resolve(raw, scope)
+            except RecursionError:
+                raise TensorcalcError("expression nested too deeply", pos) from None
             self.shapes[key] = self.shape(self.defs[key])
         self.loss = self._loss()
         self._check_claim_loops()

@@ -191,9 +191,9 @@ class Resolver:
     def _matmul(self, raw: Expr) -> Expr:
         """Juxtaposition; a bare function name applies to the factor after it (``log A``).
         A product in parentheses is one factor: ``A (e^T u) v`` multiplies A by a 1×1 scalar."""
-        factors = []
-        for f in product_factors(raw.args[0], juxtaposed_only=True) + product_factors(raw.args[1], juxtaposed_only=True):
-            factors.append(self.resolve(f))
+        raws = product_factors(raw.args[0], juxtaposed_only=True) + product_factors(raw.args[1], juxtaposed_only=True)
+        _refuse_unopened_derivative(raws)
+        factors = [self.resolve(f) for f in raws]
         out = []
         i = 0
         while i < len(factors):
@@ -364,6 +364,22 @@ def _fold_sizes(model: Model, expr: Expr) -> Expr:
             if value is not None:
                 return num(value, pos=expr.pos)
     return expr
+
+
+_DERIVATIVE_OPS = ("d", "∂")
+
+
+def _refuse_unopened_derivative(factors: list[Expr]) -> None:
+    """``d (E) / d W`` that the grammar did not open as a derivative (E nests parentheses more than
+    two deep, or ``(E)^2`` is not one group) arrives as the product ``d · (E / d) · W``: refused,
+    never read as that product."""
+    for left, middle, right in zip(factors, factors[1:], factors[2:]):
+        if (left.op == "name" and left.attr in _DERIVATIVE_OPS and middle.op == "div"
+                and middle.args[1].op == "name" and middle.args[1].attr == left.attr and right.op == "name"):
+            raise TensorcalcError(f"this reads as a derivative {left.attr} (...) / {left.attr} {right.attr}, but a "
+                                  "derivative term takes a name, a call or one parenthesised expression nested at most "
+                                  "two deep, right before '/': write d (c^2) / d c, or name the expression under "
+                                  "forward and differentiate that name", left.pos)
 
 
 def _int_or_none(model: Model, raw: Expr, scope: dict):

@@ -108,7 +108,7 @@ def _used_functions(model) -> set[str]:
 
 
 def _ranges(model, lhs: Expr, rhs: Expr) -> dict:
-    ranges = {**index_ranges(model, lhs), **index_ranges(model, rhs)}
+    ranges = index_ranges(model, lhs, rhs)  # both sides share their indices: one range each
     for bound in bound_indices(lhs) | bound_indices(rhs):
         ranges.pop(bound, None)
     return ranges

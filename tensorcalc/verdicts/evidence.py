@@ -30,6 +30,7 @@ class Evidence:
     numeric_equal: bool  # numeric_error within rtol, re-checked where every network was degenerate
     truth_error: float
     near_kink: bool
+    roots_set_aside: bool = False  # the exact points disagreed through stand-in roots and were dropped
 
 
 def gather(model: Model, lhs: Expr, rhs: Expr, ranges: dict, settings: CheckSettings, proportional: bool) -> Evidence:
@@ -54,8 +55,26 @@ def gather(model: Model, lhs: Expr, rhs: Expr, ranges: dict, settings: CheckSett
             exact = exact + confirmed
     if exact and not exact_holds and numeric_holds and not kink and _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional):
         numeric_holds = False  # every random network was degenerate (relu units off); the exact points are not
+    set_aside = bool(exact) and not exact_holds and numeric_holds and not kink and _takes_roots(model, lhs, rhs)
+    if set_aside:
+        exact, exact_holds = [], True  # its roots are stand-ins (see ``_takes_roots``): numeric evidence only
     truth_error = max((p.truth_error for p in numeric), default=0.0)
-    return Evidence(exact, numeric, len(all_numeric) - len(numeric), cost, exact_holds, err, numeric_holds, truth_error, kink)
+    return Evidence(exact, numeric, len(all_numeric) - len(numeric), cost, exact_holds, err, numeric_holds, truth_error, kink,
+                    set_aside)
+
+
+def _takes_roots(model: Model, lhs: Expr, rhs: Expr) -> bool:
+    """Does the claim or the forward pass take a root (``norm(a)``, ``sqrt``, ``x^(1/2)``)? The exact
+    oracle stands for the root of a non-square rational by a rational w, and w·w is not the radicand:
+    there ``norm(a) norm(a) = a^T a`` is exactly false, so where the floats (at its own points too)
+    find the sides equal, its "different" is no evidence."""
+    for e in (*model.defs.values(), lhs, rhs):
+        for n in walk(e):
+            if n.op == "norm" or (n.op == "apply" and n.attr[0] == "sqrt"):
+                return True
+            if n.op == "pow" and n.args[1].op == "num" and getattr(n.args[1].attr, "denominator", 1) != 1:
+                return True
+    return False
 
 
 def _all_equal(points: list, proportional: bool) -> bool:

@@ -41,6 +41,7 @@ class Instance:
     values: SideValues | None = None  # a failing case: both sides at the smallest failing sizes
     all_sizes: bool = False  # proved with the dimensions as symbols (indexform.py)
     outside: str = ""  # why the proof for all sizes was not attempted
+    roots_set_aside: bool = False  # the exact oracle's stand-in roots disagreed with the floats: numeric verdict
 
 
 @dataclass
@@ -124,6 +125,10 @@ class ClaimResult:
         if skipped:
             cases = f"{len(skipped)} case{'s' * (len(skipped) != 1)}"
             how += f"; exact oracle skipped in {cases} (about {max(skipped):.1e} operations, budget {EXACT_BUDGET:.0e}): numeric verdict"
+        aside = sum(i.roots_set_aside for i in self.instances)
+        if aside:
+            how += (f"; exact oracle set aside in {aside} case{'s' * (aside != 1)} (a root of a non-square rational "
+                    "has no exact value there): numeric verdict")
         overflowed = sum(i.overflowed for i in self.instances)
         if overflowed:
             how += f"; {overflowed} network{'s' * (overflowed != 1)} overflowed (inf/nan) and were left out"
