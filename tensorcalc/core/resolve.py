@@ -371,14 +371,13 @@ _DERIVATIVE_OPS = ("d", "∂")
 
 def _refuse_unopened_derivative(factors: list[Expr]) -> None:
     """``d (E) / d W`` that the grammar did not open as a derivative (E nests parentheses more than
-    two deep, or ``(E)^2`` is not one group) arrives as the product ``d · (E / d) · W``: refused,
-    never read as that product."""
+    six deep) arrives as the product ``d · (E / d) · W``: refused, never read as that product."""
     for left, middle, right in zip(factors, factors[1:], factors[2:]):
         if (left.op == "name" and left.attr in _DERIVATIVE_OPS and middle.op == "div"
                 and middle.args[1].op == "name" and middle.args[1].attr == left.attr and right.op == "name"):
             raise TensorcalcError(f"this reads as a derivative {left.attr} (...) / {left.attr} {right.attr}, but a "
                                   "derivative term takes a name, a call or one parenthesised expression nested at most "
-                                  "two deep, right before '/': write d (c^2) / d c, or name the expression under "
+                                  "six deep (maybe raised to a power), right before '/': name the expression under "
                                   "forward and differentiate that name", left.pos)
 
 
