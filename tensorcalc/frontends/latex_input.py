@@ -550,19 +550,22 @@ def read_latex_claims(spec, symbols: SymbolMap) -> None:
         if claim.latex is None or claim.text.text != claim.latex:  # plain syntax (a `claim:` beside `latex:` wins)
             claims.append(replace(claim, index=len(claims)))
             continue
-        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols, spec.layout, spec.tensors):
+        for read in parse_latex_claims(claim.text.text, claim.text.pos, symbols, spec.layout, spec.tensors, spec.forward):
             claims.append(replace(claim, index=len(claims), text=Text(read.text, read.pos), parsed=read.parsed))
     spec.claims = claims
 
 
 def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None, layout: str | None = None,
-                       tensors: dict[str, Text] | None = None) -> list[LatexClaim]:
+                       tensors: dict[str, Text] | None = None, definitions=()) -> list[LatexClaim]:
     """Every relation of a LaTeX block, as plain-syntax claims (raw trees, file positions).
     ``layout`` places second derivatives (None: as numerator layout); ``tensors``, the file's declarations,
-    refuse a second derivative of a declared non-scalar or by a declared matrix."""
+    refuse a second derivative of a declared non-scalar or by a declared matrix, and with the names of
+    ``definitions`` read ``\\partial x_i`` of a declared vector x as its entry i (when no ``xi`` is declared)."""
     symbols = symbols or SymbolMap()
     raw_rows, reader = _parse_tree(text, pos, symbols)
-    binder = _Binder(symbols, layout)
+    kinds = _declared_kinds(tensors or {})
+    vectors = {name for name, (_kind, matrix, axes) in kinds.items() if axes == 1}
+    binder = _Binder(symbols, layout, vectors, set(kinds) | {d.split("[")[0] for d in definitions})
     claims: list[LatexClaim] = []
     first_lhs = None
     for row in raw_rows:
@@ -582,41 +585,43 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None, la
         claims.extend(LatexClaim(replace(c.parsed, loop=loop), c.text, c.pos) for c in row_claims)
     if not claims:
         raise TensorcalcError("no claim in this LaTeX", pos)
-    _refuse_senseless_hessians(binder.hessians, tensors or {})
+    _refuse_senseless_hessians(binder.hessians, kinds)
     return claims
 
 
-def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, bool]]:
-    """Declared tensor name (a family by its base) -> (kind, whether it is a matrix: two sizes, neither 1)."""
+def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, bool, int]]:
+    """Declared tensor name (a family by its base) -> (kind, whether it is a matrix: two sizes, neither 1,
+    the number of its sizes other than 1: 1 for a vector)."""
     kinds = {}
     for key, text in tensors.items():
         try:
             parsed = parse(text.text, "type_line", text.pos)
         except TensorcalcError:
             continue  # the model reports a bad declaration with its own position
-        matrix = parsed.kind == "spd" or len(parsed.dims) == 2 and not any(d.op == "num" and d.attr == 1 for d in parsed.dims)
-        kinds[key.split("[")[0]] = (parsed.kind, matrix)
+        axes = sum(1 for d in parsed.dims if not (d.op == "num" and d.attr == 1))
+        matrix = parsed.kind == "spd" or len(parsed.dims) == 2 and axes == 2
+        kinds[key.split("[")[0]] = (parsed.kind, matrix, 2 if parsed.kind == "spd" else axes)
     return kinds
 
 
-def _refuse_senseless_hessians(hessians: list, tensors: dict[str, Text]) -> None:
+def _refuse_senseless_hessians(hessians: list, kinds: dict[str, tuple[str, bool, int]]) -> None:
     """∂²f/∂x∂yᵀ is a matrix only for a scalar f and vectors (or scalars) x, y: refuse what the
-    declarations show is not (a matrix variable, a vector or matrix f) with the term's position."""
-    kinds = _declared_kinds(tensors)
+    declarations (``_declared_kinds``) show is not (a matrix variable, a vector or matrix f) with the term's position."""
     for f, x, y in hessians:
         for var in (x, y):
-            kind, matrix = kinds.get(var.attr.split("[")[0], ("", False))
+            kind, matrix, _axes = kinds.get(var.attr.split("[")[0], ("", False, 0))
             if matrix:
                 raise TensorcalcError(f"\\partial^2 by {var.attr}, a {kind}: the Hessian \\partial^2 f/\\partial x \\partial y^\\top "
                                       f"is taken by vectors or scalars (by a matrix it is a 4-tensor: d (d f / d {var.attr}) / d {var.attr})", var.pos)
-        kind, _matrix = kinds.get(f.attr.split("[")[0], ("scalar", False)) if f.op == "name" else ("scalar", False)
+        kind = kinds.get(f.attr.split("[")[0], ("scalar",))[0] if f.op == "name" else "scalar"
         if kind != "scalar":
             raise TensorcalcError(f"\\partial^2 of {f.attr}, a {kind}: a Hessian is of a scalar", f.pos)
 
 
-def _entry_indices(e: Expr) -> frozenset:
+def _entry_indices(e: Expr, binder: "_Binder") -> frozenset:
     """Letters of ``\\partial W_{ij}``: two or more index letters under a derivative's ``\\partial`` make an
-    index claim, and those letters are entry indices on both sides (``a_i b_j``); one letter (``W_h``) stays a name."""
+    index claim, and those letters are entry indices on both sides (``a_i b_j``); one letter (``W_h``) stays a
+    name, unless the symbol is a declared vector and the joined name is no name of the file (``\\partial x_i``)."""
     found: set[str] = set()
     stack = [e]
     while stack:
@@ -625,14 +630,16 @@ def _entry_indices(e: Expr) -> frozenset:
         bottom = x.args[1] if x.op == "deriv" else None
         if bottom is not None and bottom.op == "sym" and bottom.attr.sub is not None:
             letters = _compact(bottom.attr.sub)
-            if len(letters) >= 2 and all(ch.isalpha() and ch.islower() for ch in letters):
+            if not all(ch.isalpha() and ch.islower() for ch in letters):
+                continue
+            if len(letters) >= 2 or binder.entry_of_vector(bottom.attr):
                 found |= set(letters)
     return frozenset(found)
 
 
 def _claim(binder, lhs_raw: Expr, rel, rhs_raw: Expr, first: bool, text: str, reader) -> LatexClaim:
     relation = RELATIONS[str(rel)]
-    entries = _entry_indices(lhs_raw)
+    entries = _entry_indices(lhs_raw, binder)
     lhs, rhs = binder.bind(lhs_raw, entries), binder.bind(rhs_raw, entries)
     if relation == "define" and first and lhs.op == "name":
         parsed = ParsedClaim("helper", lhs, rhs, None)
@@ -700,10 +707,21 @@ def _primes(name: str) -> int:
 class _Binder:
     """Intermediate trees -> raw trees of parse.py: symbols renamed through the map, sums bound."""
 
-    def __init__(self, symbols: SymbolMap, layout: str | None = None):
+    def __init__(self, symbols: SymbolMap, layout: str | None = None, vectors: frozenset = frozenset(), taken: frozenset = frozenset()):
         self.symbols = symbols
         self.layout = layout
+        self.vectors = vectors  # declared column vectors: \partial x_i is an entry of x
+        self.taken = taken  # every declared or defined name: \partial x_i stays the name xi if that is one
         self.hessians: list[tuple[Expr, Expr, Expr]] = []  # (f, x, y) of each second derivative read, bound
+
+    def entry_of_vector(self, sym: "Sym") -> bool:
+        """``x_i`` under ``\\partial``, x a declared vector and ``xi`` no name of the file: entry i of x."""
+        if sym.layer is not None or sym.accent or sym.primes or self.symbols.get(sym.key()) is not None:
+            return False
+        base = self.symbols.get(sym.key(sub=False, layer=False))
+        plain_name = GREEK_NAME.get(sym.base[1:], sym.base[1:]) if sym.base.startswith("\\") else sym.base
+        name = plain_name if base is None else base.attr if base.op == "name" else None
+        return name in self.vectors and name + _compact(sym.sub) not in self.taken
 
     def bind(self, e: Expr, bound: frozenset = frozenset()) -> Expr:
         if e.op == "sym":
