@@ -2,6 +2,8 @@
 the size measure, the function identities, and the formulas derive and diagnose print."""
 from __future__ import annotations
 
+import re
+from fractions import Fraction
 from pathlib import Path
 
 import sympy
@@ -601,3 +603,57 @@ def test_a_scalar_added_to_a_tensor_is_written_times_ones(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "d g / d X = ones(n, m) + 1e-5 ones(n) v^T"
     assert main(["derive", str(path), "--wrt", "x", "--of", "h"]) == 0
     assert "ones(n)" in capsys.readouterr().out.splitlines()[0]  # x^T x ones(n) + 2 sum(x) x: a scalar times ones, no bare scalar
+
+
+BY_VALUE = """tensorcalc: 1
+title: definitions spelled differently from the formulas that use their values
+layout: denominator
+dims: {n: 4, m: 3}
+tensors: {x: vector(n), v: vector(n), w: vector(m), eps: scalar positive, y: onehot(n), ep: scalar positive}
+forward:
+  r: sqrt(mean(x.^2) + eps)
+  s: exp(v/2)
+  h: sqrt(exp(w))
+  t: mean(w)
+  q: (1 - ep) y + ep/n ones(n)
+  o: (1 - ep) y + ep ones(n)
+claims:
+  - d r / d x = x / (n r)
+"""
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
+
+
+def test_a_definition_is_read_back_when_its_value_is_spelled_differently(tmp_path):
+    model = model_of(tmp_path, BY_VALUE)
+    x, v, w, eps = var("x"), var("v"), var("w"), var("eps")
+    n, m = (Expr("size", (), model.shape(a)[0]) for a in (x, w))
+
+    def root(inner: Expr) -> Expr:
+        return Expr("apply", (node("add", eps, inner),), ("sqrt", 0))
+
+    mean_square = node("matmul", node("div", num(1), n), node("matmul", node("T", x), x))
+    assert tidy_and_confirm(model, node("mul", root(mean_square), v)) == "r v"
+    half = Expr("apply", (node("mul", num(Fraction(1, 2)), v),), ("exp", 0))
+    assert tidy_and_confirm(model, node("hadamard", half, x)) == "s ⊙ x"
+    assert tidy_and_confirm(model, node("mul", node("div", node("sum", w), m), x)) == "t x"
+    # near misses: values that differ are not read as the names
+    assert "r" not in _words(tidy_and_confirm(model, node("mul", root(node("matmul", node("T", x), x)), v)))
+    assert "r" not in _words(tidy_and_confirm(model, node("mul", root(node("matmul", node("div", num(1), n), node("matmul", node("T", x), v))), v)))
+    third = Expr("apply", (node("mul", num(Fraction(1, 3)), v),), ("exp", 0))
+    assert "s" not in _words(tidy_and_confirm(model, node("hadamard", third, x)))
+    assert "t" not in _words(tidy_and_confirm(model, node("mul", node("div", node("sum", w), n), x)))  # sum over m entries, / n
+    half_w = Expr("apply", (node("mul", num(Fraction(1, 2)), w),), ("exp", 0))
+    assert "h" not in _words(tidy_and_confirm(model, half_w))  # equal, but not by an identity the exact oracle confirms
+
+
+def test_a_vector_defined_to_sum_to_one_is_stochastic(tmp_path):
+    model = model_of(tmp_path, BY_VALUE)
+    k = Knowledge.of(model)
+    assert k.stochastic(var("q")) and k.stochastic(node("T", var("q")), rows=True)
+    assert not k.stochastic(var("o")) and not k.stochastic(var("q"), rows=True)
+    ones = Expr("ones", (), (model.shape(var("x"))[0],) * 2)
+    assert tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("q")), var("x"))) == "x"
+    assert "ones" in tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("o")), var("x")))

@@ -18,12 +18,33 @@ def _derive(capsys, *args) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="readable pass does not read sqrt(eps + 1/d x^T x) back as the definition r")
 def test_rmsnorm_gradient_is_written_through_r(capsys):
     # textbook: (u ⊙ g)/r - ((u ⊙ g)^T x) x / (d r^3)
     out = _derive(capsys, str(TEXTBOOK / "rmsnorm.yaml"), "--wrt", "x")
-    assert "sqrt(" not in out
+    assert "sqrt(" not in out and "/r" in out
+
+
+def test_rmsnorm_gradient_is_written_through_r_whatever_its_spelling(tmp_path, capsys):
+    text = (TEXTBOOK / "rmsnorm.yaml").read_text(encoding="utf-8")
+    respelled = text.replace("r: sqrt(1/d x^T x + eps)", "r: sqrt(mean(x.^2) + eps)")
+    assert respelled != text
+    path = tmp_path / "rmsnorm.yaml"
+    path.write_text(respelled, encoding="utf-8")
+    out = _derive(capsys, str(path), "--wrt", "x")
+    assert "sqrt(" not in out and "/r" in out
+
+
+def test_vae_gradient_is_written_through_the_standard_deviation_s(capsys):
+    # textbook: 1/2 (D^T (D z - x)) ⊙ s ⊙ eps + 1/2 (exp(lv) - ones(k))
+    out = _derive(capsys, str(TEXTBOOK / "vae_gaussian_kl.yaml"), "--wrt", "lv")
+    assert "exp(1/2 lv)" not in out and "⊙ s" in out
+
+
+@pytest.mark.slow
+def test_label_smoothing_correct_line_reads_p_minus_q(capsys):
+    assert main(["check", str(TEXTBOOK / "label_smoothing.yaml")]) == 0
+    corrections = [line.split("correct: ")[1] for line in capsys.readouterr().out.splitlines() if "correct: d ce / d z" in line]
+    assert corrections and all(c.startswith("d ce / d z = p - q [") for c in corrections)
 
 
 @pytest.mark.slow
