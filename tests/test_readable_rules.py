@@ -2,6 +2,7 @@
 the size measure, the function identities, and the formulas derive and diagnose print."""
 from __future__ import annotations
 
+import dataclasses
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -657,3 +658,25 @@ def test_a_vector_defined_to_sum_to_one_is_stochastic(tmp_path):
     ones = Expr("ones", (), (model.shape(var("x"))[0],) * 2)
     assert tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("q")), var("x"))) == "x"
     assert "ones" in tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("o")), var("x")))
+
+
+def test_second_derivatives_read_through_the_identities(tmp_path):
+    model = model_of(tmp_path, KINDS)
+    k = dataclasses.replace(Knowledge.of(model), identities=True)
+    assert k.identity("log", 2) == -1 / T**2
+    assert k.identity("relu", 2) is None  # no first identity: stays primed
+    u, s, v = var("u"), var("s"), var("v")
+    second = Expr("apply", (u,), ("sigma", 2))
+    # sigma'' = s (1 - s) (1 - 2 s): divided by s (1 - s) it is 1 - 2 s
+    e = node("div", node("hadamard", v, second), node("hadamard", s, node("sub", num(1), s)))
+    assert tidy_and_confirm(model, e) == "v - 2 v ⊙ s"
+    relu = node("hadamard", v, Expr("apply", (u,), ("relu", 2)))
+    assert tidy_and_confirm(model, relu) == "v ⊙ relu''(u)"
+
+
+def test_diagonal_matrices_are_added_as_one_diag(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    u, v, A, B = var("u"), var("v"), var("A"), var("B")
+    summed = node("matmul", node("sub", node("diag", u), node("diag", v)), A)
+    assert tidy_and_confirm(model, summed) == "diag(u - v) A"
+    assert tidy_and_confirm(model, node("add", node("diag", u), B)) == "diag(u) + B"  # B is not diagonal

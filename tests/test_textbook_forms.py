@@ -1,8 +1,8 @@
 """Derived formulas next to the textbook's: the printed form should read like the book.
 
-Each case is a formula ``derive`` prints today that is right (confirmed by both oracles) but
-much longer than the textbook's; they are kept as strict expected failures until the readable
-pass (core/readable.py) covers them."""
+Each case is a formula ``derive`` printed right (confirmed by both oracles) but much longer than
+the textbook's; the readable pass (core/readable.py) now writes it in the book's terms, and these
+tests keep it so."""
 from pathlib import Path
 
 import pytest
@@ -48,16 +48,14 @@ def test_label_smoothing_correct_line_reads_p_minus_q(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the readable pass is not applied to Hessians: log'' and '+ -' are printed")
 def test_logistic_hessian_is_written_as_the_textbook_form(capsys):
     # textbook: 1/N X diag(p ⊙ (ones(N) - p)) X^T + lam I(d)
     out = _derive(capsys, str(TEXTBOOK / "logistic_weight_decay_hessian.yaml"), "--hessian", "--wrt", "w")
-    assert "log''" not in out and "+ -" not in out
+    assert "log''" not in out and "+ -" not in out and "sigma''" not in out
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the Hessian's form transposes the spd matrix K and keeps 1/2 lam I(N) as a factor")
 def test_kernel_ridge_hessian_keeps_the_spd_matrix_untransposed(capsys):
     # textbook: K K + lam K (K symmetric positive definite)
     out = _derive(capsys, str(TEXTBOOK / "kernel_ridge.yaml"), "--hessian", "--wrt", "a", "--of", "J")
-    assert "K^T" not in out
+    assert "K^T" not in out and "I(N)" not in out

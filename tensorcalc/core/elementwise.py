@@ -98,7 +98,7 @@ class ElementwiseAlgebra:
         name, order = e.attr
         if order == 0:
             return sympy.Function(name)(argument)
-        identity = self.knowledge.identity(name) if order == 1 else None
+        identity = self.knowledge.identity(name, order)
         if identity is None:
             return sympy.Function(f"{name}{_PRIME}{order}")(argument)
         values = {f: self.to_sympy(Expr("apply", e.args, (f.func.__name__, 0))) for f in identity.atoms(AppliedUndef)}

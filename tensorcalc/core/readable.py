@@ -8,6 +8,8 @@
                                                                           after normalisation, core/elementwise.ValueKey)
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
                            sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
+                           sigma''(z), log''(p)                p ⊙ (1 - p) ⊙ (1 - 2 p), -1/p.^2   (the first
+                                                                             identity differentiated)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   softmax                  exp(z)/(ones(1, k) exp(z))          p            (p: softmax(z); exp(z)/sum(exp(z)) too)
   sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z),
@@ -31,7 +33,7 @@
   rows back to ⊙           u^T diag(v), r diag(t)              (u ⊙ v)^T, r ⊙ t   (rows r, t: so the algebra sees
                                                                              it; simplify writes it back if nothing cancels)
   ones and diag            ones(1, n) diag(v), diag(v) ones(n)  v^T, v      (v n×1; a 1×n row v gives v, v^T)
-                           diag(v) diag(w)                     diag(v ⊙ w)
+                           diag(v) diag(w), diag(v) + diag(w)  diag(v ⊙ w), diag(v + w)
   transpose of a 1×1       (p - y)^T                           p - y
   common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
@@ -58,7 +60,7 @@ from ..errors import ShapeError
 from . import shapes as S
 from .elementwise import EntrySums, NotElementwise, ValueKey, candidates, is_elementwise, is_ones
 from .expr import Expr, node, num, product_factors, substitute, walk
-from .functions import FunctionTable
+from .functions import T, FunctionTable
 from .identities import derivative_identity
 from .measure import formula_size
 from .notation import is_constant, plain
@@ -97,10 +99,23 @@ class Knowledge:
         named = {_associated(value): Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
         return cls(shape, model.functions, named, dict(model.leaves), dict(model.defs))
 
-    def identity(self, name: str) -> sympy.Expr | None:
-        if not self.identities or self.functions is None or name not in self.functions:
+    def identity(self, name: str, order: int = 1) -> sympy.Expr | None:
+        """``name'(T)`` (``name''(T)``, ``order`` 2: the first identity differentiated, each
+        derivative in it replaced by its own identity) in table functions of T, or None."""
+        if not self.identities or self.functions is None or name not in self.functions or order not in (1, 2):
             return None
-        return derivative_identity(self.functions, name)
+        first = derivative_identity(self.functions, name)
+        if order == 1 or first is None:
+            return first
+        slope = sympy.diff(first, T)
+        inner = {}
+        for d in slope.atoms(sympy.Derivative):
+            applied = d.expr
+            known = applied.func.__name__ in self.functions and d.variables == (T,) and applied.args == (T,)
+            inner[d] = derivative_identity(self.functions, applied.func.__name__) if known else None
+            if inner[d] is None:
+                return None
+        return slope.xreplace(inner)
 
     def rename(self, e: Expr) -> Expr:
         """A subexpression the forward pass names, by its name (``sigma(z)`` -> ``p``)."""
@@ -234,7 +249,7 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     base = simplify(expr, knowledge.shape)
     seen = [base]
     tidied_forms: list[Expr] = []
-    primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
+    primed = any(n.op == "apply" and n.attr[1] >= 1 for n in walk(base))
     passes = [(False, base), (True, base)] if primed else [(False, base)]  # without a derivative both agree
     scaled = knowledge.scaled_names()
     if scaled and any(n.op == "var" and n.attr in scaled for n in walk(base)):  # c read as s xhat (xhat: c / s)
@@ -359,6 +374,16 @@ def definition_backwards(e: Expr, k: Knowledge) -> Expr | None:
     flipped = node("T", e)
     renamed = k.rename(flipped)
     return node("T", renamed) if renamed is not flipped and renamed.op == "var" else None
+
+
+def sum_of_diags(e: Expr, k: Knowledge) -> Expr | None:
+    """diag(a) ± diag(b) = diag(a ± b) for vectors a, b of one shape (the Hessian's terms)."""
+    if e.op not in ("add", "sub") or any(a.op != "diag" for a in e.args):
+        return None
+    a, b = (x.args[0] for x in e.args)
+    if not (_vector(a, k) and S.same(k.shape(a), k.shape(b))):
+        return None
+    return node("diag", node(e.op, a, b))
 
 
 def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
@@ -586,6 +611,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     ones_times_stochastic,
     scalar_out_of_product,
     diag_products,
+    sum_of_diags,
     row_diag_to_hadamard,
     inverse_of_inverse,
     transpose_of_scalar,
