@@ -680,3 +680,59 @@ def test_diagonal_matrices_are_added_as_one_diag(tmp_path):
     summed = node("matmul", node("sub", node("diag", u), node("diag", v)), A)
     assert tidy_and_confirm(model, summed) == "diag(u - v) A"
     assert tidy_and_confirm(model, node("add", node("diag", u), B)) == "diag(u) + B"  # B is not diagonal
+
+
+@st.composite
+def spellings(draw):
+    """A random scalar or elementwise value over x, v (vectors of n) and eps, and a second one:
+    the same value respelled (terms swapped, x ⊙ x as x.^2, mean as 1/n sum, sum(u ⊙ w) as uᵀ w)
+    or, half the time, that value with one name read as the other."""
+    leaves = [var("x"), var("v")]
+
+    def vector(depth: int, respell: bool) -> tuple[Expr, Expr]:
+        if depth == 0 or draw(st.booleans()):
+            leaf = draw(st.sampled_from(leaves))
+            return leaf, leaf
+        a, a2 = vector(depth - 1, respell)
+        b, b2 = vector(depth - 1, respell)
+        op = draw(st.sampled_from(("add", "hadamard", "scale", "square", "exp")))
+        if op == "add":
+            return node("add", a, b), node("add", b2, a2)
+        if op == "hadamard":
+            return node("hadamard", a, b), node("hadamard", b2, a2)
+        if op == "scale":
+            return node("mul", var("eps"), a), node("mul", a2, var("eps"))
+        if op == "square":
+            return node("hadamard", a, a), node("pow", a2, num(2), attr=".^")
+        return Expr("apply", (a,), ("exp", 0)), Expr("apply", (a2,), ("exp", 0))
+
+    first, second = vector(3, True)
+    n = Expr("size", (), sympy.Symbol("n", positive=True, integer=True))  # the size n of BY_VALUE
+    if draw(st.booleans()):  # a scalar: a mean or an inner product of the vector
+        other = draw(st.sampled_from(leaves))
+        if draw(st.booleans()):
+            first, second = Expr("mean", (first,)), node("mul", node("div", num(1), n), node("sum", second))
+        else:
+            first, second = node("sum", node("hadamard", first, other)), node("matmul", node("T", other), second)
+    if draw(st.booleans()):  # one name for the other: usually a different value
+        name, other = draw(st.sampled_from((("x", "v"), ("v", "x"))))
+        changed = substitute(second, {name: var(other)})
+        return first, changed, changed != second
+    return first, second, False
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spellings())
+def test_value_keys_are_equal_exactly_for_respellings_the_oracles_confirm(tmp_path, pair):
+    from tensorcalc.core.elementwise import ValueKey
+
+    model = model_of(tmp_path, BY_VALUE)
+    first, second, changed = pair
+    first, second = (Expr(e.op, e.args, e.attr) for e in (first, second))
+    k = Knowledge.of(model)
+    keys = ValueKey(k.shape, k.positive)
+    same = keys.key(first) == keys.key(second)
+    if not changed:
+        assert same, (plain(first), plain(second))
+    if same:
+        assert unconfirmed(model, first, second) is None, (plain(first), plain(second))
