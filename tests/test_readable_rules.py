@@ -2,6 +2,9 @@
 the size measure, the function identities, and the formulas derive and diagnose print."""
 from __future__ import annotations
 
+import dataclasses
+import re
+from fractions import Fraction
 from pathlib import Path
 
 import sympy
@@ -601,3 +604,135 @@ def test_a_scalar_added_to_a_tensor_is_written_times_ones(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0] == "d g / d X = ones(n, m) + 1e-5 ones(n) v^T"
     assert main(["derive", str(path), "--wrt", "x", "--of", "h"]) == 0
     assert "ones(n)" in capsys.readouterr().out.splitlines()[0]  # x^T x ones(n) + 2 sum(x) x: a scalar times ones, no bare scalar
+
+
+BY_VALUE = """tensorcalc: 1
+title: definitions spelled differently from the formulas that use their values
+layout: denominator
+dims: {n: 4, m: 3}
+tensors: {x: vector(n), v: vector(n), w: vector(m), eps: scalar positive, y: onehot(n), ep: scalar positive}
+forward:
+  r: sqrt(mean(x.^2) + eps)
+  s: exp(v/2)
+  h: sqrt(exp(w))
+  t: mean(w)
+  q: (1 - ep) y + ep/n ones(n)
+  o: (1 - ep) y + ep ones(n)
+claims:
+  - d r / d x = x / (n r)
+"""
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text))
+
+
+def test_a_definition_is_read_back_when_its_value_is_spelled_differently(tmp_path):
+    model = model_of(tmp_path, BY_VALUE)
+    x, v, w, eps = var("x"), var("v"), var("w"), var("eps")
+    n, m = (Expr("size", (), model.shape(a)[0]) for a in (x, w))
+
+    def root(inner: Expr) -> Expr:
+        return Expr("apply", (node("add", eps, inner),), ("sqrt", 0))
+
+    mean_square = node("matmul", node("div", num(1), n), node("matmul", node("T", x), x))
+    assert tidy_and_confirm(model, node("mul", root(mean_square), v)) == "r v"
+    half = Expr("apply", (node("mul", num(Fraction(1, 2)), v),), ("exp", 0))
+    assert tidy_and_confirm(model, node("hadamard", half, x)) == "s ⊙ x"
+    assert tidy_and_confirm(model, node("mul", node("div", node("sum", w), m), x)) == "t x"
+    # near misses: values that differ are not read as the names
+    assert "r" not in _words(tidy_and_confirm(model, node("mul", root(node("matmul", node("T", x), x)), v)))
+    assert "r" not in _words(tidy_and_confirm(model, node("mul", root(node("matmul", node("div", num(1), n), node("matmul", node("T", x), v))), v)))
+    third = Expr("apply", (node("mul", num(Fraction(1, 3)), v),), ("exp", 0))
+    assert "s" not in _words(tidy_and_confirm(model, node("hadamard", third, x)))
+    assert "t" not in _words(tidy_and_confirm(model, node("mul", node("div", node("sum", w), n), x)))  # sum over m entries, / n
+    half_w = Expr("apply", (node("mul", num(Fraction(1, 2)), w),), ("exp", 0))
+    assert "h" not in _words(tidy_and_confirm(model, half_w))  # equal, but not by an identity the exact oracle confirms
+
+
+def test_a_vector_defined_to_sum_to_one_is_stochastic(tmp_path):
+    model = model_of(tmp_path, BY_VALUE)
+    k = Knowledge.of(model)
+    assert k.stochastic(var("q")) and k.stochastic(node("T", var("q")), rows=True)
+    assert not k.stochastic(var("o")) and not k.stochastic(var("q"), rows=True)
+    ones = Expr("ones", (), (model.shape(var("x"))[0],) * 2)
+    assert tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("q")), var("x"))) == "x"
+    assert "ones" in tidy_and_confirm(model, node("hadamard", node("matmul", ones, var("o")), var("x")))
+
+
+def test_second_derivatives_read_through_the_identities(tmp_path):
+    model = model_of(tmp_path, KINDS)
+    k = dataclasses.replace(Knowledge.of(model), identities=True)
+    assert k.identity("log", 2) == -1 / T**2
+    assert k.identity("relu", 2) is None  # no first identity: stays primed
+    u, s, v = var("u"), var("s"), var("v")
+    second = Expr("apply", (u,), ("sigma", 2))
+    # sigma'' = s (1 - s) (1 - 2 s): divided by s (1 - s) it is 1 - 2 s
+    e = node("div", node("hadamard", v, second), node("hadamard", s, node("sub", num(1), s)))
+    assert tidy_and_confirm(model, e) == "v - 2 v ⊙ s"
+    relu = node("hadamard", v, Expr("apply", (u,), ("relu", 2)))
+    assert tidy_and_confirm(model, relu) == "v ⊙ relu''(u)"
+
+
+def test_diagonal_matrices_are_added_as_one_diag(tmp_path):
+    model = model_of(tmp_path, SYMMETRIC)
+    u, v, A, B = var("u"), var("v"), var("A"), var("B")
+    summed = node("matmul", node("sub", node("diag", u), node("diag", v)), A)
+    assert tidy_and_confirm(model, summed) == "diag(u - v) A"
+    assert tidy_and_confirm(model, node("add", node("diag", u), B)) == "diag(u) + B"  # B is not diagonal
+
+
+@st.composite
+def spellings(draw):
+    """A random scalar or elementwise value over x, v (vectors of n) and eps, and a second one:
+    the same value respelled (terms swapped, x ⊙ x as x.^2, mean as 1/n sum, sum(u ⊙ w) as uᵀ w)
+    or, half the time, that value with one name read as the other."""
+    leaves = [var("x"), var("v")]
+
+    def vector(depth: int, respell: bool) -> tuple[Expr, Expr]:
+        if depth == 0 or draw(st.booleans()):
+            leaf = draw(st.sampled_from(leaves))
+            return leaf, leaf
+        a, a2 = vector(depth - 1, respell)
+        b, b2 = vector(depth - 1, respell)
+        op = draw(st.sampled_from(("add", "hadamard", "scale", "square", "exp")))
+        if op == "add":
+            return node("add", a, b), node("add", b2, a2)
+        if op == "hadamard":
+            return node("hadamard", a, b), node("hadamard", b2, a2)
+        if op == "scale":
+            return node("mul", var("eps"), a), node("mul", a2, var("eps"))
+        if op == "square":
+            return node("hadamard", a, a), node("pow", a2, num(2), attr=".^")
+        return Expr("apply", (a,), ("exp", 0)), Expr("apply", (a2,), ("exp", 0))
+
+    first, second = vector(3, True)
+    n = Expr("size", (), sympy.Symbol("n", positive=True, integer=True))  # the size n of BY_VALUE
+    if draw(st.booleans()):  # a scalar: a mean or an inner product of the vector
+        other = draw(st.sampled_from(leaves))
+        if draw(st.booleans()):
+            first, second = Expr("mean", (first,)), node("mul", node("div", num(1), n), node("sum", second))
+        else:
+            first, second = node("sum", node("hadamard", first, other)), node("matmul", node("T", other), second)
+    if draw(st.booleans()):  # one name for the other: usually a different value
+        name, other = draw(st.sampled_from((("x", "v"), ("v", "x"))))
+        changed = substitute(second, {name: var(other)})
+        return first, changed, changed != second
+    return first, second, False
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spellings())
+def test_value_keys_are_equal_exactly_for_respellings_the_oracles_confirm(tmp_path, pair):
+    from tensorcalc.core.elementwise import ValueKey
+
+    model = model_of(tmp_path, BY_VALUE)
+    first, second, changed = pair
+    first, second = (Expr(e.op, e.args, e.attr) for e in (first, second))
+    k = Knowledge.of(model)
+    keys = ValueKey(k.shape, k.positive)
+    same = keys.key(first) == keys.key(second)
+    if not changed:
+        assert same, (plain(first), plain(second))
+    if same:
+        assert unconfirmed(model, first, second) is None, (plain(first), plain(second))

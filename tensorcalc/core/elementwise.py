@@ -22,6 +22,7 @@ from sympy.core.function import AppliedUndef
 from . import shapes as S
 from .expr import ELEMENTWISE_POWER, Expr, node, num, product_factors
 from .functions import T
+from .notation import plain
 
 if TYPE_CHECKING:
     from .readable import Knowledge
@@ -97,7 +98,7 @@ class ElementwiseAlgebra:
         name, order = e.attr
         if order == 0:
             return sympy.Function(name)(argument)
-        identity = self.knowledge.identity(name) if order == 1 else None
+        identity = self.knowledge.identity(name, order)
         if identity is None:
             return sympy.Function(f"{name}{_PRIME}{order}")(argument)
         values = {f: self.to_sympy(Expr("apply", e.args, (f.func.__name__, 0))) for f in identity.atoms(AppliedUndef)}
@@ -378,10 +379,15 @@ class EntrySums:
 
     def count(self, dims: tuple) -> sympy.Expr:
         """The number of entries of a ``dims`` tensor, sizes as symbols of the algebra."""
-        out = sympy.Integer(1)
-        for d in dims:
-            out *= sympy.Integer(int(d)) if isinstance(d, int) or getattr(d, "is_Integer", False) else self.algebra.leaf(Expr("size", (), d))
-        return out
+        return _count(dims, lambda d: self.algebra.leaf(Expr("size", (), d)))
+
+
+def _count(dims: tuple, size: Callable) -> sympy.Expr:
+    """The number of entries of a ``dims`` tensor; a named size is ``size(d)``."""
+    out = sympy.Integer(1)
+    for d in dims:
+        out *= sympy.Integer(int(d)) if isinstance(d, int) or getattr(d, "is_Integer", False) else size(d)
+    return out
 
 
 def _arithmetic(op: str, args: list[sympy.Expr]) -> sympy.Expr:
@@ -403,3 +409,101 @@ def _chain(factors: list[Expr]) -> Expr:
     for f in factors[1:]:
         out = node("matmul", out, f)
     return out
+
+
+MAX_KEY_NODES = 80  # larger subexpressions are not compared by value (the exact match still applies)
+
+
+class ValueKey:
+    """The value of one entry of an expression as a sympy expression whose symbols are named by
+    what they stand for, so values that are equal after normalisation get one key whatever their
+    spelling: sum order, ``x ⊙ x`` and ``x.^2``, ``xᵀ x``, ``ones(1, n) (x ⊙ x)`` and
+    ``sum(x.^2)``, ``mean(v)`` and ``1/n sum(v)``, ``exp(v/2)`` and ``exp(1/2 v)``. A sum
+    carries the number of entries it adds (``sum(ones(n))`` is not ``sum(ones(m))``); names are
+    not opened; functions stay opaque (``sqrt(exp(v))`` is not ``exp(1/2 v)``: the exact oracle,
+    which confirms every printed formula, does not see that identity); what is not elementwise is
+    one symbol named by its text. The caller compares keys of expressions of one shape."""
+
+    def __init__(self, shape: ShapeFn, positive: Callable[[Expr], bool]):
+        self.shape = shape
+        self.positive = positive
+        self.scalars: set[sympy.Symbol] = set()
+
+    def key(self, e: Expr) -> sympy.Expr:
+        """The key of ``e`` (``NotElementwise`` when it has too many nodes to compare)."""
+        if _nodes(e) > MAX_KEY_NODES:
+            raise NotElementwise("too large")
+        return self._key(e)
+
+    def _key(self, e: Expr) -> sympy.Expr:
+        if e.op == "num":
+            return sympy.Rational(e.attr.numerator, e.attr.denominator)
+        if e.op in ("ones", "zeros"):
+            return sympy.Integer(1 if e.op == "ones" else 0)
+        if e.op == "size":
+            return self.size(e.attr)
+        if e.op == "T" and S.is_vector(self.shape(e.args[0])):  # a vector's entries, in a row or a column
+            return self._key(e.args[0])
+        if e.op in ("sum", "mean") and e.attr is None:
+            total = self.total(e.args[0])
+            return total / self.count(self.shape(e.args[0])) if e.op == "mean" else total
+        if e.op == "matmul" and not is_elementwise(e, self.shape):
+            return self.inner_product(e)
+        if e.op == "apply":
+            return self.application(e)
+        if e.op == "pow" and e.args[1].op == "num":
+            return self._key(e.args[0]) ** self._key(e.args[1])
+        if e.op in ("add", "sub", "neg", "hadamard", "mul", "div", "matmul"):
+            return _arithmetic("mul" if e.op == "hadamard" else e.op, [self._key(a) for a in e.args])
+        return self.leaf(e)
+
+    def total(self, e: Expr) -> sympy.Expr:
+        """Σ of the entries of ``e``: the key of one entry summed over how many there are."""
+        return self.summed(self._key(e), self.count(self.shape(e)))
+
+    def inner_product(self, e: Expr) -> sympy.Expr:
+        """uᵀ v for a 1×n row and an n×1 column is Σ u ⊙ v; other products are one symbol."""
+        a, b = e.args
+        sa, sb = self.shape(a), self.shape(b)
+        if len(sa) == 2 and len(sb) == 2 and sa[0] == 1 and sb[1] == 1 and not S.is_scalar(sa):
+            return self.summed(self._key(a) * self._key(b), self.count(sa))
+        return self.leaf(e)
+
+    def application(self, e: Expr) -> sympy.Expr:
+        name, order = e.attr
+        argument = self._key(e.args[0])
+        return sympy.Function(name if order == 0 else f"{name}{_PRIME}{order}")(argument)
+
+    def leaf(self, e: Expr) -> sympy.Symbol:
+        symbol = sympy.Symbol(plain(e), real=True, positive=True if self.positive(e) else None)
+        if S.is_scalar(self.shape(e)):
+            self.scalars.add(symbol)
+        return symbol
+
+    def size(self, d) -> sympy.Symbol:
+        symbol = sympy.Symbol(f"size:{d}", positive=True)
+        self.scalars.add(symbol)
+        return symbol
+
+    def count(self, dims: tuple) -> sympy.Expr:
+        return _count(dims, self.size)
+
+    def summed(self, entries: sympy.Expr, n: sympy.Expr) -> sympy.Expr:
+        """Σ over n entries, read linearly: each term's scalar factors come out, a constant
+        term counts n times (``Σ (1/n x² + c)`` is ``1/n Σ x² + n c``)."""
+        out = sympy.Integer(0)
+        for term in sympy.Add.make_args(sympy.expand(entries)):
+            factors = sympy.Mul.make_args(term)
+            scalar = sympy.Mul(*[f for f in factors if self.is_scalar(f)])
+            rest = sympy.Mul(*[f for f in factors if not self.is_scalar(f)])
+            out += scalar * (n if rest == 1 else sympy.Function("sum")(rest, n))
+        return out
+
+    def is_scalar(self, s: sympy.Expr) -> bool:
+        """One value for every entry: scalar names, sizes and sums only."""
+        opaque = s.replace(lambda x: isinstance(x, AppliedUndef) and x.func.__name__ == "sum", lambda x: sympy.Integer(1))
+        return opaque.free_symbols <= self.scalars
+
+
+def _nodes(e: Expr) -> int:
+    return 1 + sum(_nodes(a) for a in e.args)

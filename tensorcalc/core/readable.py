@@ -4,11 +4,16 @@
 
   rule                     before                              after
   definitions backwards    sigma(z), mu(z[l])                  p, a[l]   (the forward pass says p: sigma(z))
+                           sqrt(eps + 1/d x^T x)               r         (r: sqrt(mean(x.^2) + eps): equal values
+                                                                          after normalisation, core/elementwise.ValueKey)
   function identities      log'(p), sigma'(z), tanh'(u)        1/p, p ⊙ (1 - p), 1 - tanh(u).^2   (core/identities)
                            sqrt'(v)                            1/(2 s)      (s: sqrt(v), whatever v's grouping)
+                           sigma''(z), log''(p)                p ⊙ (1 - p) ⊙ (1 - 2 p), -1/p.^2   (the first
+                                                                             identity differentiated)
   elementwise algebra      (-y/p + (1-y)/(1-p)) p (1-p) x      (p - y) x   (collect, cancel, factor: core/elementwise)
   softmax                  exp(z)/(ones(1, k) exp(z))          p            (p: softmax(z); exp(z)/sum(exp(z)) too)
-  sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z))
+  sums to one              ones(k, k) y, sum(y)                ones(k), 1   (y onehot or probability, p = softmax(z),
+                                                                             q: (1 - e) y + e/k ones(k) by its definition)
                            Y^T ones(k, k), P ones(k, m)        ones(N, k), ones(N, m)   (Y onehot(k, N): columns;
                                                                              P: softmax_rows(Z): rows)
   sums read linearly       sum(a c - v), sum(Y)                -sum(v), N   (c: x - mu ones(n), mu: 1/n ones(n)^T x:
@@ -28,7 +33,7 @@
   rows back to ⊙           u^T diag(v), r diag(t)              (u ⊙ v)^T, r ⊙ t   (rows r, t: so the algebra sees
                                                                              it; simplify writes it back if nothing cancels)
   ones and diag            ones(1, n) diag(v), diag(v) ones(n)  v^T, v      (v n×1; a 1×n row v gives v, v^T)
-                           diag(v) diag(w)                     diag(v ⊙ w)
+                           diag(v) diag(w), diag(v) + diag(w)  diag(v ⊙ w), diag(v + w)
   transpose of a 1×1       (p - y)^T                           p - y
   common factor            B x + B^T x, u^T A - u^T S          (B + B^T) x, u^T (A - S)
 
@@ -53,9 +58,9 @@ import sympy
 
 from ..errors import ShapeError
 from . import shapes as S
-from .elementwise import EntrySums, NotElementwise, candidates, is_elementwise, is_ones
+from .elementwise import EntrySums, NotElementwise, ValueKey, candidates, is_elementwise, is_ones
 from .expr import Expr, node, num, product_factors, substitute, walk
-from .functions import FunctionTable
+from .functions import T, FunctionTable
 from .identities import derivative_identity
 from .measure import formula_size
 from .notation import is_constant, plain
@@ -79,6 +84,7 @@ class Knowledge:
     leaves: dict[str, tuple] = field(default_factory=dict)  # name -> (kind, shape, flags)
     values: dict[str, Expr] = field(default_factory=dict)  # name -> resolved value
     identities: bool = False
+    by_value: dict = field(default_factory=dict, compare=False, repr=False)  # memo of keys and of named keys
 
     @classmethod
     def of(cls, model, shape: ShapeFn | None = None) -> "Knowledge":
@@ -93,16 +99,63 @@ class Knowledge:
         named = {_associated(value): Expr("var", (), name) for name, value in model.defs.items() if value.op not in ("var", "num", "size")}
         return cls(shape, model.functions, named, dict(model.leaves), dict(model.defs))
 
-    def identity(self, name: str) -> sympy.Expr | None:
-        if not self.identities or self.functions is None or name not in self.functions:
+    def identity(self, name: str, order: int = 1) -> sympy.Expr | None:
+        """``name'(T)`` (``name''(T)``, ``order`` 2: the first identity differentiated, each
+        derivative in it replaced by its own identity) in table functions of T, or None."""
+        if not self.identities or self.functions is None or name not in self.functions or order not in (1, 2):
             return None
-        return derivative_identity(self.functions, name)
+        first = derivative_identity(self.functions, name)
+        if order == 1 or first is None:
+            return first
+        slope = sympy.diff(first, T)
+        inner = {}
+        for d in slope.atoms(sympy.Derivative):
+            applied = d.expr
+            known = applied.func.__name__ in self.functions and d.variables == (T,) and applied.args == (T,)
+            inner[d] = derivative_identity(self.functions, applied.func.__name__) if known else None
+            if inner[d] is None:
+                return None
+        return slope.xreplace(inner)
 
     def rename(self, e: Expr) -> Expr:
         """A subexpression the forward pass names, by its name (``sigma(z)`` -> ``p``)."""
         if not self.definitions:
             return e
         return self.definitions.get(e) or self.definitions.get(_associated(e), e)
+
+    def rename_by_value(self, e: Expr) -> Expr | None:
+        """A subexpression whose value equals a definition's after normalisation, by that name
+        (``sqrt(eps + 1/d xᵀ x)`` -> ``r`` for ``r: sqrt(mean(x.^2) + eps)``; ``exp(1/2 v)`` ->
+        ``s`` for ``s: exp(v/2)``): scalars and elementwise values, compared by ``ValueKey``."""
+        if e.op in ("var", "num", "size", "ones", "zeros", "T") or not self.values:
+            return None
+        key = self._value_key(e)
+        if key is None:
+            return None
+        shape = self.shape(e)
+        return next((Expr("var", (), name) for named, dims, name in self._named_keys() if named == key and S.same(dims, shape)), None)
+
+    def _named_keys(self) -> list[tuple]:
+        """(key, shape, name) of each definition whose value is a scalar or elementwise."""
+        if "named" not in self.by_value:
+            named = []
+            for name, value in self.values.items():
+                key = None if value.op in ("var", "num", "size") else self._value_key(value)
+                if key is not None:
+                    named.append((key, self.shape(value), name))
+            self.by_value["named"] = named
+        return self.by_value["named"]
+
+    def _value_key(self, e: Expr) -> sympy.Expr | None:
+        memo = self.by_value.setdefault("keys", {})
+        if e not in memo:
+            memo[e] = None
+            if S.is_scalar(self.shape(e)) or is_elementwise(e, self.shape):
+                try:
+                    memo[e] = ValueKey(self.shape, self.positive).key(e)
+                except (NotElementwise, TypeError, ValueError, ShapeError):
+                    memo[e] = None
+        return memo[e]
 
     def _declared(self, e: Expr) -> tuple:
         return self.leaves.get(e.attr, ("", (), ())) if e.op == "var" else ("", (), ())
@@ -145,8 +198,23 @@ class Knowledge:
         if e.op == "T":
             return self.stochastic(e.args[0], not rows)
         if e.op == "var" and e.attr in self.values:
-            return self.stochastic(self.values[e.attr], rows)
+            return self.stochastic(self.values[e.attr], rows) or self._defined_to_sum_to_one(e, rows)
         return not rows and (self._declared(e)[0] in STOCHASTIC_KINDS or e.op == "softmax")
+
+    def _defined_to_sum_to_one(self, e: Expr, rows: bool) -> bool:
+        """A named vector whose entries sum to 1 by its definition, read linearly
+        (``q: (1 - ep) y + ep/n ones(n)`` with y one-hot), as its one column (row, ``rows``)."""
+        shape = self.shape(e)
+        if len(shape) != 2 or shape[1 if rows else 0] == 1 or shape[0 if rows else 1] != 1:
+            return False
+        memo = self.by_value.setdefault("sums to one", {})
+        if e.attr not in memo:
+            memo[e.attr] = False  # a definition read while it is being read is not assumed
+            try:
+                memo[e.attr] = sympy.cancel(sympy.expand(EntrySums(self).total(self.values[e.attr]) - 1)) == 0
+            except (NotElementwise, TypeError, ValueError, ShapeError):
+                memo[e.attr] = False
+        return memo[e.attr]
 
     def sums_to_zero(self, e: Expr) -> bool:
         """Do the entries of ``e`` sum to 0 whatever the inputs (``c: x - mu ones(n)``, the
@@ -181,7 +249,7 @@ def readable(expr: Expr, knowledge: Knowledge) -> Expr:
     base = simplify(expr, knowledge.shape)
     seen = [base]
     tidied_forms: list[Expr] = []
-    primed = any(n.op == "apply" and n.attr[1] == 1 for n in walk(base))
+    primed = any(n.op == "apply" and n.attr[1] >= 1 for n in walk(base))
     passes = [(False, base), (True, base)] if primed else [(False, base)]  # without a derivative both agree
     scaled = knowledge.scaled_names()
     if scaled and any(n.op == "var" and n.attr in scaled for n in walk(base)):  # c read as s xhat (xhat: c / s)
@@ -298,11 +366,24 @@ def definition_backwards(e: Expr, k: Knowledge) -> Expr | None:
     renamed = k.rename(e)
     if renamed is not e:
         return renamed
+    by_value = k.rename_by_value(e)
+    if by_value is not None:
+        return by_value
     if e.op in ("var", "T", "num", "size", "ones", "zeros"):
         return None
     flipped = node("T", e)
     renamed = k.rename(flipped)
     return node("T", renamed) if renamed is not flipped and renamed.op == "var" else None
+
+
+def sum_of_diags(e: Expr, k: Knowledge) -> Expr | None:
+    """diag(a) ± diag(b) = diag(a ± b) for vectors a, b of one shape (the Hessian's terms)."""
+    if e.op not in ("add", "sub") or any(a.op != "diag" for a in e.args):
+        return None
+    a, b = (x.args[0] for x in e.args)
+    if not (_vector(a, k) and S.same(k.shape(a), k.shape(b))):
+        return None
+    return node("diag", node(e.op, a, b))
 
 
 def symmetric_transpose(e: Expr, k: Knowledge) -> Expr | None:
@@ -530,6 +611,7 @@ LOCAL_RULES: list[Callable[[Expr, Knowledge], Expr | None]] = [
     ones_times_stochastic,
     scalar_out_of_product,
     diag_products,
+    sum_of_diags,
     row_diag_to_hadamard,
     inverse_of_inverse,
     transpose_of_scalar,

@@ -5,7 +5,9 @@ The gradient g = ∂f/∂x (a column, the shape of x) is written out by the chai
 (n×n, J[i, j] = ∂g_i/∂x_j). ``linear_factor`` reads the matrix M = Jᵀ off that expression
 (M G, G appearing once per term). J is the Hessian; it is symmetric, so the layouts differ only
 in the formula's transpose: numerator and mixed print J = Mᵀ (the Jacobian of the gradient
-column, as the Cookbook's ∂²f/∂x∂xᵀ), denominator prints M.
+column, as the Cookbook's ∂²f/∂x∂xᵀ), denominator prints M. The formula goes through the
+readable pass (second derivatives by their identities, diagonal terms merged, the file's
+names), kept when the oracles confirm it equals the plainly simplified one.
 """
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from ..core.derive import COTANGENT, gradient_expr, gradient_program
 from ..core.expr import Expr, node, num, substitute, var, walk
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
+from ..core.readable import Knowledge, readable
 from ..core.resolve import shape_of
 from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
-from .formulas import Derivation, Line, NotDerivable, scalar_to_derive, verify_lines
+from .formulas import Derivation, Line, NotDerivable, scalar_to_derive, unconfirmed, verify_lines
 
 
 def hessian_term(of: str, wrt: str, layout: str) -> Expr:
@@ -72,7 +75,18 @@ def hessian_formula(model: Model, of: Expr, wrt: str, layout: str) -> Expr:
         factor = linear_factor(factor, shape, model.shapes[wrt])
     if effective(layout, ()) != "denominator":
         factor = node("T", factor)
-    return simplify(factor, shape)
+    return _readable_if_confirmed(model, factor, shape)
+
+
+def _readable_if_confirmed(model: Model, factor: Expr, shape) -> Expr:
+    """The readable form of the Hessian (function identities, the file's names, diag products
+    merged) when the oracles confirm it equals the plainly simplified one, else that one."""
+    plainly = simplify(factor, shape)
+    tidy = readable(factor, Knowledge.of(model, shape))
+    try:
+        return tidy if tidy == plainly or unconfirmed(model, tidy, plainly) is None else plainly
+    except (TensorcalcError, ArithmeticError):
+        return plainly
 
 
 def linear_factor(e: Expr, shape, cotangent_shape: tuple) -> Expr:
