@@ -130,7 +130,7 @@ class _Emitter:
         for k in self._needed(read):
             self.read = set()
             forward.append((f"{self.variable(k)} = {self.code(model.defs[k])}", self.read, k))
-        lines = _with_temporaries(forward + steps, temps)
+        lines = _with_temporaries(forward + steps, temps, [r for _n, _c, r in results])
         body = _schedule(lines, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
         body.append("return {")
         body += [f"    {n!r}: {self.names(('gradient', n), '')}," for n, _c, _r in results]
@@ -239,8 +239,13 @@ class _Emitter:
         return f"{target()} = {value}", self.read, defines
 
     def _temporary(self, key: str, e: Expr) -> str:
-        spell = lambda n: self._adjoint(n) if n.startswith("@adj[") else self.variable(n)  # noqa: E731
-        return self.names(("shared", key), label(e, spell))
+        if ("shared", key) not in self.names.given:
+            spell = lambda n: self._adjoint(n) if n.startswith("@adj[") else self.variable(n)  # noqa: E731
+            wanted, count = identifier(label(e, spell)), 1
+            while (wanted if count == 1 else f"{wanted}_{count}") in self.names.taken:
+                count += 1
+            return self.names(("shared", key), wanted if count == 1 else f"{wanted}_{count}")
+        return self.names(("shared", key), "")
 
     def _shared(self, e: Expr) -> str | None:
         """The variable already holding the value of ``e`` in the backward pass, if any."""
@@ -515,9 +520,11 @@ def _whole_steps(steps: list[tuple[str, Expr]], temps: dict[Expr, str]) -> dict[
     return whole
 
 
-def _with_temporaries(lines: list[tuple[str, set, str]], temps: dict[str, tuple[str, set, str]]) -> list:
-    """``lines`` with each temporary (key -> line) just before the first line that reads it;
-    one read only by gradients right after the last line it reads, so they follow it early."""
+def _with_temporaries(lines: list[tuple[str, set, str]], temps: dict[str, tuple[str, set, str]],
+                      gradients: list[set]) -> list:
+    """``lines`` with each temporary (key -> line) just before the first line that reads it.
+    One read only by gradients (``gradients``: the names each reads) goes as late as its first
+    reader allows: after what it reads and after the other lines that reader waits for."""
     out: list[tuple[str, set, str]] = []
     placed: set[str] = set()
     for line in lines:
@@ -526,11 +533,15 @@ def _with_temporaries(lines: list[tuple[str, set, str]], temps: dict[str, tuple[
                 placed.add(key)
                 out.append(temps[key])
         out.append(line)
+
+    def after(reads: set) -> int:
+        return max((i for i, (_t, _r, d) in enumerate(out) if d in reads), default=-1)
+
     for key in _temporaries_read(set(temps), temps):
         if key not in placed:
             placed.add(key)
-            at = max((i for i, (_t, _r, d) in enumerate(out) if d in temps[key][1]), default=-1)
-            out.insert(at + 1, temps[key])
+            waits = [after(r - set(temps)) for r in gradients if key in r]
+            out.insert(max(after(temps[key][1]), min(waits, default=-1)) + 1, temps[key])
     return out
 
 
