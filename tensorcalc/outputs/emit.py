@@ -18,7 +18,7 @@ import sympy
 
 from ..core import shapes as S
 from ..core.derive import gradient_program
-from ..core.expr import Expr, free_vars, node, substitute, var
+from ..core.expr import Expr, free_vars, node, substitute, var, walk
 from ..core.functions import CODE, Logistic, T, UnknownFunction, formula_program, stable_form
 from ..core.layouts import effective
 from ..core.model import Model, Prepared
@@ -28,6 +28,7 @@ from ..core.simplify import simplify
 from ..core.sizes import size_sets
 from ..errors import TensorcalcError
 from ..explain.formulas import NotDerivable, parameters
+from .shared_values import forward_values, label, repeated
 from .stable import LogCancellation
 
 _SIGMA = sympy.Symbol("sigma")
@@ -102,6 +103,9 @@ class _Emitter:
         self.names = _Names(_RESERVED)
         self.read: set[str] = set()  # names the generated code reads
         self.backward = False  # in the backward pass, σ'(z) reads the forward σ(z) when there is one
+        self.forward_values: dict[Expr, tuple[str, bool]] = {}  # backward pass: values read from forward variables
+        self.temps: dict[Expr, str] = {}  # backward pass: repeated values -> the key of their temporary
+        self.uses: dict[str, int] = {}  # reads of each temporary in the lines written so far
         self.logistic_of = {d.args[0]: k for k, d in model.defs.items()
                             if d.op == "apply" and d.attr[1] == 0 and stable_form(model.functions.formula(d.attr[0])) == Logistic(T)}
 
@@ -119,13 +123,15 @@ class _Emitter:
         sig = ", ".join(self.variable(k) for k in model.leaves)  # first, so arguments keep their plain names
         for k in model.defs:
             self.variable(k)  # then the forward pass, in its order
-        steps, results = self._backward(loss, names)
+        steps, temps, results = self._print_backward(*self._backward(loss, names))
         self.backward = False
         forward = []
-        for k in self._needed(set().union(*(r for _t, r, _d in steps), *(r for _n, _c, r in results))):
+        read = set().union(*(r for _t, r, _d in steps), *(r for _t, r, _d in temps.values()), *(r for _n, _c, r in results))
+        for k in self._needed(read):
             self.read = set()
             forward.append((f"{self.variable(k)} = {self.code(model.defs[k])}", self.read, k))
-        body = _schedule(forward + steps, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
+        lines = _with_temporaries(forward + steps, temps, [r for _n, _c, r in results])
+        body = _schedule(lines, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
         body.append("return {")
         body += [f"    {n!r}: {self.names(('gradient', n), '')}," for n, _c, _r in results]
         body.append("}")
@@ -178,8 +184,7 @@ class _Emitter:
             self.program_shapes.update(prog.shapes)
             for adj, expr in prog.steps:
                 steps.setdefault(adj, expr)
-        lines = []
-        self.backward = True
+        lines: list[tuple[str, Expr]] = []
         stable = LogCancellation(model.functions, dict(model.defs), self.shape)
 
         def tidy(e: Expr) -> Expr:
@@ -188,8 +193,7 @@ class _Emitter:
         def seen_as(adj: str, value: Expr) -> Expr:
             if value.op in ("num", "var") or stable.has_log_derivative(value):  # log'(u): its reader cancels it against u
                 return value
-            self.read = set()
-            lines.append((f"{self._adjoint(adj)} = {self.code(value)}", self.read, adj))
+            lines.append((adj, value))
             return var(adj)
 
         ordered = sorted(steps, key=lambda a: order[a[a.index("]") + 1 :]])
@@ -200,9 +204,63 @@ class _Emitter:
             gradient = tidy(substitute(prog.result, inline))
             if numerator:
                 gradient = simplify(node("T", gradient), self.shape)
-            self.read = set()
-            results.append((name, self.code(gradient), self.read))
+            results.append((name, gradient))
         return lines, results
+
+    def _print_backward(self, steps: list[tuple[str, Expr]], results: list[tuple[str, Expr]]):
+        """The backward lines, each value computed once: a value the forward pass holds is read
+        from its variable, a repeated one goes to a temporary (kept only if read twice or more).
+        Returns (step lines, temporary lines by key, gradients) as ``_schedule`` takes them."""
+        self.backward = True
+        self.forward_values = forward_values(self.model.defs)
+        candidates = repeated([e for _a, e in steps] + [g for _n, g in results])
+        self.temps = {e: f"@shared[{i}]" for i, e in enumerate(candidates)}
+        self.temps.update(_whole_steps(steps, self.temps))  # held by that step's own variable
+        while True:
+            self.uses = {}
+            temp_lines = {key: self._line(lambda k=key, e=e: self._temporary(k, e), self._compute, e, key)
+                          for e, key in self.temps.items() if key.startswith("@shared[")}
+            lines = [self._line(lambda a=adj: self._adjoint(a), self._compute if self.temps.get(e) == adj else self.code, e, adj)
+                     for adj, e in steps]
+            gradients = []
+            for name, gradient in results:
+                self.read = set()
+                gradients.append((name, self.code(gradient), self.read))
+            kept = {e: key for e, key in self.temps.items() if self.uses.get(key, 0) >= 2 or not key.startswith("@shared[")}
+            if len(kept) == len(self.temps):
+                return lines, temp_lines, gradients
+            self.temps = kept
+
+    def _line(self, target, write, e: Expr, defines: str) -> tuple[str, set, str]:
+        """(``target() = write(e)``, names read, ``defines``); the value is written first so the
+        functions it calls take their names before the variable does."""
+        self.read = set()
+        value = write(e)
+        return f"{target()} = {value}", self.read, defines
+
+    def _temporary(self, key: str, e: Expr) -> str:
+        if ("shared", key) not in self.names.given:
+            spell = lambda n: self._adjoint(n) if n.startswith("@adj[") else self.variable(n)  # noqa: E731
+            wanted, count = identifier(label(e, spell)), 1
+            while (wanted if count == 1 else f"{wanted}_{count}") in self.names.taken:
+                count += 1
+            return self.names(("shared", key), wanted if count == 1 else f"{wanted}_{count}")
+        return self.names(("shared", key), "")
+
+    def _shared(self, e: Expr) -> str | None:
+        """The variable already holding the value of ``e`` in the backward pass, if any."""
+        if not self.backward:
+            return None
+        if e in self.forward_values:
+            name, transposed = self.forward_values[e]
+            self.read.add(name)
+            return self.variable(name) + (".T" if transposed else "")
+        key = self.temps.get(e)
+        if key is None:
+            return None
+        self.read.add(key)
+        self.uses[key] = self.uses.get(key, 0) + 1
+        return self._temporary(key, e) if key.startswith("@shared[") else self._adjoint(key)
 
     def _adjoint(self, adj: str) -> str:
         of, name = adj[len("@adj[") :].split("]", 1)
@@ -210,6 +268,11 @@ class _Emitter:
 
     # --- expressions
     def code(self, e: Expr) -> str:
+        shared = self._shared(e)
+        return shared if shared is not None else self._compute(e)
+
+    def _compute(self, e: Expr) -> str:
+        """``e`` written out at the top (its parts may still be read from variables)."""
         method = getattr(self, "_" + e.op, None)
         if method is None:
             raise NotDerivable(f"cannot write {e.op!r} as numpy code in matrix form")
@@ -443,6 +506,61 @@ def _schedule(lines: list[tuple[str, set, str]], gradients: list[tuple[str, str,
         if dead:
             out.append(f"del {', '.join(sorted(dead))}")
     return out
+
+
+def _whole_steps(steps: list[tuple[str, Expr]], temps: dict[Expr, str]) -> dict[Expr, str]:
+    """Repeated values first met as the whole value of a backward step: value -> that step's
+    adjoint (the step computes it; no line reads it earlier)."""
+    whole: dict[Expr, str] = {}
+    seen: set[Expr] = set()
+    for adj, e in steps:
+        if e in temps and e not in seen and e not in whole:
+            whole[e] = adj
+        seen.update(walk(e))
+    return whole
+
+
+def _with_temporaries(lines: list[tuple[str, set, str]], temps: dict[str, tuple[str, set, str]],
+                      gradients: list[set]) -> list:
+    """``lines`` with each temporary (key -> line) just before the first line that reads it.
+    One read only by gradients (``gradients``: the names each reads) goes as late as its first
+    reader allows: after what it reads and after the other lines that reader waits for."""
+    out: list[tuple[str, set, str]] = []
+    placed: set[str] = set()
+    for line in lines:
+        for key in _temporaries_read(line[1], temps):
+            if key not in placed:
+                placed.add(key)
+                out.append(temps[key])
+        out.append(line)
+
+    def after(reads: set) -> int:
+        return max((i for i, (_t, _r, d) in enumerate(out) if d in reads), default=-1)
+
+    for key in _temporaries_read(set(temps), temps):
+        if key not in placed:
+            placed.add(key)
+            waits = [after(r - set(temps)) for r in gradients if key in r]
+            out.insert(max(after(temps[key][1]), min(waits, default=-1)) + 1, temps[key])
+    return out
+
+
+def _temporaries_read(reads: set, temps: dict[str, tuple[str, set, str]]) -> list[str]:
+    """The temporaries ``reads`` needs, directly or through other temporaries, each after those it reads."""
+    needed: set[str] = set()
+    todo = [r for r in reads if r in temps]
+    while todo:
+        key = todo.pop()
+        if key not in needed:
+            needed.add(key)
+            todo += [r for r in temps[key][1] if r in temps]
+    ordered: list[str] = []
+    waiting = sorted(needed)
+    while waiting:  # a temporary reads only proper parts of its value: no cycle
+        ready = [k for k in waiting if not (temps[k][1] & needed) - set(ordered)]
+        ordered += ready
+        waiting = [k for k in waiting if k not in ready]
+    return ordered
 
 
 def _index(key: str) -> int:
