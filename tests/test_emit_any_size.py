@@ -217,10 +217,7 @@ def _grown(sizes: dict[str, int]) -> dict[str, int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="a scalar parameter's gradient is emitted 1×1, jax's is 0-d"))
-    if p.endswith("textbook/logistic_regression.yaml") else p for p in _derivation_files()
-])
+@pytest.mark.parametrize("path", _derivation_files())
 def test_every_derivation_emits_code_matching_jax_at_two_sizes(root, tmp_path, path):
     """Each file's module, written once at its first size set, against jax there and with every size grown."""
     prepared = Prepared(load_spec(str(root / path)))

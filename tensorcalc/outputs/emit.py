@@ -112,6 +112,12 @@ class _Emitter:
     def shape(self, e: Expr) -> tuple:
         return shape_of(self.model, e, self.cache, self.program_shapes)
 
+    def _as_given(self, name: str, gradient: str) -> str:
+        """A scalar input's gradient shaped as the caller passed the scalar (a float, a 0-d or a 1×1 array)."""
+        if name in self.model.leaves and S.is_scalar(self.model.leaves[name][1]):
+            return f"np.reshape({gradient}, np.shape({self.variable(name)}))"
+        return gradient
+
     # --- the module
     def module(self, prepared: Prepared, function: str, wrt: list[str] | None = None) -> str:
         model = self.model
@@ -133,7 +139,7 @@ class _Emitter:
         lines = _with_temporaries(forward + steps, temps, [r for _n, _c, r in results])
         body = _schedule(lines, [(self.names(("gradient", n), f"d{loss}_d{n}"), code, r) for n, code, r in results])
         body.append("return {")
-        body += [f"    {n!r}: {self.names(('gradient', n), '')}," for n, _c, _r in results]
+        body += [f"    {n!r}: {self._as_given(n, self.names(('gradient', n), ''))}," for n, _c, _r in results]
         body.append("}")
         dims = [f"{self.names(('dim', str(sym)), str(sym))} = {where}" for sym, where in self.dims.items()]
         header = [
