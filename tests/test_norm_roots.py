@@ -40,3 +40,35 @@ def test_norm_identities_hold_and_their_slips_fail(tmp_path, capsys):
     assert code == 0, out
     assert "internal error" not in out
     assert "exact oracle set aside" in out  # the verdict says it rests on the floats alone
+
+
+TINY = """\
+tensorcalc: 1
+layout: mixed
+dims: {n: [2, 3]}
+tensors:
+  a: vector(n)
+forward:
+  g: sqrt(a^T a + 1e-12)
+  h: exp(norm(a))
+claims:
+  - claim: norm(a) = sqrt(a^T a + 1e-12)
+    expect: fails
+  - claim: d g / d a = a / norm(a)
+    expect: fails
+  - d g / d a = a / g
+  - d h / d a = h a / norm(a)
+  - claim: d h / d a = h a / norm(a)^2
+    expect: fails
+"""
+
+
+def test_a_difference_below_float64_resolution_is_not_set_aside(tmp_path, capsys):
+    """float64 cannot tell sqrt(a^T a + 1e-12) from norm(a); true radicals to 40 digits can, so the
+    exact oracle's "different" stands and the claims fail, while the true ones (exp included) hold."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    code = main(["check", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "internal error" not in out

@@ -163,6 +163,55 @@ def prove(model: Model, lhs, rhs, ranges: dict, derivative_factory) -> bool | No
     return all(_zero(d) for d in differences)
 
 
+DIGITS = 60  # working precision of ``equal_with_true_roots``
+AGREE = sympy.Rational(1, 10**40)  # relative difference below which two values agree there
+
+
+def equal_with_true_roots(model: Model, lhs, rhs, points: list[dict], derivative_factory) -> bool | None:
+    """Are the sides equal at these rational points (leaves as ``Fraction`` arrays) when every
+    root is a true radical and every exp, log, sin and cos its true value, to 40 digits? Where
+    the exact oracle's stand-in roots call sides different that float64 finds equal, this tells a
+    stand-in artefact (True) from a difference below float64's resolution (False); None when the
+    values cannot be computed this way."""
+    try:
+        for leaves in points:
+            alg = SymbolicAlgebra(model.functions)
+            env = forward_env(model, alg, {k: np.asarray(v, dtype=object) for k, v in leaves.items()})
+            ev = Evaluator(model, alg, env, derivative_factory())
+            left, right = np.asarray(ev.evaluate(lhs), dtype=object), np.asarray(ev.evaluate(rhs), dtype=object)
+            if left.size != right.size or left.size > MAX_ENTRIES:
+                return None
+            values = _true_values(alg.memo)
+            for a, b in zip(left.reshape(-1), right.reshape(-1)):
+                a, b = _numeric(a, values), _numeric(b, values)
+                if a is None or b is None:
+                    return None
+                if abs(a - b) > AGREE * (1 + abs(a)):
+                    return False
+    except (UnknownFunction, ZeroDivisionError, TypeError, ValueError, ArithmeticError, OutsideFragment):
+        return None
+    return True
+
+
+def _true_values(memo: SymbolicTranscendentals) -> dict:
+    """Each stand-in symbol of ``memo`` -> the value it stands for (which may hold other stand-ins)."""
+    out = {s: sympy.exp(a) for a, s in memo.exp_symbols.items()}
+    out.update({h: sympy.tan(a / 2) for a, h in memo.half_angle.items()})
+    out.update({sym: sympy.log(x) for x, sym in memo.log_symbols.items()})
+    return out
+
+
+def _numeric(value, stand_ins: dict):
+    """``value`` with every stand-in replaced (nested ones too) as a real number of ``DIGITS`` digits, or None."""
+    value = _sympy_number(value)
+    for _ in range(len(stand_ins) + 1):
+        if not getattr(value, "free_symbols", None):
+            break
+        value = value.xreplace(stand_ins)
+    number = sympy.N(value, DIGITS)
+    return number if number.is_real and number.is_finite else None
+
+
 def _larger_than(e, limit: int) -> bool:
     """Does the expression tree of ``e`` have more than ``limit`` nodes? (stops counting there)"""
     if not isinstance(e, sympy.Basic):

@@ -12,7 +12,8 @@ from ..core.expr import Expr, walk
 from ..core.model import Model
 from ..document import CheckSettings
 from ..oracles.compare import exact_equal, numeric_error
-from ..oracles.points import exact_points, exact_points_at, network_leaves, numeric_points, point_leaves
+from ..oracles.points import chain_rule_derivative, exact_points, exact_points_at, network_leaves, numeric_points, point_leaves
+from ..oracles.symbolic import equal_with_true_roots
 from .results import EXACT_BUDGET
 
 
@@ -55,7 +56,13 @@ def gather(model: Model, lhs: Expr, rhs: Expr, ranges: dict, settings: CheckSett
             exact = exact + confirmed
     if exact and not exact_holds and numeric_holds and not kink and _numeric_differs_at(model, lhs, rhs, ranges, settings, proportional):
         numeric_holds = False  # every random network was degenerate (relu units off); the exact points are not
-    set_aside = bool(exact) and not exact_holds and numeric_holds and not kink and _takes_roots(model, lhs, rhs)
+    set_aside = False
+    if exact and not exact_holds and numeric_holds and not kink and not ranges and _takes_roots(model, lhs, rhs):
+        # true radicals to 40 digits: the difference is the stand-ins' alone (set aside), or real
+        # but below float64's resolution (the exact verdict stands), or unknown (the oracles disagree)
+        verdict = equal_with_true_roots(model, lhs, rhs, point_leaves(model, settings.exact_points, seed),
+                                        lambda: chain_rule_derivative(model))
+        set_aside, numeric_holds = verdict is True, verdict is not False
     if set_aside:
         exact, exact_holds = [], True  # its roots are stand-ins (see ``_takes_roots``): numeric evidence only
     truth_error = max((p.truth_error for p in numeric), default=0.0)
@@ -67,7 +74,7 @@ def _takes_roots(model: Model, lhs: Expr, rhs: Expr) -> bool:
     """Does the claim or the forward pass take a root (``norm(a)``, ``sqrt``, ``x^(1/2)``)? The exact
     oracle stands for the root of a non-square rational by a rational w, and w·w is not the radicand:
     there ``norm(a) norm(a) = a^T a`` is exactly false, so where the floats (at its own points too)
-    find the sides equal, its "different" is no evidence."""
+    find the sides equal, its "different" may be no evidence: ``equal_with_true_roots`` decides."""
     for e in (*model.defs.values(), lhs, rhs):
         for n in walk(e):
             if n.op == "norm" or (n.op == "apply" and n.attr[0] == "sqrt"):
