@@ -28,9 +28,13 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import io
+import multiprocessing
+import os
 import random
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +64,10 @@ class Tally:
     killed_type: int = 0
     killed_oracles: int = 0
     survivors: list = field(default_factory=list)
+
+    def add(self, other: "Tally") -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
     @property
     def tested(self) -> int:
@@ -189,11 +197,21 @@ def run_file(path: str, tally: Tally, max_per_claim: int, trials: int, out) -> N
         print(f"  [{claim.index}] {claim.text}: {len(edits)} mutants", file=out, flush=True)
 
 
+def file_job(job: tuple[str, int, int]) -> tuple[Tally, str]:
+    """One file in a worker process: its tally and what it printed."""
+    path, max_per_claim, trials = job
+    tally, out = Tally(), io.StringIO()
+    run_file(path, tally, max_per_claim, trials, out)
+    return tally, out.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--max-per-claim", type=int, default=MAX_PER_CLAIM)
     parser.add_argument("--trials", type=int, default=TRIALS)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    parser.add_argument("--jobs", type=int, default=cores, help="files checked at once")
     args = parser.parse_args(argv)
     files = []
     for p in args.paths:
@@ -201,9 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         files += sorted(str(f) for f in path.rglob("*.y*ml")) if path.is_dir() else [p]
     tally = Tally()
     start = time.perf_counter()
-    for path in files:
-        print(path, flush=True)
-        run_file(path, tally, args.max_per_claim, args.trials, sys.stdout)
+    jobs = [(path, args.max_per_claim, args.trials) for path in files]
+    # each file in a forked worker (jax not yet loaded here), printed in order as the results come
+    with ProcessPoolExecutor(max(1, min(args.jobs, len(files))), mp_context=multiprocessing.get_context("fork")) as pool:
+        for path, (part, printed) in zip(files, pool.map(file_job, jobs)):
+            print(path, flush=True)
+            print(printed, end="", flush=True)
+            tally.add(part)
     seconds = time.perf_counter() - start
     print(
         f"mutation testing: {len(files)} files, {tally.originals} original claims ({len(tally.false_verdicts)} with a wrong verdict); "

@@ -43,3 +43,17 @@ def test_a_blind_checker_lets_mutants_survive(monkeypatch):
     tally = script.Tally()
     script.run_file(str(ROOT / "derivations" / "shallow.yaml"), tally, max_per_claim=100, trials=1, out=None)
     assert tally.survivors and tally.kill_rate < 1.0
+
+
+def test_files_checked_in_two_workers_add_up_and_print_in_order():
+    """``--jobs 2``: each file in its own worker; the tallies add up and files print in the given order."""
+    import subprocess
+
+    files = [str(ROOT / "derivations" / n) for n in ("shallow.yaml", "shallow_wrong.yaml")]
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "mutation.py"), *files, "--trials", "2", "--jobs", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.endswith(".yaml")] == files
+    summary = lines[-1]
+    assert summary.startswith("mutation testing: 2 files,") and "0 survived — kill rate 100.0%" in summary
