@@ -14,13 +14,14 @@ elementwise tree is read with the transpose on its operands, ``log'(p)ᵀ ⊙ p�
 from __future__ import annotations
 
 from fractions import Fraction
+from itertools import islice
 from typing import TYPE_CHECKING, Callable
 
 import sympy
 from sympy.core.function import AppliedUndef
 
 from . import shapes as S
-from .expr import ELEMENTWISE_POWER, Expr, node, num, product_factors
+from .expr import ELEMENTWISE_POWER, Expr, node, num, product_factors, walk
 from .functions import T
 from .notation import plain
 
@@ -431,7 +432,7 @@ class ValueKey:
 
     def key(self, e: Expr) -> sympy.Expr:
         """The key of ``e`` (``NotElementwise`` when it has too many nodes to compare)."""
-        if _nodes(e) > MAX_KEY_NODES:
+        if sum(1 for _ in islice(walk(e), MAX_KEY_NODES + 1)) > MAX_KEY_NODES:
             raise NotElementwise("too large")
         return self._key(e)
 
@@ -504,6 +505,3 @@ class ValueKey:
         opaque = s.replace(lambda x: isinstance(x, AppliedUndef) and x.func.__name__ == "sum", lambda x: sympy.Integer(1))
         return opaque.free_symbols <= self.scalars
 
-
-def _nodes(e: Expr) -> int:
-    return 1 + sum(_nodes(a) for a in e.args)

@@ -564,7 +564,7 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None, la
     symbols = symbols or SymbolMap()
     raw_rows, reader = _parse_tree(text, pos, symbols)
     kinds = _declared_kinds(tensors or {})
-    vectors = {name for name, (_kind, matrix, axes) in kinds.items() if axes == 1}
+    vectors = {name for name, (_kind, axes) in kinds.items() if axes == 1}
     binder = _Binder(symbols, layout, vectors, set(kinds) | {d.split("[")[0] for d in definitions})
     claims: list[LatexClaim] = []
     first_lhs = None
@@ -589,9 +589,9 @@ def parse_latex_claims(text: str, pos: Pos, symbols: SymbolMap | None = None, la
     return claims
 
 
-def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, bool, int]]:
-    """Declared tensor name (a family by its base) -> (kind, whether it is a matrix: two sizes, neither 1,
-    the number of its sizes other than 1: 1 for a vector)."""
+def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, int]]:
+    """Declared tensor name (a family by its base) -> (kind, the number of its sizes other than 1:
+    1 for a vector, 2 for a matrix)."""
     kinds = {}
     for key, text in tensors.items():
         try:
@@ -599,18 +599,17 @@ def _declared_kinds(tensors: dict[str, Text]) -> dict[str, tuple[str, bool, int]
         except TensorcalcError:
             continue  # the model reports a bad declaration with its own position
         axes = sum(1 for d in parsed.dims if not (d.op == "num" and d.attr == 1))
-        matrix = parsed.kind == "spd" or len(parsed.dims) == 2 and axes == 2
-        kinds[key.split("[")[0]] = (parsed.kind, matrix, 2 if parsed.kind == "spd" else axes)
+        kinds[key.split("[")[0]] = (parsed.kind, 2 if parsed.kind == "spd" else axes)
     return kinds
 
 
-def _refuse_senseless_hessians(hessians: list, kinds: dict[str, tuple[str, bool, int]]) -> None:
+def _refuse_senseless_hessians(hessians: list, kinds: dict[str, tuple[str, int]]) -> None:
     """∂²f/∂x∂yᵀ is a matrix only for a scalar f and vectors (or scalars) x, y: refuse what the
     declarations (``_declared_kinds``) show is not (a matrix variable, a vector or matrix f) with the term's position."""
     for f, x, y in hessians:
         for var in (x, y):
-            kind, matrix, _axes = kinds.get(var.attr.split("[")[0], ("", False, 0))
-            if matrix:
+            kind, axes = kinds.get(var.attr.split("[")[0], ("", 0))
+            if axes == 2:
                 raise TensorcalcError(f"\\partial^2 by {var.attr}, a {kind}: the Hessian \\partial^2 f/\\partial x \\partial y^\\top "
                                       f"is taken by vectors or scalars (by a matrix it is a 4-tensor: d (d f / d {var.attr}) / d {var.attr})", var.pos)
         kind = kinds.get(f.attr.split("[")[0], ("scalar",))[0] if f.op == "name" else "scalar"

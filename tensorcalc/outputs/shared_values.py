@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..core.elementwise import is_ones
 from ..core.expr import Expr, node, walk
 
 # Cheap to write again, or read by their parent's printing as a pattern (``1ᵀ X`` is a column
@@ -19,7 +20,7 @@ def worth_sharing(e: Expr) -> bool:
     the transposed value is what is shared)."""
     if e.op in _NEVER_SHARED or e.op == "T":
         return False
-    if e.op == "matmul" and any(a.op == "ones" or (a.op == "T" and a.args[0].op == "ones") for a in e.args):
+    if e.op == "matmul" and any(is_ones(a) for a in e.args):
         return False
     return True
 

@@ -182,8 +182,8 @@ def check_instance(
         return Instance(where, "error", f"inconclusive: the claim is undefined at a random exact point ({arithmetic_reason(err)})")
     verdict, reason = decide(evidence, settings.rtol)
     inst = Instance(where, verdict, reason, len(evidence.exact), len(evidence.numeric), evidence.numeric_error,
-                    evidence.cost if not evidence.exact and not evidence.roots_set_aside else 0, evidence.overflowed)
-    inst.roots_set_aside = evidence.roots_set_aside
+                    evidence.cost if not evidence.exact and not evidence.roots_set_aside else 0, evidence.overflowed,
+                    roots_set_aside=evidence.roots_set_aside)
     if verdict == "holds" and symbolic and evidence.exact and not proportional:
         known = proof_ahead() if proof_ahead else None
         proof = known[0] if known else symbolic_proof(model, lhs, rhs, ranges)

@@ -62,7 +62,9 @@ def gather(model: Model, lhs: Expr, rhs: Expr, ranges: dict, settings: CheckSett
         # but below float64's resolution (the exact verdict stands), or unknown (the oracles disagree)
         verdict = equal_with_true_roots(model, lhs, rhs, point_leaves(model, settings.exact_points, seed),
                                         lambda: chain_rule_derivative(model))
-        set_aside, numeric_holds = verdict is True, verdict is not False
+        set_aside = verdict is True
+        if verdict is False:
+            numeric_holds = False
     if set_aside:
         exact, exact_holds = [], True  # its roots are stand-ins (see ``_takes_roots``): numeric evidence only
     truth_error = max((p.truth_error for p in numeric), default=0.0)
